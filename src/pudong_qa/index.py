@@ -1,0 +1,323 @@
+"""Building, saving, checking and loading the index folder.
+
+Layout of ``index/`` (safe formats only, no pickle)::
+
+    manifest.json         corpus hashes, settings, model identity, versions, file checksums
+    passages.json         passages with their citations
+    userdict.json         corpus terms added to jieba (same on index and query side)
+    vectors.faiss         normalised passage vectors (inner product)
+    sentences.npy         normalised sentence vectors, for sentence-level answers
+    bm25/                 the bm25s index (numpy + JSON)
+
+A build writes a temporary sibling folder and swaps it in, holding a file lock, so a
+failed or killed build leaves the previous index in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .chunking import Passage, chunk_corpus
+from .corpus import Document, corpus_files, load_corpus, read_text, relative_source
+from .locking import file_lock
+from .settings import Settings
+from .tokenize import STOPWORDS, Tokenizer, corpus_terms
+
+FORMAT_VERSION = 1
+# Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
+PIPELINE_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing, damaged or cannot be built; the message says what to do."""
+
+
+@dataclass
+class BuildReport:
+    documents: int
+    passages: int
+    seconds: float
+    path: Path
+    rebuilt: bool = True
+
+
+@dataclass
+class Index:
+    path: Path
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    vectors: Any  # faiss.Index
+    sentence_vectors: np.ndarray
+    sentence_offsets: np.ndarray  # passage i's sentences are rows [offsets[i], offsets[i+1])
+    bm25: Any  # bm25s.BM25
+    tokenizer: Tokenizer
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- what gets indexed
+
+
+def indexed_text(p: Passage) -> str:
+    """Passage text with its heading path for context; never part of the cited text."""
+    context = " ".join(x for x in (p.title, p.section.replace(" > ", " ")) if x)
+    return f"{context}\n{p.text}" if context else p.text
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("pudong-qa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba", "opencc"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            out[pkg] = importlib.metadata.version(pkg)
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expected_state(settings: Settings) -> dict[str, Any]:
+    """What an up-to-date index must have been built from; compared on every load."""
+    from .embedding import model_identity
+
+    files = []
+    for path in corpus_files(settings.corpus):
+        rel = relative_source(path, settings.root)
+        files.append({"source": rel, "sha256": _sha256(path)})
+    return {
+        "format": FORMAT_VERSION,
+        "pipeline": PIPELINE_VERSION,
+        "corpus": files,
+        "chunking": settings.chunking(),
+        "model": model_identity(settings.model),
+        "stopwords": hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:16],
+    }
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def stale_reasons(settings: Settings, manifest: dict[str, Any] | None = None) -> list[str]:
+    """Why the index at ``settings.index`` does not match the corpus and settings (empty if it does)."""
+    manifest = manifest if manifest is not None else read_manifest(settings.index)
+    if manifest is None:
+        return [f"no index at {settings.index}"]
+    want = expected_state(settings)
+    have = manifest.get("state", {})
+    reasons = []
+    for key in ("format", "pipeline", "chunking", "model", "stopwords"):
+        if have.get(key) != want[key]:
+            reasons.append(f"{key} changed")
+    old = {f["source"]: f["sha256"] for f in have.get("corpus", [])}
+    new = {f["source"]: f["sha256"] for f in want["corpus"]}
+    for src in sorted(new.keys() - old.keys()):
+        reasons.append(f"new document {src}")
+    for src in sorted(old.keys() - new.keys()):
+        reasons.append(f"removed document {src}")
+    for src in sorted(k for k in new.keys() & old.keys() if new[k] != old[k]):
+        reasons.append(f"changed document {src}")
+    return reasons
+
+
+# ---------------------------------------------------------------- build
+
+
+def _lock_path(index_dir: Path) -> Path:
+    return index_dir.parent / f".{index_dir.name}.lock"
+
+
+def _cleanup_strays(index_dir: Path) -> None:
+    """Remove temporary folders of killed builds; restore an index a kill left half-swapped."""
+    parent = index_dir.parent
+    olds = sorted(parent.glob(f".{index_dir.name}.old-*"))
+    if not index_dir.exists() and olds:
+        os.replace(olds[-1], index_dir)
+        olds = olds[:-1]
+    for stray in [*parent.glob(f".{index_dir.name}.tmp-*"), *olds]:
+        shutil.rmtree(stray, ignore_errors=True)
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _swap_in(tmp: Path, index_dir: Path) -> None:
+    old = None
+    if index_dir.exists():
+        old = index_dir.parent / f".{index_dir.name}.old-{os.getpid()}-{time.time_ns()}"
+        os.replace(index_dir, old)
+    os.replace(tmp, index_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_index(
+    directory: Path,
+    docs: list[Document],
+    passages: list[Passage],
+    terms: list[str],
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    state: dict[str, Any],
+    settings: Settings,
+    model_dim: int,
+) -> None:
+    """Write every index file into ``directory`` and the manifest last."""
+    import bm25s
+    import faiss
+
+    tokenizer = Tokenizer(terms)
+    (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+    records = [asdict(p) for p in passages]
+    (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    faiss_index = faiss.IndexFlatIP(model_dim)
+    faiss_index.add(passage_vectors)
+    faiss.write_index(faiss_index, str(directory / "vectors.faiss"))
+    np.save(directory / "sentences.npy", sentence_vectors, allow_pickle=False)
+    corpus_tokens = [tokenizer.tokens(indexed_text(p)) or ["<empty>"] for p in passages]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus_tokens, show_progress=False)
+    bm25.save(str(directory / "bm25"), show_progress=False)
+    files = {
+        p.relative_to(directory).as_posix(): _sha256(p)
+        for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+    manifest = {
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "documents": [{"source": d.source, "title": d.title, "chars": len(d.text)} for d in docs],
+        "passages": len(passages),
+        "sentences": int(sentence_vectors.shape[0]),
+        "model": settings.model,
+        "dim": model_dim,
+        "versions": _versions(),
+        "state": state,
+        "files": files,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def build_index(
+    settings: Settings,
+    force: bool = False,
+    model=None,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+    lock_timeout: float | None = None,
+) -> BuildReport:
+    """Build the index unless it is up to date; safe against crashes and concurrent builds."""
+    from . import embedding
+
+    t0 = time.perf_counter()
+    index_dir = Path(settings.index)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(_lock_path(index_dir), timeout=lock_timeout):
+        _cleanup_strays(index_dir)
+        docs = load_corpus(settings.corpus, settings.root)  # fails before touching the index
+        state = expected_state(settings)
+        if not force and not stale_reasons(settings) and verify_files(index_dir) == []:
+            manifest = read_manifest(index_dir) or {}
+            return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False)
+        passages = chunk_corpus(docs, settings.max_chars)
+        if not passages:
+            raise IndexUnavailable("the corpus has no text to index")
+        terms = corpus_terms(docs)
+        if model is None:
+            log(f"Loading embedding model {settings.model} …")
+            model = embedding.load_model(settings.model, progress=progress)
+        texts = [indexed_text(p) for p in passages]
+        sentences = [s for p in passages for s in p.sentence_texts()]
+        log(f"Embedding {len(texts)} passages and {len(sentences)} sentences …")
+        vecs = embedding.encode_passages(model, texts + sentences, progress=progress)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+        try:
+            write_index(tmp, docs, passages, terms, vecs[: len(texts)], vecs[len(texts):], state,
+                        settings, int(vecs.shape[1]))
+            _fsync_tree(tmp)
+            _swap_in(tmp, index_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir)
+
+
+# ---------------------------------------------------------------- load
+
+
+def verify_files(index_dir: Path) -> list[str]:
+    """Files that are missing or whose checksum differs from the manifest."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return [MANIFEST]
+    bad = []
+    for name, digest in manifest.get("files", {}).items():
+        path = index_dir / name
+        if not path.is_file() or _sha256(path) != digest:
+            bad.append(name)
+    return bad
+
+
+def load_index(index_dir: Path, verify: bool = True) -> Index:
+    """Load a built index into memory; raises IndexUnavailable with a remedy if it is unusable."""
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexUnavailable(f"no index at {index_dir}; run `pudong-qa build`")
+    if verify:
+        bad = verify_files(index_dir)
+        if bad:
+            raise IndexUnavailable(f"index at {index_dir} is damaged ({', '.join(bad)}); run `pudong-qa build --force`")
+    try:
+        records = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))
+        passages = [
+            Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records
+        ]
+        terms = json.loads((index_dir / "userdict.json").read_text(encoding="utf-8"))
+        vectors = faiss.read_index(str(index_dir / "vectors.faiss"))
+        sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexUnavailable(f"index at {index_dir} cannot be read ({exc}); run `pudong-qa build --force`") from exc
+    counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    if vectors.ntotal != len(passages) or sentence_vectors.shape[0] != offsets[-1]:
+        raise IndexUnavailable(f"index at {index_dir} is inconsistent; run `pudong-qa build --force`")
+    titles = {d["source"]: d["title"] for d in manifest.get("documents", [])}
+    return Index(index_dir, manifest, passages, vectors, sentence_vectors, offsets, bm25, Tokenizer(terms), titles)
+
+
+def read_source(settings: Settings, source: str) -> str:
+    """The text a citation points into (used by tests and the UI to show context)."""
+    return read_text(settings.root / source, source)
+
+
+__all__ = [
+    "BuildReport", "Index", "IndexUnavailable", "build_index", "expected_state", "indexed_text", "load_index",
+    "read_manifest", "stale_reasons", "verify_files",
+]

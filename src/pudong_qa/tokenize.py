@@ -1,0 +1,99 @@
+"""Text normalisation and jieba tokenizing, shared by the index and the query side.
+
+Both sides go through the same ``normalize`` (NFKC folds full-/half-width forms, OpenCC
+folds traditional into simplified characters, case is folded) and the same jieba
+dictionary, so a query matches the index however it was typed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib.resources import files
+
+from .corpus import Document, parse_heading
+
+
+def load_stopwords() -> frozenset[str]:
+    """Question and function words that say nothing about *which* passage answers."""
+    text = (files("pudong_qa") / "data" / "stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+STOPWORDS = load_stopwords()
+
+_PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
+_QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
+_BOOK_TITLE = re.compile(r"《([^》]{2,30})》")
+_TERM_SPLIT = re.compile(r"[\s，,、；;：:。！？!?（）()“”\"‘’《》「」『』]+")
+_LEADING_NUMBER = re.compile(
+    r"^(?:第[^章节编篇部]+[章节编篇部]|[一二三四五六七八九十百零〇两\d]+[、.．]|[（(][^)）]{1,3}[)）]|[①-⑩]|#+)\s*"
+)
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """Fold width, traditional/simplified and case; keeps everything else as is."""
+    text = unicodedata.normalize("NFKC", text)
+    return _converter().convert(text).lower()
+
+
+def corpus_terms(docs: Iterable[Document]) -> list[str]:
+    """Words a general dictionary does not know but the documents name explicitly:
+    quoted terms, book titles and the phrases of headings."""
+    terms: set[str] = set()
+    for doc in docs:
+        text = normalize(doc.text)
+        for m in _QUOTED.finditer(text):
+            terms.update(t for t in _TERM_SPLIT.split(m.group(1)) if 2 <= len(t) <= 8)
+        for m in _BOOK_TITLE.finditer(text):
+            terms.add(m.group(1).strip())
+        for line in text.splitlines():
+            heading = parse_heading(line)
+            if heading:
+                label = _LEADING_NUMBER.sub("", heading[1])
+                terms.update(t for t in _TERM_SPLIT.split(label) if 2 <= len(t) <= 8)
+    return sorted(t for t in terms if not _PUNCT_OR_SPACE.match(t) and not t.isdigit())
+
+
+class Tokenizer:
+    """jieba (search mode) with the corpus's own terms, minus stop-words and punctuation."""
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        self.user_words = sorted(set(user_words))
+        self._jieba = None
+        self._lock = threading.Lock()
+
+    def _get(self):
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import logging
+
+                    import jieba
+
+                    jieba.setLogLevel(logging.WARNING)
+                    tok = jieba.Tokenizer()
+                    tok.initialize()
+                    for word in self.user_words:
+                        tok.add_word(word)
+                    self._jieba = tok
+        return self._jieba
+
+    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        text = text if normalized else normalize(text)
+        out = []
+        for tok in self._get().cut_for_search(text):
+            tok = tok.strip()
+            if tok and tok not in STOPWORDS and not _PUNCT_OR_SPACE.match(tok):
+                out.append(tok)
+        return out

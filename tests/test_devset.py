@@ -1,0 +1,29 @@
+"""The shared dev set, run as a whole through the real batch CLI (aggregate thresholds only)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALUATE = ROOT.parent / "shared" / "eval" / "evaluate.py"
+CLI = ROOT / ".venv" / "bin" / "pudong-qa"
+
+
+@pytest.mark.skipif(not EVALUATE.exists() or not CLI.exists(), reason="needs ../shared/eval and .venv")
+def test_dev_set_meets_targets():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUDONG_QA_")}
+    proc = subprocess.run(
+        [sys.executable, str(EVALUATE), "--cmd", str(CLI), "--root", str(ROOT),
+         "--min-hit1", "0.85", "--min-hit3", "0.95"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    metrics = json.loads(lines[-2])
+    assert metrics["citations_exact"] == 1.0
+    assert metrics["texts_over_limit"] == 0
+    assert metrics["hit@1"] >= 0.85 and metrics["hit@3"] >= 0.95

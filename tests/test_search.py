@@ -1,0 +1,35 @@
+from pudong_qa.index import read_source
+
+
+def test_definition_question_finds_the_explaining_passage(searcher, project):
+    resp = searcher.search("“管办评”里的“评”是指什么", top_k=3)
+    assert resp.answered
+    top3 = " ".join(r.text for r in resp.results)
+    assert "评,就是要建立专业化的社会评估机构" in top3
+    settings = project[0]
+    for r in resp.results:
+        c = r.citation
+        source = read_source(settings, c.source)
+        assert source[c.start:c.end] == r.text
+        assert r.answer in r.text and source[r.answer_start:r.answer_end] == r.answer
+        assert c.section.startswith("二、浦东新区政府管理创新的基本情况")
+        assert c.title == "镇政府干部到上海浦东挂职的学习报告"
+
+
+def test_unrelated_question_is_marked_low_confidence(searcher):
+    resp = searcher.search("明天去北京的高铁票怎么买", top_k=3)
+    assert not resp.answered
+    assert len(resp.results) == 3  # closest passages are still returned
+
+
+def test_empty_question_gives_no_results(searcher):
+    resp = searcher.search("   ")
+    assert resp.results == [] and not resp.answered
+
+
+def test_results_are_ranked_and_scored(searcher):
+    resp = searcher.search("浦东新区下辖多少个街道办事处", top_k=5)
+    assert [r.rank for r in resp.results] == [1, 2, 3, 4, 5]
+    scores = [r.score for r in resp.results]
+    assert scores == sorted(scores, reverse=True)
+    assert "11个街道办事处" in resp.results[0].text

@@ -1,0 +1,28 @@
+from pudong_qa.corpus import parse_document
+from pudong_qa.tokenize import Tokenizer, corpus_terms, normalize
+
+
+def test_normalize_folds_traditional_and_width():
+    assert normalize("管辦評是什麼") == "管办评是什么"
+    assert normalize("ＡＢＣ１２３，") == "abc123,"
+
+
+def test_question_words_and_punctuation_are_dropped():
+    toks = Tokenizer().tokens("浦东新区的面积有多大?")
+    assert "面积" in toks and "浦东" in toks
+    assert not {"的", "有", "多大", "?"} & set(toks)
+
+
+def test_traditional_query_tokenizes_like_simplified():
+    tok = Tokenizer()
+    assert tok.tokens("浦東新區的面積") == tok.tokens("浦东新区的面积")
+
+
+def test_corpus_terms_come_from_quotes_titles_and_headings():
+    doc = parse_document("corpus/a.txt", "标题\n一、小政府模式\n推行“一门式”服务和《行政效能暂行办法》。\n")
+    terms = corpus_terms([doc])
+    assert "一门式" in terms and "行政效能暂行办法" in terms and "小政府模式" in terms
+
+
+def test_user_words_are_kept_whole():
+    assert "一门式" in Tokenizer(["一门式"]).tokens("推行一门式服务")

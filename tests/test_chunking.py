@@ -57,3 +57,16 @@ def test_every_passage_and_sentence_offset_is_exact():
     # heading paths are recorded but never part of the cited text
     assert any(p.section for p in passages)
     assert not any(p.text.startswith(p.section) for p in passages if p.section)
+
+
+def test_overlapping_windows_cover_every_boundary():
+    body = "".join(f"第{i}句话的内容在这里写得比较长一些。" for i in range(30))
+    doc = parse_document("corpus/x.txt", "标题\n" + body + "\n")
+    plain = chunk_document(doc, max_chars=100)
+    windows = chunk_document(doc, max_chars=100, overlap=True)
+    assert len(windows) > len(plain)
+    assert all(len(p.text) <= 100 and doc.text[p.start:p.end] == p.text for p in windows)
+    # every boundary between two packed passages lies strictly inside some window
+    for a, b in zip(plain, plain[1:]):
+        assert any(w.start < a.end and w.end > b.start for w in windows)
+    assert windows[0].start == plain[0].start and windows[-1].end == plain[-1].end

@@ -25,7 +25,7 @@ def small(tmp_path: Path, model):
 def test_round_trip_matches_chunking(project):
     settings, idx = project
     docs = load_corpus(settings.corpus, settings.root)
-    assert idx.passages == chunk_corpus(docs)
+    assert idx.passages == chunk_corpus(docs, settings.max_chars, settings.overlap)
     assert idx.vectors.ntotal == len(idx.passages)
     assert idx.sentence_vectors.shape[0] == sum(len(p.sentences) for p in idx.passages)
     manifest = json.loads((settings.index / "manifest.json").read_text(encoding="utf-8"))

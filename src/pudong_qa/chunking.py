@@ -81,14 +81,33 @@ def pack_sentences(spans: list[tuple[int, int]], max_chars: int) -> list[list[tu
     return groups
 
 
-def chunk_document(doc: Document, max_chars: int = DEFAULT_MAX_CHARS, first_id: int = 0) -> list[Passage]:
+def sliding_windows(spans: list[tuple[int, int]], max_chars: int) -> list[list[tuple[int, int]]]:
+    """Windows of whole sentences (at most ``max_chars``) that overlap by about half, so an
+    answer that straddles a boundary between two packed passages is whole in a third."""
+    windows: list[list[tuple[int, int]]] = []
+    start = 0
+    while start < len(spans):
+        end = start + 1
+        while end < len(spans) and spans[end][1] - spans[start][0] <= max_chars:
+            end += 1
+        windows.append(spans[start:end])
+        if end == len(spans):
+            break
+        middle = (spans[start][0] + spans[end - 1][1]) / 2
+        start = max(start + 1, next(i for i in range(start, end) if spans[i][1] > middle))
+    return windows
+
+
+def chunk_document(doc: Document, max_chars: int = DEFAULT_MAX_CHARS, first_id: int = 0,
+                   overlap: bool = False) -> list[Passage]:
     """Split each paragraph into sentences and pack them into passages of at most ``max_chars``."""
     passages: list[Passage] = []
     text = doc.text
     for para in doc.paragraphs:
         sents = [piece for span in split_sentences(text, para.start, para.end)
                  for piece in _cut_long(text, span, max_chars)]
-        for group in pack_sentences(sents, max_chars):
+        groups = sliding_windows(sents, max_chars) if overlap else pack_sentences(sents, max_chars)
+        for group in groups:
             s, e = group[0][0], group[-1][1]
             passages.append(Passage(
                 id=first_id + len(passages), source=doc.source, title=doc.title,
@@ -98,8 +117,8 @@ def chunk_document(doc: Document, max_chars: int = DEFAULT_MAX_CHARS, first_id: 
     return passages
 
 
-def chunk_corpus(docs: list[Document], max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:
+def chunk_corpus(docs: list[Document], max_chars: int = DEFAULT_MAX_CHARS, overlap: bool = False) -> list[Passage]:
     passages: list[Passage] = []
     for doc in docs:
-        passages.extend(chunk_document(doc, max_chars, first_id=len(passages)))
+        passages.extend(chunk_document(doc, max_chars, first_id=len(passages), overlap=overlap))
     return passages

@@ -7,7 +7,8 @@ Layout of ``index/`` (safe formats only, no pickle)::
     userdict.json         corpus terms added to jieba (same on index and query side)
     vectors.faiss         normalised passage vectors (inner product)
     sentences.npy         normalised sentence vectors, for sentence-level answers
-    bm25/                 the bm25s index (numpy + JSON)
+    bm25/                 bm25s index of the passages (numpy + JSON)
+    bm25_sentences/       bm25s index of the single sentences
 
 A build writes a temporary sibling folder and swaps it in, holding a file lock, so a
 failed or killed build leaves the previous index in place.
@@ -39,7 +40,7 @@ from .tokenize import STOPWORDS, Tokenizer, corpus_terms
 
 FORMAT_VERSION = 1
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -64,7 +65,9 @@ class Index:
     vectors: Any  # faiss.Index
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray  # passage i's sentences are rows [offsets[i], offsets[i+1])
-    bm25: Any  # bm25s.BM25
+    bm25: Any  # bm25s.BM25 over passages
+    bm25_sentences: Any  # bm25s.BM25 over sentences (row order = sentence_vectors)
+    sentence_owner: np.ndarray  # passage index of each sentence row
     tokenizer: Tokenizer
     titles: dict[str, str] = field(default_factory=dict)
 
@@ -73,9 +76,15 @@ class Index:
 
 
 def indexed_text(p: Passage) -> str:
-    """Passage text with its heading path for context; never part of the cited text."""
+    """What gets embedded: passage text with its heading path for context (never cited)."""
     context = " ".join(x for x in (p.title, p.section.replace(" > ", " ")) if x)
     return f"{context}\n{p.text}" if context else p.text
+
+
+def lexical_text(p: Passage) -> str:
+    """What BM25 indexes: the passage and its innermost heading (title words are everywhere)."""
+    last = p.section.rsplit(" > ", 1)[-1]
+    return f"{last}\n{p.text}" if last else p.text
 
 
 def _versions() -> dict[str, str]:
@@ -199,10 +208,11 @@ def write_index(
     faiss_index.add(passage_vectors)
     faiss.write_index(faiss_index, str(directory / "vectors.faiss"))
     np.save(directory / "sentences.npy", sentence_vectors, allow_pickle=False)
-    corpus_tokens = [tokenizer.tokens(indexed_text(p)) or ["<empty>"] for p in passages]
-    bm25 = bm25s.BM25()
-    bm25.index(corpus_tokens, show_progress=False)
-    bm25.save(str(directory / "bm25"), show_progress=False)
+    for name, texts in (("bm25", [lexical_text(p) for p in passages]),
+                        ("bm25_sentences", [s for p in passages for s in p.sentence_texts()])):
+        bm25 = bm25s.BM25()
+        bm25.index([tokenizer.tokens(t) or ["<empty>"] for t in texts], show_progress=False)
+        bm25.save(str(directory / name), show_progress=False)
     files = {
         p.relative_to(directory).as_posix(): _sha256(p)
         for p in sorted(directory.rglob("*")) if p.is_file()
@@ -242,7 +252,7 @@ def build_index(
         if not force and not stale_reasons(settings) and verify_files(index_dir) == []:
             manifest = read_manifest(index_dir) or {}
             return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False)
-        passages = chunk_corpus(docs, settings.max_chars)
+        passages = chunk_corpus(docs, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
         terms = corpus_terms(docs)
@@ -302,6 +312,7 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         vectors = faiss.read_index(str(index_dir / "vectors.faiss"))
         sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, allow_pickle=False)
+        bm25_sentences = bm25s.BM25.load(str(index_dir / "bm25_sentences"), load_corpus=False, allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {index_dir} cannot be read ({exc}); run `pudong-qa build --force`") from exc
     counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
@@ -309,7 +320,9 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
     if vectors.ntotal != len(passages) or sentence_vectors.shape[0] != offsets[-1]:
         raise IndexUnavailable(f"index at {index_dir} is inconsistent; run `pudong-qa build --force`")
     titles = {d["source"]: d["title"] for d in manifest.get("documents", [])}
-    return Index(index_dir, manifest, passages, vectors, sentence_vectors, offsets, bm25, Tokenizer(terms), titles)
+    owner = np.repeat(np.arange(len(passages)), counts)
+    return Index(index_dir, manifest, passages, vectors, sentence_vectors, offsets, bm25, bm25_sentences, owner,
+                 Tokenizer(terms), titles)
 
 
 def read_source(settings: Settings, source: str) -> str:

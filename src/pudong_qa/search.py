@@ -6,6 +6,7 @@ returns.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -76,21 +77,53 @@ def clean_query(question: str) -> str:
     return q[:MAX_QUERY_CHARS]
 
 
+@dataclass(frozen=True)
+class SearchConfig:
+    """Fusion weights and thresholds; measured on the dev set (see docs/retrieval.md)."""
+
+    lexical_weight: float = 0.5  # share of BM25 vs dense in the fused score
+    sentence_share: float = 0.5  # share of the best single sentence vs the whole passage
+    phrase_weight: float = 0.3  # bonus for contiguous query phrases found verbatim
+    candidates: int = 100  # per retriever, before reranking
+    lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one
+    answer_chars: int = 160  # ... but the answer never grows beyond this
+    answer_lexical: float = 0.5  # share of term matching (vs dense) when picking the answer sentence
+    min_confidence: float = 0.4  # below this the first result is shown as low-confidence
+    cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
+    cosine_span: float = 0.10  # ... and how far above it counts as full evidence
+    margin_floor: float = 0.045  # non-Chinese questions: how much the best match must stand out
+    margin_span: float = 0.025
+
+
+def _maxnorm(x: np.ndarray) -> np.ndarray:
+    top = float(x.max()) if x.size else 0.0
+    return x / top if top > 0 else np.zeros_like(x)
+
+
+def _rangenorm(x: np.ndarray) -> np.ndarray:
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
 class Searcher:
     """Holds the index and model (loaded once); ``search`` is safe to call from several threads."""
 
-    def __init__(self, index: Index, model, bm25_weight: float = 0.5) -> None:
-        self.index = index
+    def __init__(self, index: Index, model, config: SearchConfig | None = None) -> None:
         self.model = model
-        self.bm25_weight = bm25_weight
-        self._vectors = self._flat_vectors(index)
+        self.config = config or SearchConfig()
+        self.swap_index(index)
 
-    @staticmethod
-    def _flat_vectors(index: Index) -> np.ndarray | None:
+    def swap_index(self, index: Index) -> None:
+        """Replace the index in one assignment, so concurrent searches see old or new, never a mix."""
         try:
-            return index.vectors.reconstruct_n(0, index.vectors.ntotal)
+            flat = index.vectors.reconstruct_n(0, index.vectors.ntotal)
         except RuntimeError:
-            return None
+            flat = None
+        self._state = (index, flat)
+
+    @property
+    def index(self) -> Index:
+        return self._state[0]
 
     @classmethod
     def open(cls, settings, log=print, progress: bool = False, rebuild: bool = True) -> Searcher:
@@ -132,71 +165,189 @@ class Searcher:
 
     # -- internals --------------------------------------------------------------
 
-    def _bm25_scores(self, tokens: list[str]) -> np.ndarray:
-        n = len(self.index.passages)
-        if not tokens:
-            return np.zeros(n, dtype=np.float32)
-        ids = self.index.bm25.get_tokens_ids(tokens)
+    @staticmethod
+    def _bm25(bm25, tokens: list[str], n: int) -> np.ndarray:
+        ids = bm25.get_tokens_ids(tokens) if tokens else []
         if not ids:
             return np.zeros(n, dtype=np.float32)
-        return np.asarray(self.index.bm25.get_scores_from_ids(ids), dtype=np.float32)
-
-    def _dense_scores(self, qvec: np.ndarray) -> np.ndarray:
-        if self._vectors is not None:
-            return self._vectors @ qvec
-        n = self.index.vectors.ntotal
-        scores, ids = self.index.vectors.search(qvec[None, :], n)
-        out = np.zeros(n, dtype=np.float32)
-        out[ids[0]] = scores[0]
-        return out
+        return np.asarray(bm25.get_scores_from_ids(ids), dtype=np.float32)
 
     def _search_one(self, question: str, query: str, qvec: np.ndarray, top_k: int) -> SearchResponse:
+        cfg = self.config
+        index, flat = self._state
+        n = len(index.passages)
         t0 = time.perf_counter()
-        tokens = self.index.tokenizer.tokens(query, normalized=True)
-        bm25 = self._bm25_scores(tokens)
+        tokens = index.tokenizer.tokens(query, normalized=True)
+        lex_p = self._bm25(index.bm25, tokens, n)
+        lex_s = self._bm25(index.bm25_sentences, tokens, len(index.sentence_owner))
         t1 = time.perf_counter()
-        dense = self._dense_scores(qvec)
+        if flat is not None:
+            dense_p = flat @ qvec
+        else:
+            dense_p = np.zeros(n, dtype=np.float32)
+            scores, ids = index.vectors.search(qvec[None, :], min(n, cfg.candidates))
+            dense_p[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
+        dense_s = index.sentence_vectors @ qvec
         t2 = time.perf_counter()
-        fused = self._fuse(bm25, dense)
-        order = np.argsort(-fused)[:top_k]
-        results = []
-        for rank, i in enumerate(order, 1):
-            p = self.index.passages[int(i)]
-            a_start, a_end = self._answer_span(p, int(i), qvec, tokens)
+
+        best_lex_s = np.zeros(n, dtype=np.float32)
+        np.maximum.at(best_lex_s, index.sentence_owner, lex_s)
+        best_dense_s = np.full(n, -1.0, dtype=np.float32)
+        np.maximum.at(best_dense_s, index.sentence_owner, dense_s)
+        share = cfg.sentence_share
+        lexical = (1 - share) * _maxnorm(lex_p) + share * _maxnorm(best_lex_s)
+        dense = (1 - share) * dense_p + share * best_dense_s
+
+        cand = np.union1d(np.argsort(-lexical)[: cfg.candidates], np.argsort(-dense)[: cfg.candidates])
+        w = cfg.lexical_weight if lexical.max() > 0 else 0.0
+        fused = w * lexical[cand] + (1 - w) * _rangenorm(dense[cand])
+        segments = self._content_segments(query, index)
+        if segments:
+            fused = fused + cfg.phrase_weight * np.array(
+                [self._phrase_score(segments, normalize(index.passages[i].text)) for i in cand])
+        order = cand[np.argsort(-fused, kind="stable")]
+        fused_by_id = dict(zip(cand.tolist(), fused.tolist()))
+
+        results: list[Result] = []
+        for i in order:
+            p = index.passages[int(i)]
+            if any(self._overlaps(p, r) for r in results):
+                continue
+            a_start, a_end = self._answer_span(index, int(i), dense_s, lex_s)
             results.append(Result(
-                rank=rank, score=float(fused[i]), text=p.text,
+                rank=len(results) + 1, score=float(fused_by_id[int(i)]), text=p.text,
                 answer=p.text[a_start - p.start : a_end - p.start], answer_start=a_start, answer_end=a_end,
-                citation=Citation(p.source, p.title, p.section, p.paragraph, p.start, p.end),
+                citation=Citation(p.source, index.titles.get(p.source, p.title), p.section, p.paragraph,
+                                  p.start, p.end),
                 passage_id=p.id,
             ))
-        confidence = self._confidence(tokens, order, bm25, dense)
+            if len(results) == top_k:
+                break
+        confidence = self._confidence(index, query, results, dense_p, dense_s)
         t3 = time.perf_counter()
         return SearchResponse(
-            question, query, confidence >= 0.5, results, confidence,
+            question, query, confidence >= cfg.min_confidence, results, confidence,
             {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2},
         )
 
-    def _fuse(self, bm25: np.ndarray, dense: np.ndarray) -> np.ndarray:
-        b = bm25 / bm25.max() if bm25.max() > 0 else bm25
-        lo, hi = float(dense.min()), float(dense.max())
-        d = (dense - lo) / (hi - lo) if hi > lo else np.zeros_like(dense)
-        w = self.bm25_weight if bm25.max() > 0 else 0.0
-        return w * b + (1 - w) * d
+    @staticmethod
+    def _overlaps(p: Passage, r: Result) -> bool:
+        """A passage mostly inside one already shown adds nothing (overlapping windows)."""
+        c = r.citation
+        if c.source != p.source:
+            return False
+        return min(c.end, p.end) - max(c.start, p.start) > 0.5 * (p.end - p.start)
 
-    def _answer_span(self, p: Passage, pid: int, qvec: np.ndarray, tokens: list[str]) -> tuple[int, int]:
-        lo, hi = self.index.sentence_offsets[pid], self.index.sentence_offsets[pid + 1]
-        sims = self.index.sentence_vectors[lo:hi] @ qvec
-        sents = p.sentence_texts()
-        norm_sents = [normalize(s) for s in sents]
-        lex = np.array([sum(t in s for t in tokens) / max(len(tokens), 1) for s in norm_sents])
-        best = int(np.argmax(sims + 0.1 * lex))
-        return p.sentences[best]
+    @staticmethod
+    def _content_segments(query: str, index: Index) -> list[str]:
+        """Runs of the query between stop-words and punctuation ("四个中心是哪四个" → 四个中心, 四个)."""
+        segments, current = [], ""
+        for tok in index.tokenizer.words(query):
+            if index.tokenizer.is_content(tok):
+                current += tok
+            else:
+                if len(current) >= 2:
+                    segments.append(current)
+                current = ""
+        if len(current) >= 2:
+            segments.append(current)
+        return segments
 
-    def _confidence(self, tokens, order, bm25, dense) -> float:
-        if len(order) == 0:
+    @staticmethod
+    def _phrase_score(segments: list[str], text: str) -> float:
+        """Share of the query's content found as contiguous phrases (longest match per segment)."""
+        got = total = 0
+        for seg in segments:
+            total += len(seg) ** 2
+            best = 0
+            for length in range(len(seg), 1, -1):
+                if any(seg[i : i + length] in text for i in range(len(seg) - length + 1)):
+                    best = length
+                    break
+            got += best**2
+        return got / total if total else 0.0
+
+    def _answer_span(self, index: Index, pid: int, dense_s: np.ndarray, lex_s: np.ndarray) -> tuple[int, int]:
+        """The best sentence; a short lead sentence ("四是加强行政效能建设。") is extended by the
+        sentences that elaborate it, since reports state a topic and then the facts."""
+        lo, hi = int(index.sentence_offsets[pid]), int(index.sentence_offsets[pid + 1])
+        cfg = self.config
+        d = _rangenorm(dense_s[lo:hi]) if hi - lo > 1 else np.ones(1)
+        score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * _maxnorm(lex_s[lo:hi])
+        spans = index.passages[pid].sentences
+        best = int(np.argmax(score))
+        start, end = spans[best]
+        text = index.passages[pid].text
+        nxt = best + 1
+        while nxt < len(spans) and (end - start < cfg.lead_chars or text[end - 1 - index.passages[pid].start] in ":："):
+            if spans[nxt][1] - start > cfg.answer_chars:
+                break
+            end = spans[nxt][1]
+            nxt += 1
+        return start, end
+
+    def _confidence(self, index: Index, query: str, results: list[Result], dense_p: np.ndarray,
+                    dense_s: np.ndarray) -> float:
+        """How sure we are that the first result answers, in [0, 1].
+
+        Chinese questions: the IDF-weighted share of the question's content words found in the
+        passage, plus how close the best sentence is (e5 cosines of related Chinese text sit
+        around 0.80-0.95); a "how many X" question whose X is absent cannot be answered.
+        Other languages have no lexical overlap with the report, so only the dense match counts:
+        how far the best passage and sentence stand out from the rest.
+        """
+        if not results:
             return 0.0
-        top = int(order[0])
-        text = normalize(self.index.passages[top].text)
-        coverage = sum(t in text for t in tokens) / len(tokens) if tokens else 0.0
-        cos = float(dense[top])
-        return 0.5 * coverage + 0.5 * min(max((cos - 0.75) / 0.15, 0.0), 1.0)
+        cfg = self.config
+        top = results[0].passage_id
+        lo, hi = int(index.sentence_offsets[top]), int(index.sentence_offsets[top + 1])
+        best_sentence = float(dense_s[lo:hi].max())
+        if not _CJK.search(query):
+            stand_out = (float(dense_p.max() - dense_p.mean()) + float(dense_s.max() - dense_s.mean()))
+            return _clip((stand_out - cfg.margin_floor) / cfg.margin_span)
+        text = normalize(index.passages[top].text)
+        words = list(dict.fromkeys(w for w in index.tokenizer.words(query)
+                                   if index.tokenizer.is_content(w) and len(w) >= 2))
+        weights = [self._idf(index, w) for w in words]
+        coverage = sum(wt for w, wt in zip(words, weights) if w in text) / sum(weights) if words else 0.0
+        closeness = _clip((best_sentence - cfg.cosine_floor) / cfg.cosine_span)
+        confidence = 0.5 * coverage + 0.5 * closeness
+        focus = quantity_focus(query, index.tokenizer)
+        if focus and focus not in text:
+            confidence = min(confidence, 0.2)
+        return confidence
+
+    @staticmethod
+    def _idf(index: Index, word: str) -> float:
+        n = len(index.passages)
+        vocab = index.bm25.vocab_dict
+        indptr = index.bm25.scores["indptr"]
+        df = int(indptr[vocab[word] + 1] - indptr[vocab[word]]) if word in vocab else 0
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_QUANTITY = re.compile(r"多少|几|多大")
+_AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
+
+
+def _clip(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
+
+
+def quantity_focus(query: str, tokenizer) -> str | None:
+    """What a "how many/how big" question counts: 有多少所大学 → 大学, 面积有多大 → 面积.
+
+    The word after the question word (past a one-character measure word), else the last
+    content word before it. A report that never names it cannot answer the question.
+    """
+    m = _QUANTITY.search(query)
+    if not m:
+        return None
+    after = [w for w in tokenizer.words(query[m.end():]) if tokenizer.is_content(w)]
+    after = [w for w in after[:2] if len(w) >= 2]
+    if after:
+        return after[0]
+    before = [w for w in tokenizer.words(query[: m.start()])
+              if tokenizer.is_content(w) and len(w) >= 2 and w not in _AMOUNT_VERBS]
+    return before[-1] if before else None

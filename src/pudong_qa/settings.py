@@ -36,6 +36,7 @@ class Settings:
     index: Path | None = None  # default: <root>/index
     model: str = DEFAULT_MODEL
     max_chars: int = DEFAULT_MAX_CHARS
+    overlap: bool = True  # also index half-overlapping windows, so no answer is cut in two
     top_k: int = 5
 
     def __post_init__(self) -> None:
@@ -50,6 +51,7 @@ class Settings:
             "index": os.environ.get(ENV_PREFIX + "INDEX") or None,
             "model": _env("MODEL", DEFAULT_MODEL),
             "max_chars": int(_env("MAX_CHARS", str(DEFAULT_MAX_CHARS))),
+            "overlap": _env("OVERLAP", "1").lower() not in ("0", "false", "no"),
             "top_k": int(_env("TOP_K", "5")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -57,4 +59,4 @@ class Settings:
 
     def chunking(self) -> dict:
         """What changes the passages; part of the index manifest."""
-        return {"max_chars": self.max_chars}
+        return {"max_chars": self.max_chars, "overlap": self.overlap}

@@ -89,11 +89,16 @@ class Tokenizer:
                     self._jieba = tok
         return self._jieba
 
+    @staticmethod
+    def is_content(tok: str) -> bool:
+        tok = tok.strip()
+        return bool(tok) and tok not in STOPWORDS and not _PUNCT_OR_SPACE.match(tok)
+
     def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        """Search-mode tokens (words and their sub-words) for BM25, minus stop-words."""
         text = text if normalized else normalize(text)
-        out = []
-        for tok in self._get().cut_for_search(text):
-            tok = tok.strip()
-            if tok and tok not in STOPWORDS and not _PUNCT_OR_SPACE.match(tok):
-                out.append(tok)
-        return out
+        return [tok.strip() for tok in self._get().cut_for_search(text) if self.is_content(tok)]
+
+    def words(self, text: str) -> list[str]:
+        """Precise-mode segmentation of already normalised text, stop-words included."""
+        return list(self._get().cut(text))

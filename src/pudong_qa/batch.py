@@ -85,15 +85,19 @@ def _parse_jsonl_line(n: int, line: str) -> BatchItem:
 
 
 def _parse_csv(text: str, name: str) -> list[BatchItem]:
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    if "question" not in fields:
-        raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(fields) or 'none'})")
-    key = reader.fieldnames[fields.index("question")]
+    """Rows after the header, blank rows included (they get an error entry, like other formats)."""
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "question" not in header:
+        raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(header) or 'none'})")
+    col = header.index("question")
     items = []
-    for n, row in enumerate(reader, 2):
-        value = row.get(key)
-        items.append(_item(n, value) if isinstance(value, str) else BatchItem(n, "", "missing question cell"))
+    try:
+        for row in reader:
+            n = reader.line_num
+            items.append(_item(n, row[col]) if len(row) > col else BatchItem(n, "", "missing question cell"))
+    except csv.Error as exc:
+        items.append(BatchItem(reader.line_num, "", f"broken CSV ({exc})"))
     return items
 
 

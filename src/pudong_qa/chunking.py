@@ -81,9 +81,14 @@ def pack_sentences(spans: list[tuple[int, int]], max_chars: int) -> list[list[tu
     return groups
 
 
-def sliding_windows(spans: list[tuple[int, int]], max_chars: int) -> list[list[tuple[int, int]]]:
+WINDOW_STEP = 0.5
+
+
+def sliding_windows(spans: list[tuple[int, int]], max_chars: int,
+                    step: float | None = None) -> list[list[tuple[int, int]]]:
     """Windows of whole sentences (at most ``max_chars``) that overlap by about half, so an
     answer that straddles a boundary between two packed passages is whole in a third."""
+    step = WINDOW_STEP if step is None else step
     windows: list[list[tuple[int, int]]] = []
     start = 0
     while start < len(spans):
@@ -93,7 +98,7 @@ def sliding_windows(spans: list[tuple[int, int]], max_chars: int) -> list[list[t
         windows.append(spans[start:end])
         if end == len(spans):
             break
-        middle = (spans[start][0] + spans[end - 1][1]) / 2
+        middle = spans[start][0] + step * (spans[end - 1][1] - spans[start][0])
         start = max(start + 1, next(i for i in range(start, end) if spans[i][1] > middle))
     return windows
 

@@ -197,6 +197,31 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
             click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
 
 
+@cli.command()
+@click.option("--host", envvar=ENV_PREFIX + "HOST", show_envvar=True, default="127.0.0.1",
+              help="Interface to listen on; use 0.0.0.0 only on a trusted network.")
+@click.option("--port", envvar=ENV_PREFIX + "PORT", show_envvar=True, type=int, default=7860, help="Port.")
+@click.option("--share", is_flag=True, help="Also create a public Gradio share link (off by default).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, share: bool) -> None:
+    """Start the chat page (builds the index first if it is missing or stale)."""
+    import importlib.util
+
+    app_path = Path(__file__).resolve().parents[2] / "app.py"
+    if not app_path.is_file():
+        click.echo(f"pudong-qa: error: {app_path} not found; run from a checkout of the project", err=True)
+        sys.exit(EXIT_USAGE)
+    for key, value in ctx.obj.items():  # hand --corpus/--index/--model to the app's settings
+        if value is not None:
+            os.environ[ENV_PREFIX + key.upper()] = str(value)
+    with _friendly_errors():
+        _quiet_libraries()
+        spec = importlib.util.spec_from_file_location("pudong_qa_app", app_path)
+        app = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(app)
+        app.serve(host, port, share)
+
+
 def main() -> None:
     cli(prog_name="pudong-qa")
 

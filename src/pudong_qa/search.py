@@ -88,6 +88,7 @@ class SearchConfig:
     lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one
     answer_chars: int = 160  # ... but the answer never grows beyond this
     answer_lexical: float = 0.5  # share of term matching (vs dense) when picking the answer sentence
+    definition_weight: float = 0.2  # "X 是什么": bonus for a sentence that defines X ("X…是…", "即X")
     min_confidence: float = 0.4  # below this the first result is shown as low-confidence
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
     cosine_span: float = 0.10  # ... and how far above it counts as full evidence
@@ -120,6 +121,7 @@ class Searcher:
         except RuntimeError:
             flat = None
         self._state = (index, flat)
+        self._norm_cache: dict[int, tuple[str, list[str]]] = {}
 
     @property
     def index(self) -> Index:
@@ -204,7 +206,12 @@ class Searcher:
         segments = self._content_segments(query, index)
         if segments:
             fused = fused + cfg.phrase_weight * np.array(
-                [self._phrase_score(segments, normalize(index.passages[i].text)) for i in cand])
+                [self._phrase_score(segments, self._normalized(i)[0]) for i in cand])
+        subject = definition_subject(query, index.tokenizer)
+        defines = {}
+        if subject:
+            defines = {int(i): [bool(_defines(subject, s)) for s in self._normalized(i)[1]] for i in cand}
+            fused = fused + cfg.definition_weight * np.array([any(defines[int(i)]) for i in cand])
         order = cand[np.argsort(-fused, kind="stable")]
         fused_by_id = dict(zip(cand.tolist(), fused.tolist()))
 
@@ -213,7 +220,7 @@ class Searcher:
             p = index.passages[int(i)]
             if any(self._overlaps(p, r) for r in results):
                 continue
-            a_start, a_end = self._answer_span(index, int(i), dense_s, lex_s)
+            a_start, a_end = self._answer_span(index, int(i), dense_s, lex_s, defines.get(int(i)))
             results.append(Result(
                 rank=len(results) + 1, score=float(fused_by_id[int(i)]), text=p.text,
                 answer=p.text[a_start - p.start : a_end - p.start], answer_start=a_start, answer_end=a_end,
@@ -267,13 +274,26 @@ class Searcher:
             got += best**2
         return got / total if total else 0.0
 
-    def _answer_span(self, index: Index, pid: int, dense_s: np.ndarray, lex_s: np.ndarray) -> tuple[int, int]:
+    def _normalized(self, pid: int) -> tuple[str, list[str]]:
+        """Normalised passage and sentence texts, cached (the same passages recur across queries)."""
+        cache = self._norm_cache
+        if pid not in cache:
+            if len(cache) > 50_000:
+                cache.clear()
+            p = self.index.passages[pid]
+            cache[pid] = (normalize(p.text), [normalize(s) for s in p.sentence_texts()])
+        return cache[pid]
+
+    def _answer_span(self, index: Index, pid: int, dense_s: np.ndarray, lex_s: np.ndarray,
+                     defines: list[bool] | None = None) -> tuple[int, int]:
         """The best sentence; a short lead sentence ("四是加强行政效能建设。") is extended by the
         sentences that elaborate it, since reports state a topic and then the facts."""
         lo, hi = int(index.sentence_offsets[pid]), int(index.sentence_offsets[pid + 1])
         cfg = self.config
         d = _rangenorm(dense_s[lo:hi]) if hi - lo > 1 else np.ones(1)
         score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * _maxnorm(lex_s[lo:hi])
+        if defines:
+            score = score + cfg.definition_weight * np.array(defines, dtype=float)
         spans = index.passages[pid].sentences
         best = int(np.argmax(score))
         start, end = spans[best]
@@ -305,7 +325,7 @@ class Searcher:
         if not _CJK.search(query):
             stand_out = (float(dense_p.max() - dense_p.mean()) + float(dense_s.max() - dense_s.mean()))
             return _clip((stand_out - cfg.margin_floor) / cfg.margin_span)
-        text = normalize(index.passages[top].text)
+        text = self._normalized(top)[0]
         words = list(dict.fromkeys(w for w in index.tokenizer.words(query)
                                    if index.tokenizer.is_content(w) and len(w) >= 2))
         weights = [self._idf(index, w) for w in words]
@@ -329,6 +349,32 @@ class Searcher:
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _QUANTITY = re.compile(r"多少|几|多大")
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
+
+
+_DEFINITION_ASK = re.compile(
+    r"^(.+?)(?:到底|究竟)?(?:是什么|是啥|指的?是什么|指什么|是什么意思|什么意思|"
+    r"的含义是什么|的含义|的定义是什么|的定义|的意思是什么|的意思)[?？。!！\s]*$"
+)
+_DEFINITION_ASK_EN = re.compile(r"^what (?:is|are|does) (.+?)(?: mean)?[?？.\s]*$")
+
+
+def definition_subject(query: str, tokenizer) -> str | None:
+    """The term a definition question asks about: “管办评 是什么” → 管办评 (longest content word)."""
+    m = _DEFINITION_ASK.match(query.strip()) or _DEFINITION_ASK_EN.match(query.strip())
+    if not m:
+        return None
+    words = [w for w in tokenizer.words(m.group(1)) if tokenizer.is_content(w) and len(w) >= 2]
+    return max(words, key=len) if words else None
+
+
+def _defines(term: str, sentence: str) -> bool:
+    """Does the sentence define ``term``: “term…是/就是/指/即/:…” soon after it, or “即/所谓 term”?"""
+    at = sentence.find(term)
+    if at < 0:
+        return False
+    after = sentence[at + len(term) : at + len(term) + 12]
+    before = sentence[max(0, at - 3) : at]
+    return bool(re.search(r"是|指|即|:|：", after)) or bool(re.search(r"即|所谓|称为|叫做", before))
 
 
 def _clip(x: float) -> float:

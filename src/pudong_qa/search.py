@@ -220,7 +220,11 @@ class Searcher:
             p = index.passages[int(i)]
             if any(self._overlaps(p, r) for r in results):
                 continue
-            a_start, a_end = self._answer_span(index, int(i), dense_s, lex_s, defines.get(int(i)))
+            shown = [(r.citation.start, r.citation.end) for r in results if r.citation.source == p.source]
+            span = self._answer_span(index, int(i), dense_s, lex_s, defines.get(int(i)), shown)
+            if span is None:
+                continue  # everything in it is already on screen
+            a_start, a_end = span
             results.append(Result(
                 rank=len(results) + 1, score=float(fused_by_id[int(i)]), text=p.text,
                 answer=p.text[a_start - p.start : a_end - p.start], answer_start=a_start, answer_end=a_end,
@@ -285,7 +289,8 @@ class Searcher:
         return cache[pid]
 
     def _answer_span(self, index: Index, pid: int, dense_s: np.ndarray, lex_s: np.ndarray,
-                     defines: list[bool] | None = None) -> tuple[int, int]:
+                     defines: list[bool] | None = None,
+                     shown: list[tuple[int, int]] = ()) -> tuple[int, int] | None:
         """The best sentence; a short lead sentence ("四是加强行政效能建设。") is extended by the
         sentences that elaborate it, since reports state a topic and then the facts."""
         lo, hi = int(index.sentence_offsets[pid]), int(index.sentence_offsets[pid + 1])
@@ -295,6 +300,10 @@ class Searcher:
         if defines:
             score = score + cfg.definition_weight * np.array(defines, dtype=float)
         spans = index.passages[pid].sentences
+        seen = np.array([any(a <= s and e <= b for a, b in shown) for s, e in spans])
+        if seen.all():
+            return None
+        score = np.where(seen, -np.inf, score)  # never repeat an answer a higher result shows
         best = int(np.argmax(score))
         start, end = spans[best]
         text = index.passages[pid].text

@@ -24,16 +24,9 @@ def _log(msg: str) -> None:
 
 
 def _quiet_libraries() -> None:
-    """Keep transformers' load reports and hub chatter off the terminal."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    try:
-        import transformers
+    from .embedding import quiet_transformers
 
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
+    quiet_transformers()
 
 
 @contextmanager

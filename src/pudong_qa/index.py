@@ -262,7 +262,7 @@ def build_index(
         texts = [indexed_text(p) for p in passages]
         sentences = [s for p in passages for s in p.sentence_texts()]
         log(f"Embedding {len(texts)} passages and {len(sentences)} sentences …")
-        vecs = embedding.encode_passages(model, texts + sentences, progress=progress)
+        vecs = model.encode_passages(texts + sentences, progress=progress)
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
             write_index(tmp, docs, passages, terms, vecs[: len(texts)], vecs[len(texts):], state,

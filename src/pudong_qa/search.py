@@ -147,12 +147,10 @@ class Searcher:
         return self.search_many([question], top_k)[0]
 
     def search_many(self, questions: list[str], top_k: int = 5, batch_size: int = 64) -> list[SearchResponse]:
-        from .embedding import encode_queries
-
         queries = [clean_query(q) for q in questions]
         t0 = time.perf_counter()
         nonempty = [q for q in queries if q]
-        qvecs = encode_queries(self.model, nonempty, batch_size=batch_size) if nonempty else None
+        qvecs = self.model.encode_queries(nonempty, batch_size=batch_size) if nonempty else None
         t_embed = (time.perf_counter() - t0) / max(len(nonempty), 1)
         out, j = [], 0
         for question, query in zip(questions, queries):

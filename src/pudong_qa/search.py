@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -101,6 +104,12 @@ def _maxnorm(x: np.ndarray) -> np.ndarray:
     return x / top if top > 0 else np.zeros_like(x)
 
 
+@lru_cache(maxsize=4096)
+def _substrings(seg: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """A segment's substrings of two or more characters, grouped by length, longest first."""
+    return tuple((n, tuple({seg[i : i + n] for i in range(len(seg) - n + 1)})) for n in range(len(seg), 1, -1))
+
+
 def _top(x: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest values (unordered); linear time, so it scales to millions."""
     return np.argpartition(-x, k)[:k] if len(x) > k else np.arange(len(x))
@@ -143,34 +152,58 @@ class Searcher:
         from .embedding import load_model
         from .index import build_index, load_index, stale_reasons, verify_files
 
-        model = load_model(settings.model, progress=progress)
-        reasons = stale_reasons(settings) or [f"damaged file {f}" for f in verify_files(settings.index)]
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the model loads while we check the index
+            loading = pool.submit(load_model, settings.model, progress)
+            reasons = stale_reasons(settings) or [f"damaged file {f}" for f in verify_files(settings.index)]
+            if not reasons:
+                index = load_index(settings.index, verify=False)
+                index.tokenizer.warm_up()
+            model = loading.result()
         if reasons and rebuild:
             log(f"Index needs rebuilding ({'; '.join(reasons[:3])}); building …")
             report = build_index(settings, model=model, progress=progress, log=log)
             log(f"Built {report.passages} passages from {report.documents} documents in {report.seconds:.1f} s")
-        return cls(load_index(settings.index), model)
+            index = load_index(settings.index)
+        elif reasons:
+            index = load_index(settings.index)
+        return cls(index, model)
 
     # -- public -----------------------------------------------------------------
 
     def search(self, question: str, top_k: int = 5) -> SearchResponse:
         return self.search_many([question], top_k)[0]
 
-    def search_many(self, questions: list[str], top_k: int = 5, batch_size: int = 64) -> list[SearchResponse]:
+    def search_many(self, questions: list[str], top_k: int = 5, batch_size: int = 64,
+                    on_progress: Callable[[int], None] | None = None) -> list[SearchResponse]:
+        """Answer many questions; embeds the next chunk while searching this one (the model
+        runs outside the GIL), so batches keep both cores busy."""
         queries = [clean_query(q) for q in questions]
-        t0 = time.perf_counter()
-        nonempty = [q for q in queries if q]
-        qvecs = self.model.encode_queries(nonempty, batch_size=batch_size) if nonempty else None
-        t_embed = (time.perf_counter() - t0) / max(len(nonempty), 1)
-        out, j = [], 0
-        for question, query in zip(questions, queries):
-            if not query:
-                out.append(SearchResponse(question, query, False, []))
-                continue
-            resp = self._search_one(question, query, qvecs[j], top_k)
-            resp.timings["embed"] = t_embed
-            out.append(resp)
-            j += 1
+        chunks = [list(range(k, min(k + batch_size, len(queries)))) for k in range(0, len(queries), batch_size)]
+
+        def embed(chunk: list[int]) -> tuple[np.ndarray | None, float]:
+            texts = [queries[i] for i in chunk if queries[i]]
+            t = time.perf_counter()
+            vecs = self.model.encode_queries(texts, batch_size=batch_size) if texts else None
+            return vecs, (time.perf_counter() - t) / max(len(texts), 1)
+
+        out: list[SearchResponse] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(embed, chunks[0]) if chunks else None
+            for n, chunk in enumerate(chunks):
+                vecs, t_embed = pending.result()
+                if n + 1 < len(chunks):
+                    pending = pool.submit(embed, chunks[n + 1])
+                j = 0
+                for i in chunk:
+                    if not queries[i]:
+                        out.append(SearchResponse(questions[i], queries[i], False, []))
+                        continue
+                    resp = self._search_one(questions[i], queries[i], vecs[j], top_k)
+                    resp.timings["embed"] = t_embed
+                    out.append(resp)
+                    j += 1
+                if on_progress:
+                    on_progress(len(chunk))
         return out
 
     # -- internals --------------------------------------------------------------
@@ -287,12 +320,10 @@ class Searcher:
         got = total = 0
         for seg in segments:
             total += len(seg) ** 2
-            best = 0
-            for length in range(len(seg), 1, -1):
-                if any(seg[i : i + length] in text for i in range(len(seg) - length + 1)):
-                    best = length
+            for length, pieces in _substrings(seg):
+                if any(map(text.__contains__, pieces)):
+                    got += length**2
                     break
-            got += best**2
         return got / total if total else 0.0
 
     @staticmethod

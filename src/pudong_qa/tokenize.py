@@ -89,6 +89,10 @@ class Tokenizer:
                     self._jieba = tok
         return self._jieba
 
+    def warm_up(self) -> None:
+        """Load the jieba dictionary now rather than on the first question."""
+        self._get()
+
     @staticmethod
     def is_content(tok: str) -> bool:
         tok = tok.strip()
@@ -100,5 +104,10 @@ class Tokenizer:
         return [tok.strip() for tok in self._get().cut_for_search(text) if self.is_content(tok)]
 
     def words(self, text: str) -> list[str]:
-        """Precise-mode segmentation of already normalised text, stop-words included."""
-        return list(self._get().cut(text))
+        """Precise-mode segmentation of already normalised text, stop-words included (cached:
+        the query side asks for the same question's words several times)."""
+        return list(self._words(text))
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one tokenizer per index, kept for the process
+    def _words(self, text: str) -> tuple[str, ...]:
+        return tuple(self._get().cut(text))

@@ -1,0 +1,367 @@
+"""``pudong-qa bench``: cold start, build, query latency, batch throughput, memory, scale.
+
+Every figure is a median over repeated runs in one process, except cold starts, which are
+separate processes. The scale part makes its own synthetic corpus: report sentences
+recombined, real vectors from the model for a sample and perturbed copies for the bulk,
+so the search side is realistic without hours of embedding. Each scale size runs in a child
+process so its memory figure is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .settings import Settings
+
+NOISE = 0.0316  # per-dimension noise: a perturbed copy keeps cosine ~0.85 to its real vector
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
+
+
+def _ms(xs: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(_pct(xs, 50) * 1e3, 2), "p95_ms": round(_pct(xs, 95) * 1e3, 2)}
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process, in MiB."""
+    with open(f"/proc/{pid or os.getpid()}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _questions(root: Path) -> list[str]:
+    """Benchmark questions: the project's own question set (never the shared dev set)."""
+    path = root / "tests" / "data" / "own_questions.jsonl"
+    if path.exists():
+        return [json.loads(x)["question"] for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return ["浦东新区下辖多少个街道办事处", "政府怎样服务企业", "市民中心有什么作用", "What is the GDP of Pudong?"]
+
+
+def _cli() -> str:
+    script = Path(sys.executable).with_name("pudong-qa")
+    return str(script) if script.exists() else "pudong-qa"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the report
+
+
+def bench_cold_start(root: Path, runs: int) -> dict:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([_cli(), "ask", "浦东新区下辖多少个街道办事处", "-k", "1"], cwd=root, check=True,
+                       capture_output=True)
+        times.append(time.perf_counter() - t)
+    return {"runs": runs, "median_s": round(statistics.median(times), 2)}
+
+
+def bench_page(root: Path, runs: int, questions: list[str]) -> dict:
+    """Process start to the page answering HTTP; then the serving process's memory under use."""
+    times, rss, peak = [], float("nan"), float("nan")
+    for k in range(runs):
+        port = _free_port()
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--port", str(port)], cwd=root,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError("app.py exited during the benchmark")
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            times.append(time.perf_counter() - t)
+            if k == runs - 1:
+                from gradio_client import Client
+
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                for q in questions:
+                    client.predict(q, [], 3, api_name="/chat")
+                import psutil
+
+                rss = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+                peak = peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {"runs": runs, "median_s": round(statistics.median(times), 2), "rss_mb": rss, "peak_rss_mb": peak}
+
+
+def bench_build(settings: Settings, model, runs: int) -> dict:
+    from .index import build_index, indexed_text, load_index
+
+    tmp = Path(tempfile.mkdtemp(prefix="pudong-qa-bench-"))
+    try:
+        shutil.copytree(settings.corpus, tmp / "corpus")
+        local = Settings(root=tmp, model=settings.model)
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            build_index(local, force=True, model=model)
+            times.append(time.perf_counter() - t)
+        texts = [indexed_text(p) for p in load_index(local.index).passages]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    texts = (texts * (512 // max(len(texts), 1) + 1))[:512]
+    t = time.perf_counter()
+    model.encode_passages(texts)
+    rate = len(texts) / (time.perf_counter() - t)
+    return {"runs": runs, "median_s": round(statistics.median(times), 2), "embed_passages_per_s": round(rate, 1),
+            "passage_chars_mean": round(sum(map(len, texts)) / len(texts))}
+
+
+def bench_queries(searcher, questions: list[str], rounds: int) -> dict:
+    for q in questions[:5]:
+        searcher.search(q)
+    total: list[float] = []
+    parts: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for q in questions:
+            t = time.perf_counter()
+            resp = searcher.search(q, top_k=3)
+            total.append(time.perf_counter() - t)
+            for key, value in resp.timings.items():
+                parts.setdefault(key, []).append(value)
+    out = {"questions": len(total), "total": _ms(total)}
+    out.update({key: _ms(values) for key, values in parts.items()})
+    return out
+
+
+def distinct_questions(sentences: list[str], n: int, seed: int = 0) -> list[str]:
+    """n different question-like strings: a fragment of a report sentence plus a question ending."""
+    rng = random.Random(seed)
+    endings = ["是什么", "有哪些", "是怎么做的", "是多少", "", "有什么作用", "为什么"]
+    out: set[str] = set()
+    while len(out) < n:
+        s = rng.choice(sentences)
+        start = rng.randint(0, max(0, len(s) - 6))
+        out.add(s[start : start + rng.randint(4, 16)] + rng.choice(endings))
+    return sorted(out, key=lambda _: rng.random())
+
+
+def bench_batch(root: Path, searcher, questions: list[str], n: int) -> dict:
+    sentences = [s for p in searcher.index.passages for s in p.sentence_texts()]
+    qs = distinct_questions(sentences, n)
+    t = time.perf_counter()
+    searcher.search_many(qs, top_k=10)
+    in_process = n / (time.perf_counter() - t)
+    tmp = Path(tempfile.mkdtemp(prefix="pudong-qa-bench-"))
+    try:
+        (tmp / "q.txt").write_text("\n".join(qs) + "\n", encoding="utf-8")
+        t = time.perf_counter()
+        proc = subprocess.run([_cli(), "ask", "--questions", str(tmp / "q.txt"), "--top-k", "10", "--format",
+                               "jsonl", "--output", str(tmp / "out.jsonl")], cwd=root, check=True,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    m = re.search(r"\(([\d.]+) q/s\)", proc.stderr)
+    return {"questions": n, "cli_wall_s": round(wall, 2), "cli_q_per_s": round(n / wall, 1),
+            "cli_answering_q_per_s": float(m.group(1)) if m else None,
+            "in_process_q_per_s": round(in_process, 1)}
+
+
+# ---------------------------------------------------------------- scale
+
+
+def synthetic_texts(sentences: list[str], n: int, seed: int = 0) -> list[str]:
+    """Passages of 2-4 report sentences recombined at random."""
+    rng = random.Random(seed)
+    return ["".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(n)]
+
+
+def scale_one(size: int, sample: int, ann: str, seed: int = 0) -> dict:
+    """One corpus size, in this process: FAISS exact vs approximate, and BM25."""
+    import bm25s
+    import faiss
+
+    from .chunking import chunk_corpus
+    from .corpus import load_corpus
+    from .embedding import load_model
+    from .index import build_ann
+    from .tokenize import Tokenizer
+
+    settings = Settings.from_env()
+    model = load_model(settings.model)
+    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root)) for s in p.sentence_texts()]
+    rng = np.random.default_rng(seed)
+    sample = min(sample, size)
+    texts = synthetic_texts(sentences, sample, seed)
+    real = model.encode_passages(texts, batch_size=64)
+    queries = model.encode_queries(_questions(settings.root) + synthetic_texts(sentences, 150, seed + 1))
+    vecs = np.empty((size, real.shape[1]), dtype=np.float32)
+    for start in range(0, size, 100_000):  # perturbed copies, in chunks to bound memory
+        idx = np.arange(start, min(size, start + 100_000))
+        chunk = real[idx % sample] + rng.normal(0, NOISE, (len(idx), real.shape[1])).astype(np.float32)
+        vecs[idx] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    vecs[:sample] = real
+    out: dict = {"passages": size, "real_vectors": sample}
+
+    def timed_search(index, k=10):
+        lat, ids = [], []
+        for q in queries:
+            t = time.perf_counter()
+            _, i = index.search(q[None, :], k)
+            lat.append(time.perf_counter() - t)
+            ids.append(i[0])
+        return lat, ids
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    t = time.perf_counter()
+    exact = faiss.IndexFlatIP(vecs.shape[1])
+    exact.add(vecs)
+    out["exact"] = {"build_s": round(time.perf_counter() - t, 2)}
+    lat, truth = timed_search(exact)
+    out["exact"].update(_ms(lat))
+    t = time.perf_counter()
+    approx = build_ann(vecs, ann)
+    out["approx"] = {"kind": ann, "build_s": round(time.perf_counter() - t, 2)}
+    lat, found = timed_search(approx)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+    out["approx"].update(_ms(lat))
+    out["approx"]["recall_at_10"] = round(float(recall), 4)
+    del exact
+
+    tok = Tokenizer()
+    token_pool = [tok.tokens(s) for s in sentences]
+    rnd = random.Random(seed)
+    t = time.perf_counter()
+    corpus_tokens = [sum(rnd.sample(token_pool, rnd.randint(2, 4)), []) or ["<e>"] for _ in range(size)]
+    bm = bm25s.BM25()
+    bm.index(corpus_tokens, show_progress=False)
+    del corpus_tokens
+    out["bm25"] = {"build_s": round(time.perf_counter() - t, 2)}
+    qtok = [tok.tokens(q) for q in _questions(settings.root)]
+    lat = []
+    for q in qtok:
+        t = time.perf_counter()
+        ids = bm.get_tokens_ids(q)
+        scores = bm.get_scores_from_ids(ids) if ids else np.zeros(size)
+        np.argpartition(-scores, min(100, size - 1))[:100]
+        lat.append(time.perf_counter() - t)
+    out["bm25"].update(_ms(lat))
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def bench_scale(sizes: list[int], sample: int, log: Callable[[str], None]) -> list[dict]:
+    results = []
+    for size in sizes:
+        ann = "hnsw"
+        log(f"scale: {size:,} passages …")
+        proc = subprocess.run([sys.executable, "-m", "pudong_qa.bench", "scale", str(size), str(sample), ann],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"scale benchmark at {size} failed:\n{proc.stderr[-2000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+
+def run(settings: Settings, quick: bool = False, sizes: list[int] | None = None, page: bool = True,
+        log: Callable[[str], None] = print) -> dict:
+    from .embedding import load_model
+    from .search import Searcher
+
+    root = settings.root
+    questions = _questions(root)
+    runs = 1 if quick else 5
+    out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                             "platform": platform.platform()},
+                 "quick": quick}
+    log("cold start (ask) …")
+    out["cold_start_ask"] = bench_cold_start(root, runs)
+    if page:
+        log("cold start (chat page) …")
+        out["cold_start_page"] = bench_page(root, 1 if quick else 3, questions[:10 if quick else 40])
+    searcher = Searcher.open(settings, log=lambda _: None)
+    log("build …")
+    out["build"] = bench_build(settings, load_model(settings.model), 1 if quick else 3)
+    log("queries …")
+    out["query"] = bench_queries(searcher, questions, 1 if quick else 10)
+    log("batch …")
+    out["batch"] = bench_batch(root, searcher, questions, 100 if quick else 1000)
+    out["process_peak_rss_mb"] = peak_rss_mb()
+    out["scale"] = bench_scale(sizes if sizes is not None else [10_000, 100_000, 1_000_000],
+                               200 if quick else 2000, log)
+    return out
+
+
+def to_markdown(r: dict, command: str) -> str:
+    q = r["query"]
+    lines = [
+        "# Benchmarks", "",
+        f"Measured with `{command}` on {r['machine']['cpus']} CPU cores ({r['machine']['platform']}, "
+        f"Python {r['machine']['python']}). Medians of repeated runs; cold starts are separate processes.", "",
+        "## The report", "",
+        "| what | result | target |", "| --- | --- | --- |",
+        f"| cold start, process start → first answer (`pudong-qa ask`) | {r['cold_start_ask']['median_s']} s | ≤ 4 s |",
+    ]
+    if "cold_start_page" in r:
+        p = r["cold_start_page"]
+        lines += [f"| cold start, process start → chat page ready | {p['median_s']} s | ≤ 8 s |",
+                  f"| serving process RSS after {len(_questions(Path('.')))} chat answers "
+                  f"(peak) | {p['rss_mb']} MB ({p['peak_rss_mb']} MB) | ≤ 1 GB |"]
+    b = r["build"]
+    lines += [
+        f"| build the report's index (model cached) | {b['median_s']} s | |",
+        f"| embedding throughput (passages of ~{b['passage_chars_mean']} chars) | {b['embed_passages_per_s']} /s | |",
+        f"| warm single question, end to end | p50 {q['total']['p50_ms']} ms, p95 {q['total']['p95_ms']} ms "
+        "| p50 ≤ 8 ms, p95 ≤ 15 ms |",
+        f"| … query embedding | p50 {q['embed']['p50_ms']} ms, p95 {q['embed']['p95_ms']} ms | |",
+        f"| … BM25 (passages + sentences) | p50 {q['bm25']['p50_ms']} ms, p95 {q['bm25']['p95_ms']} ms | |",
+        f"| … FAISS + sentence vectors | p50 {q['dense']['p50_ms']} ms, p95 {q['dense']['p95_ms']} ms | |",
+        f"| … fusion + answer extraction | p50 {q['fusion']['p50_ms']} ms, p95 {q['fusion']['p95_ms']} ms | |",
+        f"| batch `ask --questions`, {r['batch']['questions']} different questions: answering rate "
+        f"(as the command reports it) | {r['batch']['cli_answering_q_per_s']} q/s | ≥ 300 q/s |",
+        f"| … the same, whole command including start-up | {r['batch']['cli_q_per_s']} q/s "
+        f"({r['batch']['cli_wall_s']} s) | |",
+        f"| batch in one process (`search_many`) | {r['batch']['in_process_q_per_s']} q/s | |",
+        "", "## Scale (synthetic corpus)", "",
+        "| passages | FAISS exact: build, p50 / p95 | approximate (HNSW): build, p50 / p95, recall@10 "
+        "| BM25: build, p50 / p95 | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in r["scale"]:
+        e, a, m = s["exact"], s["approx"], s["bm25"]
+        lines.append(f"| {s['passages']:,} | {e['build_s']} s, {e['p50_ms']} / {e['p95_ms']} ms | "
+                     f"{a['build_s']} s, {a['p50_ms']} / {a['p95_ms']} ms, {a['recall_at_10']} | "
+                     f"{m['build_s']} s, {m['p50_ms']} / {m['p95_ms']} ms | {s['peak_rss_mb']} MB |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # child process for one scale size: python -m pudong_qa.bench scale N SAMPLE ANN
+    if len(sys.argv) == 5 and sys.argv[1] == "scale":
+        print(json.dumps(scale_one(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
+    else:
+        sys.exit("usage: python -m pudong_qa.bench scale SIZE SAMPLE ANN")

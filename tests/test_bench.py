@@ -1,0 +1,23 @@
+"""The benchmark stays runnable: a quick run at tiny sizes (figures are not asserted, only sanity)."""
+
+from pathlib import Path
+
+from pudong_qa import bench
+from pudong_qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_runs_and_reports(tmp_path):
+    results = bench.run(Settings(root=ROOT), quick=True, sizes=[1500], page=False, log=lambda _: None)
+    assert results["cold_start_ask"]["median_s"] > 0
+    assert results["query"]["total"]["p50_ms"] > 0 and results["batch"]["cli_answering_q_per_s"] > 0
+    scale = results["scale"][0]
+    assert scale["passages"] == 1500 and scale["approx"]["recall_at_10"] >= 0.9
+    report = bench.to_markdown(results, "pudong-qa bench --quick")
+    assert "| 1,500 |" in report and "warm single question" in report
+
+
+def test_distinct_questions_are_distinct():
+    qs = bench.distinct_questions(["浦东新区位于上海市东部,东濒长江口。", "区域面积569平方公里。"], 30)
+    assert len(qs) == len(set(qs)) == 30

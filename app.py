@@ -7,9 +7,11 @@ happens in the ``pudong_qa`` package; this file only lays out the page and rende
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import threading
+from html import escape
 from pathlib import Path
 
 import gradio as gr
@@ -21,7 +23,8 @@ from pudong_qa.batch import (
     write_csv,
     write_jsonl,
 )
-from pudong_qa.rendering import CSS, NO_ANSWER, render_response
+from pudong_qa.rendering import CSS, render_response
+from pudong_qa.search import question_problem
 from pudong_qa.service import QAService, RebuildBusy
 from pudong_qa.settings import ENV_PREFIX, Settings
 
@@ -65,7 +68,7 @@ def respond(message: str, history: list[dict] | None, top_k: float = 3) -> tuple
     """The chat event: clear the box and append the question and its answer to the history."""
     history = list(history or [])
     if not _text(message).strip():
-        return "", history
+        return "", history  # nothing typed: nothing to add
     answer = chat(message, history, top_k)
     return "", [*history, {"role": "user", "content": _text(message)}, {"role": "assistant", "content": answer}]
 
@@ -73,9 +76,14 @@ def respond(message: str, history: list[dict] | None, top_k: float = 3) -> tuple
 def chat(message: str, history: list[dict], top_k: float = 3) -> str:
     """Answer one chat message as HTML cards, in the context of the earlier questions."""
     message = _text(message)
-    if not message.strip():
-        return f'<div class="pqa-warn">{NO_ANSWER}: 问题是空的 (the question is empty).</div>'
-    query, resp = get_service().ask(message, top_k=int(top_k), previous=previous_questions(history))
+    problem = question_problem(message)
+    if problem:
+        return f'<div class="pqa-warn">无法检索 (cannot search): {escape(problem)}</div>'
+    try:
+        query, resp = get_service().ask(message, top_k=int(top_k), previous=previous_questions(history))
+    except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
+        logging.getLogger("pudong_qa").exception("search failed for %r", message[:200])
+        return '<div class="pqa-warn">出错了,请稍后再试 (internal error; see the server log).</div>'
     return render_response(resp, searched=query)
 
 

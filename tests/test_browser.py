@@ -1,11 +1,6 @@
 """The real page in headless Chromium: start app.py on a free port, ask, read what renders."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,46 +17,14 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("Chromium not installed (make test installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUDONG_QA_")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("app.py exited:\n" + log.read_text())
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("app.py did not start:\n" + log.read_text())
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
 @pytest.fixture()
-def page(server):
+def page(app_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1200, "height": 1000})
-        pg.goto(server, wait_until="domcontentloaded")
+        pg.goto(app_server[0], wait_until="domcontentloaded")
         pg.locator("#question textarea").wait_for(timeout=60000)
         yield pg
         browser.close()

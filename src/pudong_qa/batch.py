@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .search import SearchResponse
+from .search import SearchResponse, question_problem
 
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 FORMATS = ("jsonl", "csv", "text")
@@ -67,9 +67,7 @@ def parse_questions(text: str, suffix: str, name: str = "questions") -> list[Bat
 
 
 def _item(n: int, question: str) -> BatchItem:
-    if not question.strip():
-        return BatchItem(n, question, "empty question")
-    return BatchItem(n, question)
+    return BatchItem(n, question, question_problem(question))
 
 
 def _parse_jsonl_line(n: int, line: str) -> BatchItem:

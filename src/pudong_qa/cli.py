@@ -126,6 +126,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
       pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
     """
     from .batch import BatchItem, answer_items, read_question_file, write_records
+    from .search import question_problem
 
     with _friendly_errors():
         if bool(question) == bool(questions_file):
@@ -134,8 +135,9 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
             items = read_question_file(questions_file)
         else:
             items = [BatchItem(1, " ".join(question))]
-            if not items[0].question.strip():
-                click.echo("pudong-qa: error: the question is empty", err=True)
+            problem = question_problem(items[0].question)
+            if problem:
+                click.echo(f"pudong-qa: error: {problem}", err=True)
                 sys.exit(EXIT_USAGE)
         fmt = fmt or ("jsonl" if questions_file else "text")
         settings = _settings(ctx)

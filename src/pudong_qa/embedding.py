@@ -396,6 +396,7 @@ class OnnxEncoder(Encoder):
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = False  # long passage batches would otherwise pin hundreds of MB
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave the CPU to search
         self.session = ort.InferenceSession(str(folder / ONNX_FILE), opts, providers=["CPUExecutionProvider"])
         self.word_table = np.load(folder / WORD_TABLE_FILE, mmap_mode="r", allow_pickle=False)

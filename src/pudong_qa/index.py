@@ -269,7 +269,10 @@ def build_index(
     t0 = time.perf_counter()
     index_dir = Path(settings.index)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(_lock_path(index_dir), timeout=lock_timeout):
+    def waiting() -> None:
+        log("Another build of this index is running; waiting for it to finish …")
+
+    with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting):
         _cleanup_strays(index_dir)
         docs = load_corpus(settings.corpus, settings.root)  # fails before touching the index
         state = expected_state(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,8 +15,10 @@ class LockTimeout(RuntimeError):
 
 
 @contextmanager
-def file_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path``; released by the kernel even on SIGKILL."""
+def file_lock(path: Path, timeout: float | None = None,
+              on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path``; released by the kernel even on SIGKILL.
+    ``on_wait`` is called once if another process holds it, before we start waiting."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -26,6 +28,9 @@ def file_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise LockTimeout(f"{path} is held by another process") from None
                 time.sleep(0.1)

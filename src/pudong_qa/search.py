@@ -73,11 +73,27 @@ class SearchResponse:
 _SPACE = re.compile(r"\s+")
 
 
+_WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
+
+
 def clean_query(question: str) -> str:
-    """Normalise a raw question: width/script/case folding, no control chars, bounded length."""
+    """Normalise a raw question: width/script/case folding, no control chars, bounded length.
+
+    Only a prefix of a very long question is read, so the cost of a question is bounded.
+    A question with no letter, digit or CJK character (punctuation, emoji) becomes "".
+    """
     q = "".join(ch if ch.isprintable() else " " for ch in question[: MAX_QUERY_CHARS * 2])
-    q = _SPACE.sub(" ", normalize(q)).strip()
-    return q[:MAX_QUERY_CHARS]
+    q = _SPACE.sub(" ", normalize(q)).strip()[:MAX_QUERY_CHARS]
+    return q if _WORD.search(q) else ""
+
+
+def question_problem(question: str) -> str | None:
+    """Why a question cannot be searched at all, or None if it can."""
+    if not question.strip():
+        return "empty question"
+    if not clean_query(question):
+        return "no words in the question (only punctuation, symbols or control characters)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ def test_dev_set_meets_targets():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUDONG_QA_")}
     proc = subprocess.run(
         [sys.executable, str(EVALUATE), "--cmd", str(CLI), "--root", str(ROOT),
-         "--min-hit1", "0.85", "--min-hit3", "0.95"],
+         "--min-hit1", "0.95", "--min-hit3", "0.99", "--min-sent1", "0.85", "--min-refusal", "1.0",
+         "--max-false-refusal", "0.05"],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
     )
     lines = proc.stdout.strip().splitlines()
@@ -26,4 +27,20 @@ def test_dev_set_meets_targets():
     metrics = json.loads(lines[-2])
     assert metrics["citations_exact"] == 1.0
     assert metrics["texts_over_limit"] == 0
-    assert metrics["hit@1"] >= 0.85 and metrics["hit@3"] >= 0.95
+    assert metrics["hit@1"] >= 0.95 and metrics["hit@3"] >= 0.99 and metrics["sentence@1"] >= 0.85
+    assert metrics["refusal"] == 1.0 and metrics["false_refusal"] <= 0.05
+
+
+def test_own_question_set_through_pudong_qa_eval(project, monkeypatch):
+    """The project's own questions (written from the report, not from the dev set) via `pudong-qa eval`."""
+    from click.testing import CliRunner
+
+    from pudong_qa.cli import cli
+
+    monkeypatch.setenv("PUDONG_QA_ROOT", str(project[0].root))
+    res = CliRunner().invoke(cli, ["eval", str(ROOT / "tests" / "data" / "own_questions.jsonl"), "--json",
+                                   "--show-misses"], catch_exceptions=False)
+    assert res.exit_code == 0
+    metrics = json.loads(res.stdout.strip().splitlines()[-1])
+    assert metrics["hit@1"] >= 0.95 and metrics["hit@3"] >= 0.99 and metrics["sentence@1"] >= 0.85
+    assert metrics["refusal"] == 1.0 and metrics["false_refusal"] <= 0.05

@@ -33,3 +33,23 @@ def test_results_are_ranked_and_scored(searcher):
     scores = [r.score for r in resp.results]
     assert scores == sorted(scores, reverse=True)
     assert "11个街道办事处" in resp.results[0].text
+
+
+def _ids(resp):
+    return [r.passage_id for r in resp.results]
+
+
+def test_traditional_and_full_width_questions_match_simplified(searcher):
+    assert _ids(searcher.search("醫療聯合體是什麼時候組建的")) == _ids(searcher.search("医疗联合体是什么时候组建的"))
+    assert _ids(searcher.search("ＧＩＳ系统升级，")) == _ids(searcher.search("GIS系统升级,"))
+    assert _ids(searcher.search("  浦东新区   下辖 多少个  街道？")) == _ids(searcher.search("浦东新区下辖多少个街道?"))
+
+
+def test_english_question_finds_the_passage(searcher):
+    resp = searcher.search("When was the medical alliance set up?", top_k=3)
+    assert any("合作组建了医疗联合体" in r.text for r in resp.results)
+
+
+def test_question_about_the_document_itself_finds_the_preamble(searcher):
+    resp = searcher.search("作者在哪个镇挂职?", top_k=1)
+    assert resp.results[0].citation.section == "" and "曹路镇" in resp.results[0].text

@@ -107,7 +107,9 @@ class SearchConfig:
     lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one
     answer_chars: int = 160  # ... but the answer never grows beyond this
     answer_lexical: float = 0.5  # share of term matching (vs dense) when picking the answer sentence
+    neighbour_share: float = 0.8  # a neighbouring sentence scoring this close to the best joins the answer
     definition_weight: float = 0.2  # "X 是什么": bonus for a sentence that defines X ("X…是…", "即X")
+    preamble_weight: float = 0.3  # questions about the document itself favour the text before the first heading
     min_confidence: float = 0.4  # below this the first result is shown as low-confidence
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
     cosine_span: float = 0.10  # ... and how far above it counts as full evidence
@@ -277,6 +279,8 @@ class Searcher:
         if subject:
             defines = {int(i): [bool(_defines(subject, s)) for s in self._normalized(state, i)[1]] for i in cand}
             fused = fused + cfg.definition_weight * np.array([any(defines[int(i)]) for i in cand])
+        if _SELF_REFERENCE.search(query):  # "why did the author write this report": the preamble says
+            fused = fused + cfg.preamble_weight * np.array([not index.passages[i].section for i in cand])
         order = cand[np.argsort(-fused, kind="stable")]
         fused_by_id = dict(zip(cand.tolist(), fused.tolist()))
 
@@ -370,7 +374,13 @@ class Searcher:
         score = np.where(seen, -np.inf, score)  # never repeat an answer a higher result shows
         best = int(np.argmax(score))
         start, end = spans[best]
-        nxt = best + 1
+        # a neighbour that scores nearly as well belongs to the answer too
+        for k in (best - 1, best + 1):
+            if 0 <= k < len(spans) and not seen[k] and score[k] >= cfg.neighbour_share * score[best]:
+                s, e = min(start, spans[k][0]), max(end, spans[k][1])
+                if e - s <= cfg.answer_chars:
+                    start, end = s, e
+        nxt = int(np.searchsorted([sp[0] for sp in spans], end))
         while nxt < len(spans) and (end - start < cfg.lead_chars or p.text[end - 1 - p.start] in ":："):
             if spans[nxt][1] - start > cfg.answer_chars:
                 break
@@ -418,6 +428,8 @@ class Searcher:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
+_SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
+                             r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _QUANTITY = re.compile(r"多少|几|多大")
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())

@@ -38,7 +38,6 @@ class Settings:
     max_chars: int = DEFAULT_MAX_CHARS
     overlap: bool = True  # also index half-overlapping windows, so no answer is cut in two
     ann: str = "auto"  # vector index: auto (exact below 200k passages, else HNSW), flat or hnsw
-    top_k: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus", Path(self.corpus) if self.corpus else self.root / "corpus")
@@ -54,11 +53,10 @@ class Settings:
             "max_chars": int(_env("MAX_CHARS", str(DEFAULT_MAX_CHARS))),
             "overlap": _env("OVERLAP", "1").lower() not in ("0", "false", "no"),
             "ann": _env("ANN", "auto"),
-            "top_k": int(_env("TOP_K", "5")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def chunking(self) -> dict:
-        """What changes the passages; part of the index manifest."""
+        """Settings that change what gets built (passages, vector index); recorded in the manifest."""
         return {"max_chars": self.max_chars, "overlap": self.overlap, "ann": self.ann}

@@ -44,3 +44,18 @@ def test_own_question_set_through_pudong_qa_eval(project, monkeypatch):
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
     assert metrics["hit@1"] >= 0.95 and metrics["hit@3"] >= 0.99 and metrics["sentence@1"] >= 0.85
     assert metrics["refusal"] == 1.0 and metrics["false_refusal"] <= 0.05
+
+
+def test_held_out_questions_stay_answered(project, monkeypatch):
+    """Questions written after tuning ended and never used to tune (tests/data/heldout_questions.jsonl).
+    Looser floors than the dev set: they guard against regressions, they were not optimised for."""
+    from click.testing import CliRunner
+
+    from pudong_qa.cli import cli
+
+    monkeypatch.setenv("PUDONG_QA_ROOT", str(project[0].root))
+    res = CliRunner().invoke(cli, ["eval", str(ROOT / "tests" / "data" / "heldout_questions.jsonl"), "--json"],
+                             catch_exceptions=False)
+    metrics = json.loads(res.stdout.strip().splitlines()[-1])
+    assert metrics["hit@1"] >= 0.85 and metrics["hit@3"] >= 0.95
+    assert metrics["refusal"] >= 0.75 and metrics["false_refusal"] <= 0.05

@@ -339,7 +339,8 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         vectors = faiss.read_index(str(index_dir / "vectors.faiss"))
         if hasattr(vectors, "hnsw"):
             vectors.hnsw.efSearch = HNSW_EF_SEARCH
-        sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False)
+        # memory-mapped: a search reads only its candidates' rows, so large indexes stay small in RAM
+        sentence_vectors = np.load(index_dir / "sentences.npy", mmap_mode="r", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, allow_pickle=False)
         bm25_sentences = bm25s.BM25.load(str(index_dir / "bm25_sentences"), load_corpus=False, allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:

@@ -100,3 +100,28 @@ def test_index_status_and_rebuild(app):
     before = app.get_service().searcher.index
     assert "重建完成" in app.rebuild(progress=lambda *a, **k: None)
     assert app.get_service().searcher.index is not before
+
+
+def test_document_with_script_tag_renders_as_text(tmp_path, model):
+    from pudong_qa.rendering import render_response
+    from pudong_qa.settings import Settings
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "x.txt").write_text(
+        "测试报告\n一、概况\n网页里有<script>alert('x')</script>这样的代码,浦东新区区域面积569平方公里。\n",
+        encoding="utf-8")
+    service = QAService(Settings(root=tmp_path), log=lambda _: None)
+    query, resp = service.ask("网页里有什么代码")
+    html = render_response(resp, searched=query)
+    assert "<script>" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_two_rebuilds_at_once_do_not_corrupt(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: app.rebuild(progress=lambda *a, **k: None), range(2)))
+    assert sum("重建完成" in o for o in outcomes) >= 1
+    assert all("重建完成" in o or "already running" in o for o in outcomes)
+    service = app.get_service()
+    assert service.status().stale == [] and service.searcher.search("东沟中学").results

@@ -47,12 +47,6 @@ def searcher(project, model):
     return Searcher(project[1], model)
 
 
-def make_settings(root: Path, **kw):
-    from pudong_qa.settings import Settings
-
-    return Settings(root=root, **kw)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,10 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert scale["passages"] == 1500 and scale["approx"]["recall_at_10"] >= 0.9
     report = bench.to_markdown(results, "pudong-qa bench --quick")
     assert "| 1,500 |" in report and "warm single question" in report
+    onnx, fp32, int8 = results["backends"]
+    assert onnx["within_0.01"] and fp32["within_0.01"]  # same numbers, only faster
+    assert onnx["batch_independent"] and fp32["batch_independent"]
+    assert "PyTorch int8" in report
 
 
 def test_distinct_questions_are_distinct():

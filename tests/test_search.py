@@ -53,3 +53,11 @@ def test_english_question_finds_the_passage(searcher):
 def test_question_about_the_document_itself_finds_the_preamble(searcher):
     resp = searcher.search("作者在哪个镇挂职?", top_k=1)
     assert resp.results[0].citation.section == "" and "曹路镇" in resp.results[0].text
+
+
+def test_expected_answer_type_checks(searcher):
+    # "how many X" needs X named; "when" needs a date in the answer
+    assert searcher.search("浦东新区下辖多少个街道办事处").answered
+    assert not searcher.search("浦东新区有多少所大学").answered
+    assert searcher.search("医疗联合体是什么时候组建的").answered
+    assert not searcher.search("曹路镇是什么时候成立的").answered

@@ -394,7 +394,8 @@ class Searcher:
 
         Chinese questions: the IDF-weighted share of the question's content words found in the
         passage, plus how close the best sentence is (e5 cosines of related Chinese text sit
-        around 0.80-0.95); a "how many X" question whose X is absent cannot be answered.
+        around 0.80-0.95); a "how many X" question whose X is absent, or a "when" question
+        whose answer holds no date, is not answered.
         Other languages have no lexical overlap with the report, so only the dense match counts:
         how far the best passage and sentence stand out from the rest.
         """
@@ -417,6 +418,8 @@ class Searcher:
         focus = quantity_focus(query, index.tokenizer)
         if focus and focus not in text:
             confidence = min(confidence, 0.2)
+        if _WHEN.search(query) and not _TIME.search(results[0].answer):  # "when" needs a date in the answer
+            confidence = min(confidence, 0.2)
         return confidence
 
     @staticmethod
@@ -432,6 +435,8 @@ _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这�
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _QUANTITY = re.compile(r"多少|几|多大")
+_WHEN = re.compile(r"什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
+_TIME = re.compile(r"\d{1,4}\s*[年月日]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|年底|年初|世纪")
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
 
 

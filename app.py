@@ -97,7 +97,7 @@ def batch(path: str | None, top_k: float = 3):
     try:
         items = read_question_file(Path(path), max_bytes=UPLOAD_LIMIT_BYTES)
     except QuestionFileError as exc:
-        return f"无法读取文件: {Path(str(exc).split(':')[0]).name}: {str(exc).split(': ', 1)[-1]}", [], None
+        return f"无法读取文件 (cannot use the file): {str(exc).replace(path, Path(path).name)}", [], None
     records = answer_items(get_service().searcher, items, int(top_k))
     rows = []
     for item, rec in zip(items, records):

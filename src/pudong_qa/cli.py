@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from .embedding import quiet_transformers
 from .settings import ENV_PREFIX, Settings
 
 EXIT_USAGE = 2
@@ -22,12 +23,6 @@ EXIT_USAGE = 2
 
 def _log(msg: str) -> None:
     click.echo(msg, err=True)
-
-
-def _quiet_libraries() -> None:
-    from .embedding import quiet_transformers
-
-    quiet_transformers()
 
 
 @contextmanager
@@ -57,7 +52,7 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 def _open_searcher(settings: Settings):
     from .search import Searcher
 
-    _quiet_libraries()
+    quiet_transformers()
     return Searcher.open(settings, log=_log, progress=sys.stderr.isatty())
 
 
@@ -92,7 +87,7 @@ def build(ctx: click.Context, force: bool) -> None:
 
     with _friendly_errors():
         settings = _settings(ctx)
-        _quiet_libraries()
+        quiet_transformers()
         reasons = stale_reasons(settings)
         report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log)
         if not report.rebuilt:
@@ -218,7 +213,7 @@ def serve(ctx: click.Context, host: str, port: int, share: bool) -> None:
         if value is not None:
             os.environ[ENV_PREFIX + key.upper()] = str(value)
     with _friendly_errors():
-        _quiet_libraries()
+        quiet_transformers()
         spec = importlib.util.spec_from_file_location("pudong_qa_app", app_path)
         app = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(app)
@@ -244,7 +239,7 @@ def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, no_
     from . import bench as bench_mod
 
     with _friendly_errors():
-        _quiet_libraries()
+        quiet_transformers()
         settings = _settings(ctx)
         size_list = [int(x) for x in sizes.split(",")] if sizes else ([2000] if quick else None)
         results = bench_mod.run(settings, quick=quick, sizes=size_list, page=not no_page,

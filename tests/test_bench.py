@@ -1,15 +1,16 @@
 """The benchmark stays runnable: a quick run at tiny sizes (figures are not asserted, only sanity)."""
 
-from pathlib import Path
+
+from conftest import ROOT
 
 from pudong_qa import bench
 from pudong_qa.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def test_quick_benchmark_runs_and_reports(tmp_path):
-    results = bench.run(Settings(root=ROOT), quick=True, sizes=[1500], page=False, log=lambda _: None)
+    questions = ["浦东新区下辖多少个街道办事处", "政府怎样服务企业", "市民中心有什么作用", "What is the GDP of Pudong?"]
+    results = bench.run(Settings(root=ROOT), questions, eval_file=ROOT / "tests" / "data" / "own_questions.jsonl",
+                        quick=True, sizes=[1500], page=False, log=lambda _: None)
     assert results["cold_start_ask"]["median_s"] > 0
     assert results["query"]["total"]["p50_ms"] > 0 and results["batch"]["cli_answering_q_per_s"] > 0
     scale = results["scale"][0]

@@ -1,9 +1,8 @@
-from pathlib import Path
+
+from conftest import ROOT
 
 from pudong_qa.chunking import chunk_corpus, chunk_document, split_sentences
 from pudong_qa.corpus import load_corpus, parse_document
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _texts(text):

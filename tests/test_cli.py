@@ -6,24 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from pudong_qa.cli import cli
 
 QUESTIONS = ["浦东新区下辖多少个街道办事处", "", "政府购买服务是怎么做的"]
 
 
-@pytest.fixture()
-def run(project, monkeypatch):
-    settings = project[0]
-    monkeypatch.setenv("PUDONG_QA_ROOT", str(settings.root))
-    monkeypatch.delenv("PUDONG_QA_INDEX", raising=False)
-    monkeypatch.delenv("PUDONG_QA_CORPUS", raising=False)
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def _check_contract(record, question, source_root: Path):

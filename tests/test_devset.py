@@ -4,11 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EVALUATE = ROOT.parent / "shared" / "eval" / "evaluate.py"
 CLI = ROOT / ".venv" / "bin" / "pudong-qa"
 

@@ -8,13 +8,12 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 pytestmark = pytest.mark.load
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 16
 TOTAL = 800
 TIME_LIMIT_S = 600

@@ -13,24 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import ROOT
 
-from pudong_qa.cli import cli
 from pudong_qa.corpus import CorpusError
 from pudong_qa.index import build_index, load_index, read_manifest, stale_reasons
 from pudong_qa.search import MAX_QUERY_CHARS, Searcher
 from pudong_qa.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from pudong_qa.cli import main; main()"]
 
 
-@pytest.fixture()
-def run(project, monkeypatch):
-    monkeypatch.setenv("PUDONG_QA_ROOT", str(project[0].root))
-    for var in ("PUDONG_QA_INDEX", "PUDONG_QA_CORPUS"):
-        monkeypatch.delenv(var, raising=False)
-    return lambda *args: CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture()

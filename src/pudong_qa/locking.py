@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import LockTimeout
 
-class LockTimeout(RuntimeError):
-    """Another process held the lock for longer than we were willing to wait."""
+__all__ = ["LockTimeout", "file_lock"]
 
 
 @contextmanager

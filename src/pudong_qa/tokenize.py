@@ -24,6 +24,8 @@ def load_stopwords() -> frozenset[str]:
 
 
 STOPWORDS = load_stopwords()
+MIN_WORD_CHARS = 2  # a single character says too little about which passage answers
+WORDS_CACHE_SIZE = 4096  # questions' precise-mode segmentations kept per tokenizer
 
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
@@ -108,6 +110,11 @@ class Tokenizer:
         the query side asks for the same question's words several times)."""
         return list(self._words(text))
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one tokenizer per index, kept for the process
+    def content_words(self, text: str, min_chars: int = MIN_WORD_CHARS) -> list[str]:
+        """The words of already normalised text that can tell passages apart: no stop-words,
+        no punctuation, at least ``min_chars`` characters; in order, repeats kept."""
+        return [w.strip() for w in self.words(text) if self.is_content(w) and len(w.strip()) >= min_chars]
+
+    @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
     def _words(self, text: str) -> tuple[str, ...]:
         return tuple(self._get().cut(text))

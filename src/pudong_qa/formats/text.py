@@ -1,0 +1,97 @@
+"""Plain text in the encodings Chinese reports really come in: UTF-8 (with or without BOM), UTF-16 with a
+BOM (Windows Notepad's "Unicode"), GB18030/GBK (mainland Windows' default) and Big5 (Taiwan, Hong Kong).
+
+Strict UTF-8 is tried first: it is fast and, for real text, never wrong. Only bytes that are not UTF-8 go to
+charset-normalizer, limited to the CJK legacy encodings so a short GBK file is not taken for Latin-1.
+A file that still cannot be decoded, or looks binary, is refused with a message naming it,
+rather than indexed as mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from pathlib import Path
+
+import charset_normalizer
+
+from ..corpus import DEFAULT_MAX_FILE_BYTES, Document, loader, parse_document
+from ..errors import CorpusError, QuestionFileError
+from ._common import read_bytes
+
+# Checked in this order: the UTF-32 LE BOM starts with the UTF-16 LE one.
+_BOMS = [
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+# Legacy encodings worth guessing for Chinese text. GB18030 is a superset of GBK and GB2312.
+_CANDIDATES = ["gb18030", "big5", "cp950", "big5hkscs"]
+_MAX_CONTROL_SHARE = 0.01  # more control characters than this and it is not text
+
+
+def decode(data: bytes, display: str) -> tuple[str, str]:
+    """``(text, encoding)`` of a text file's bytes; CorpusError naming ``display`` if they are not text."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _checked(data.decode(encoding).removeprefix("\ufeff"), display), encoding
+            except UnicodeDecodeError as exc:
+                raise CorpusError(f"{display}: not valid {encoding} despite its byte-order mark "
+                                  f"(byte {exc.start})") from None
+    if b"\x00" in data:
+        raise CorpusError(f"{display}: contains NUL bytes; is it a binary file?")
+    try:
+        return _checked(data.decode("utf-8"), display), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data, cp_isolation=_CANDIDATES).best()
+    if best is not None:
+        encoding = codecs.lookup(best.encoding).name
+        try:
+            return _checked(data.decode(encoding), display), encoding
+        except UnicodeDecodeError:
+            pass
+    raise CorpusError(f"{display}: cannot tell its text encoding (not UTF-8, UTF-16, GBK/GB18030 or Big5); "
+                      "convert it to UTF-8, e.g. iconv -f GBK -t UTF-8")
+
+
+def _checked(text: str, display: str) -> str:
+    if "\x00" in text:
+        raise CorpusError(f"{display}: contains NUL bytes; is it a binary file?")
+    controls = sum(1 for ch in text if ch not in "\t\n\r\f\v" and unicodedata.category(ch) == "Cc")
+    if controls > max(2, len(text) * _MAX_CONTROL_SHARE):
+        raise CorpusError(f"{display}: mostly control characters; is it a binary file?")
+    return text
+
+
+def read_question_text(path: Path) -> str:
+    """A batch question file (.txt/.csv/.jsonl) as text, in any encoding ``decode`` knows.
+
+    Raises QuestionFileError (naming the file) when it cannot be read or decoded; size limits are the caller's."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise QuestionFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    if not data:
+        return ""
+    try:
+        text, _ = decode(data, str(path))
+    except CorpusError as exc:
+        raise QuestionFileError(str(exc)) from None
+    return text
+
+
+@loader(".txt", ".md")
+def load_text(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+    """A plain-text or Markdown report in any supported encoding, parsed by ``corpus.parse_document``;
+    ``Document.encoding`` says how it was decoded."""
+    text, encoding = decode(read_bytes(path, source, max_bytes), source)
+    if not text.strip():
+        raise CorpusError(f"{source}: the file is empty")
+    doc = parse_document(source, text)
+    doc.encoding = encoding
+    return doc

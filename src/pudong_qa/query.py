@@ -1,0 +1,141 @@
+"""Understanding a question before searching: cleaning it, and what kind of answer it wants.
+
+``analyze`` turns a raw question into a ``Question``: the normalised query, its BM25 tokens,
+its content phrases, and the few things the ranking and the confidence check care about
+(a definition's subject, a "how many X" focus, a "when", a question about the document itself).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .tokenize import Tokenizer, normalize
+
+MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
+DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters
+DEFINITION_BEFORE_CHARS = 3  # "即/所谓 X" must precede it within this many
+QUANTITY_LOOKAHEAD = 2  # content words after 多少/几 that may name what is counted
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
+                             r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
+_QUANTITY = re.compile(r"多少|几|多大")
+_WHEN = re.compile(r"什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
+_TIME = re.compile(r"\d{1,4}\s*[年月日]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|年底|年初|世纪")
+_AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
+_DEFINITION_ASK = re.compile(
+    r"^(.+?)(?:到底|究竟)?(?:是什么|是啥|指的?是什么|指什么|是什么意思|什么意思|"
+    r"的含义是什么|的含义|的定义是什么|的定义|的意思是什么|的意思)[?？。!！\s]*$"
+)
+_DEFINITION_ASK_EN = re.compile(r"^what (?:is|are|does) (.+?)(?: mean)?[?？.\s]*$")
+_DEFINES_AFTER = re.compile(r"是|指|即|:|：")
+_DEFINES_BEFORE = re.compile(r"即|所谓|称为|叫做")
+
+
+def clean_query(question: str) -> str:
+    """Normalise a raw question: width/script/case folding, no control chars, bounded length.
+
+    Only a prefix of a very long question is read, so the cost of a question is bounded.
+    A question with no letter, digit or CJK character (punctuation, emoji) becomes "".
+    """
+    q = "".join(ch if ch.isprintable() else " " for ch in question[: MAX_QUERY_CHARS * 2])
+    q = _SPACE.sub(" ", normalize(q)).strip()[:MAX_QUERY_CHARS]
+    return q if _WORD.search(q) else ""
+
+
+def question_problem(question: str) -> str | None:
+    """Why a question cannot be searched at all, or None if it can."""
+    if not question.strip():
+        return "empty question"
+    if not clean_query(question):
+        return "no words in the question (only punctuation, symbols or control characters)"
+    return None
+
+
+def content_segments(query: str, tokenizer: Tokenizer) -> list[str]:
+    """Runs of the query between stop-words and punctuation ("四个中心是哪四个" → 四个中心, 四个)."""
+    segments, current = [], ""
+    for tok in tokenizer.words(query):
+        if tokenizer.is_content(tok):
+            current += tok
+        else:
+            if len(current) >= 2:
+                segments.append(current)
+            current = ""
+    if len(current) >= 2:
+        segments.append(current)
+    return segments
+
+
+def definition_subject(query: str, tokenizer: Tokenizer) -> str | None:
+    """The term a definition question asks about: “管办评 是什么” → 管办评 (longest content word)."""
+    m = _DEFINITION_ASK.match(query.strip()) or _DEFINITION_ASK_EN.match(query.strip())
+    if not m:
+        return None
+    words = tokenizer.content_words(m.group(1))
+    return max(words, key=len) if words else None
+
+
+def defines(term: str, sentence: str) -> bool:
+    """Does the sentence define ``term``: “term…是/就是/指/即/:…” soon after it, or “即/所谓 term”?"""
+    at = sentence.find(term)
+    if at < 0:
+        return False
+    after = sentence[at + len(term) : at + len(term) + DEFINITION_AFTER_CHARS]
+    before = sentence[max(0, at - DEFINITION_BEFORE_CHARS) : at]
+    return bool(_DEFINES_AFTER.search(after)) or bool(_DEFINES_BEFORE.search(before))
+
+
+def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
+    """What a "how many/how big" question counts: 有多少所大学 → 大学, 面积有多大 → 面积.
+
+    The word after the question word (past a one-character measure word), else the last
+    content word before it. A report that never names it cannot answer the question.
+    """
+    m = _QUANTITY.search(query)
+    if not m:
+        return None
+    after = tokenizer.content_words(query[m.end():], min_chars=1)[:QUANTITY_LOOKAHEAD]
+    after = [w for w in after if len(w) >= 2]
+    if after:
+        return after[0]
+    before = [w for w in tokenizer.content_words(query[: m.start()]) if w not in _AMOUNT_VERBS]
+    return before[-1] if before else None
+
+
+def mentions_time(text: str) -> bool:
+    """Does the text hold a date or a year ("2005年底", "去年")?"""
+    return bool(_TIME.search(text))
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the search stages see it; computed once per question."""
+
+    text: str  # as asked
+    query: str  # cleaned and normalised: what is searched
+    tokens: tuple[str, ...]  # BM25 tokens
+    segments: tuple[str, ...]  # content phrases, for the verbatim-phrase bonus
+    words: tuple[str, ...]  # distinct content words, for the confidence check
+    subject: str | None  # "X 是什么" → X
+    quantity: str | None  # "有多少所大学" → 大学
+    asks_when: bool
+    about_document: bool  # "why did the author write this report"
+    chinese: bool
+
+
+def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
+    return Question(
+        text=text, query=query,
+        tokens=tuple(tokenizer.tokens(query, normalized=True)),
+        segments=tuple(content_segments(query, tokenizer)),
+        words=tuple(dict.fromkeys(tokenizer.content_words(query))),
+        subject=definition_subject(query, tokenizer),
+        quantity=quantity_focus(query, tokenizer),
+        asks_when=bool(_WHEN.search(query)),
+        about_document=bool(_SELF_REFERENCE.search(query)),
+        chinese=bool(_CJK.search(query)),
+    )

@@ -1,0 +1,72 @@
+"""What a search returns: results with their citations, and how a citation reads.
+
+Plain dataclasses, so the CLI, the batch files and the page render the same values;
+``format_citation`` is the one way a citation is written for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+NO_ANSWER = "报告中没有找到可靠的答案"  # shown whenever the first result is not a confident answer
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str  # the original file, relative to the project root
+    title: str
+    section: str  # heading path joined with " > "
+    paragraph: int  # 1-based body paragraph
+    start: int  # character offsets of the passage in the document's text
+    end: int
+    page: int | None = None  # PDFs only
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Citation:
+        return cls(d["source"], d.get("title", ""), d.get("section", ""), d["paragraph"], d["start"], d["end"],
+                   d.get("page"))
+
+
+def format_citation(c: Citation, offsets: bool = True) -> str:
+    """《title》 › heading path › 第N页 › 第N段, then the file and offsets (for checking)."""
+    parts = [f"《{c.title}》"] if c.title else []
+    parts += [c.section] if c.section else []
+    parts += [f"第{c.page}页"] if c.page else []
+    parts.append(f"第{c.paragraph}段")
+    text = " › ".join(parts)
+    return f"{text} · {c.source} [{c.start}–{c.end}]" if offsets else text
+
+
+@dataclass(frozen=True)
+class Result:
+    rank: int
+    score: float
+    text: str
+    answer: str
+    answer_start: int  # absolute offsets of the answer in the source
+    answer_end: int
+    citation: Citation
+    passage_id: int
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 4),
+            "text": self.text,
+            "answer": self.answer,
+            "citation": asdict(self.citation),
+        }
+
+
+@dataclass
+class SearchResponse:
+    question: str
+    query: str  # what was actually searched, after normalisation
+    answered: bool
+    results: list[Result]
+    confidence: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answered": self.answered,
+                "results": [r.to_dict() for r in self.results]}

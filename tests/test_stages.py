@@ -1,0 +1,184 @@
+"""The search stages one at a time, over a tiny in-memory store and the fake encoder: fusion,
+answer sentences and confidence are plain functions of plain data, so they run in milliseconds."""
+
+import numpy as np
+import pytest
+
+from pudong_qa.answer import answer_span, confidence
+from pudong_qa.chunking import Passage, chunk_document
+from pudong_qa.corpus import parse_document
+from pudong_qa.query import analyze, clean_query, defines, quantity_focus
+from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
+from pudong_qa.search import candidate_stage, lexical_stage, overlaps, rank_stage, result_stage
+from pudong_qa.store import LexicalScores, Store, bm25_idf, sentence_layout
+from pudong_qa.tokenize import Tokenizer, normalize
+
+DOC = """示范区工作报告
+一、概况
+示范区面积为一百平方公里。示范区下辖五个街道。
+二、公共服务
+“一网通办”是指企业和群众办事只需登录一个网站。该平台于2019年上线。
+社区食堂为老人提供午餐服务。
+"""
+
+
+class MemoryStore(Store):
+    """A Store in plain Python: word-count "BM25", fake-encoder vectors."""
+
+    def __init__(self, passages: list[Passage], tokenizer: Tokenizer, encoder) -> None:
+        self.passages = passages
+        self.sentence_offsets, self.sentence_owner = sentence_layout(passages)
+        self.tokenizer = tokenizer
+        self.passage_tokens = [tokenizer.tokens(p.text) for p in passages]
+        self.sentence_tokens = [tokenizer.tokens(s) for p in passages for s in p.sentence_texts()]
+        self.vectors = encoder.encode_passages([p.text for p in passages])
+        self.sentence_matrix = encoder.encode_passages([s for p in passages for s in p.sentence_texts()])
+
+    @staticmethod
+    def _count(docs, tokens):
+        return np.array([sum(d.count(t) for t in tokens) for d in docs], dtype=np.float32)
+
+    def lexical_scores(self, tokens):
+        return LexicalScores(self._count(self.passage_tokens, tokens), self._count(self.sentence_tokens, tokens))
+
+    def document_frequency(self, word):
+        return sum(word in d for d in self.passage_tokens)
+
+    def nearest(self, qvec, k):
+        return np.argsort(-(self.vectors @ qvec))[:k]
+
+    def passage_vectors(self, ids):
+        return self.vectors[ids]
+
+    def sentence_vectors(self, rows):
+        return self.sentence_matrix[rows]
+
+
+@pytest.fixture(scope="module")
+def store(fake_encoder):
+    doc = parse_document("corpus/demo.txt", DOC)
+    passages = chunk_document(doc, max_chars=60)
+    return MemoryStore(passages, Tokenizer(["一网通办", "示范区"]), fake_encoder)
+
+
+def _search(store, fake_encoder, question, top_k=3):
+    cfg = SearchConfig()
+    query = clean_query(question)
+    q = analyze(question, query, store.tokenizer)
+    lexical, sentence_lex = lexical_stage(store, q.tokens, cfg.sentence_share)
+    qvec = fake_encoder.encode_queries([query])[0]
+    cands = candidate_stage(store, lexical, qvec, cfg.candidates)
+    texts = {i: (normalize(p.text), [normalize(s) for s in p.sentence_texts()]) for i, p in enumerate(store.passages)}
+    ranking = rank_stage(q, lexical, cands, store.passages, texts.__getitem__, Fusion.from_config(cfg),
+                         cfg.sentence_share, use_lexical=bool(lexical.max() > 0))
+    return q, cands, ranking, result_stage(ranking, cands, sentence_lex, store, {}, cfg, top_k)
+
+
+def test_lexical_stage_scores_a_passage_by_itself_and_its_best_sentence(store):
+    combined, sentences = lexical_stage(store, ["街道"], 0.5)
+    assert combined.shape == (len(store.passages),) and sentences.shape == (len(store.sentence_owner),)
+    best = int(np.argmax(combined))
+    assert "街道" in store.passages[best].text and combined[best] == pytest.approx(1.0)
+    assert combined.min() == 0.0  # passages without the word get nothing
+
+
+def test_candidates_are_the_union_of_both_retrievers(store, fake_encoder):
+    qvec = fake_encoder.encode_queries(["社区食堂"])[0]
+    lexical = np.zeros(len(store.passages), dtype=np.float32)
+    lexical[0] = 1.0
+    cands = candidate_stage(store, lexical, qvec, 1)
+    assert 0 in cands.ids and int(store.nearest(qvec, 1)[0]) in cands.ids
+    for k, pid in enumerate(cands.ids):  # each candidate's sentence cosines, in order
+        assert len(cands.sentences(k)) == len(store.passages[pid].sentences)
+
+
+def test_fusion_adds_each_bonus_with_its_weight():
+    fusion = Fusion(lexical_weight=0.5, phrase_weight=0.3, definition_weight=0.2, preamble_weight=0.1)
+    lexical, dense = np.array([1.0, 0.0]), np.array([0.2, 0.4])
+    base = fusion(lexical, dense)
+    assert base.tolist() == [0.5, 0.5]  # dense is range-normalised: 0 and 1
+    assert fusion(lexical, dense, use_lexical=False).tolist() == [0.0, 1.0]
+    with_bonus = fusion(lexical, dense, phrase=np.array([1.0, 0.0]), defines=np.array([0.0, 1.0]),
+                        preamble=np.array([1.0, 1.0]))
+    assert with_bonus.tolist() == pytest.approx([0.5 + 0.3 + 0.1, 0.5 + 0.2 + 0.1])
+
+
+def test_phrase_score_prefers_the_longest_verbatim_match():
+    assert phrase_score(("公共服务",), "提供公共服务") == 1.0
+    assert 0 < phrase_score(("公共服务",), "公共的服务") < 1.0
+    assert phrase_score((), "任何文本") == 0.0
+
+
+def test_definition_question_ranks_the_defining_sentence_first(store, fake_encoder):
+    q, _, ranking, results = _search(store, fake_encoder, "一网通办是什么")
+    assert q.subject == "一网通办" and any(any(v) for v in ranking.defines.values())
+    assert results[0].answer.startswith("“一网通办”是指")
+
+
+def test_results_have_exact_offsets_and_no_overlapping_passages(store, fake_encoder):
+    _, _, _, results = _search(store, fake_encoder, "示范区下辖几个街道", top_k=5)
+    for r in results:
+        assert DOC[r.citation.start:r.citation.end] == r.text
+        assert DOC[r.answer_start:r.answer_end] == r.answer and r.answer in r.text
+    for i, r in enumerate(results):
+        p = store.passages[r.passage_id]
+        assert not any(overlaps(p, other.citation, 0.5) for other in results[:i])
+
+
+def test_answer_span_skips_what_a_higher_result_shows():
+    doc = parse_document("x.txt", "标题\n甲事项很重要。乙事项也重要。丙事项最重要。\n")
+    p = chunk_document(doc, max_chars=100)[0]
+    cfg = SearchConfig(lead_chars=0, neighbour_share=2.0)  # one sentence, never extended
+    cos = np.array([0.9, 0.5, 0.1])
+    lex = np.zeros(3)
+    assert answer_span(p, cos, lex, cfg) == p.sentences[0]
+    assert answer_span(p, cos, lex, cfg, shown=[p.sentences[0]]) == p.sentences[1]
+    assert answer_span(p, cos, lex, cfg, shown=[(p.start, p.end)]) is None
+
+
+def test_answer_span_extends_a_short_lead_sentence():
+    doc = parse_document("x.txt", "标题\n四是加强效能建设。具体做法是建立考核制度并公开结果。其他内容。\n")
+    p = chunk_document(doc, max_chars=100)[0]
+    span = answer_span(p, np.array([0.9, 0.1, 0.1]), np.zeros(3), SearchConfig(lead_chars=20))
+    assert doc.text[span[0]:span[1]] == "四是加强效能建设。具体做法是建立考核制度并公开结果。"
+
+
+def _question(text):
+    tok = Tokenizer()
+    return analyze(text, clean_query(text), tok)
+
+
+def test_confidence_needs_the_words_and_a_close_sentence():
+    cfg = SearchConfig()
+    idf = {"社区": 2.0, "食堂": 2.0}.get
+    q = _question("社区食堂提供什么")
+    sure = confidence(q, "社区食堂为老人提供午餐服务。", "社区食堂为老人提供午餐服务。", 0.95, np.array([0.9]),
+                      np.array([0.95]), lambda w: idf(w) or 1.0, cfg)
+    unsure = confidence(q, "示范区面积为一百平方公里。", "示范区面积为一百平方公里。", 0.78, np.array([0.8]),
+                        np.array([0.78]), lambda w: idf(w) or 1.0, cfg)
+    assert sure >= cfg.min_confidence > unsure
+
+
+def test_confidence_caps_answers_lacking_what_is_asked():
+    cfg = SearchConfig()
+    when = _question("平台是什么时候上线的")
+    text = "平台上线后办事更方便。"
+    assert confidence(when, text, text, 0.99, np.array([0.9]), np.array([0.99]), lambda w: 1.0, cfg) \
+        <= cfg.mismatch_cap
+    dated = "该平台于2019年上线。"
+    assert confidence(when, dated, "平台于2019年上线", 0.99, np.array([0.9]), np.array([0.99]), lambda w: 1.0,
+                      cfg) > cfg.mismatch_cap
+
+
+def test_question_analysis():
+    tok = Tokenizer()
+    assert quantity_focus("示范区有多少所大学", tok) == "大学"
+    assert defines("一网通办", "“一网通办”是指只需登录一个网站") and not defines("一网通办", "推进一网通办建设")
+    assert _question("作者为什么写这份报告").about_document
+    assert not _question("What is it?").chinese
+    assert clean_query("？？！！") == "" and clean_query("  ＡＢＣ  ") == "abc"
+
+
+def test_idf_is_the_bm25_variant_and_falls_with_frequency(store):
+    assert bm25_idf(10, 0) > bm25_idf(10, 5) > 0
+    assert store.idf("示范区") < store.idf("社区食堂不存在的词")

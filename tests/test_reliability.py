@@ -82,7 +82,7 @@ def test_batch_with_bad_lines_keeps_order_and_exit_0(run, tmp_path):
     assert "3 unusable lines" in res.stderr
 
 
-@pytest.mark.parametrize("kind", ["missing", "directory", "huge", "not-utf8", "wrong-type"])
+@pytest.mark.parametrize("kind", ["missing", "directory", "huge", "binary", "wrong-type"])
 def test_unusable_question_files_exit_2(run, tmp_path, kind):
     path = tmp_path / "q.txt"
     if kind == "directory":
@@ -90,8 +90,8 @@ def test_unusable_question_files_exit_2(run, tmp_path, kind):
     elif kind == "huge":
         with open(path, "wb") as f:
             f.truncate(21 * 1024 * 1024)
-    elif kind == "not-utf8":
-        path.write_bytes("问题".encode("gb18030"))
+    elif kind == "binary":
+        path.write_bytes(b"\x00\x01\x02binary\x00" * 50)
     elif kind == "wrong-type":
         path = tmp_path / "q.docx"
         path.write_bytes(b"PK")
@@ -107,7 +107,7 @@ def test_empty_corpus_folder_keeps_previous_index(copy, model):
     before = read_manifest(copy.index)
     for f in copy.corpus.iterdir():
         f.unlink()
-    with pytest.raises(CorpusError, match="no .txt or .md files"):
+    with pytest.raises(CorpusError, match="files to index"):
         build_index(copy, model=model, force=True)
     assert read_manifest(copy.index) == before and load_index(copy.index).passages
 
@@ -123,13 +123,16 @@ def test_file_without_punctuation_is_indexed_in_bounded_passages(tmp_path, model
     assert all(text[p.start:p.end] == p.text for p in passages)
 
 
-def test_huge_corpus_file_is_refused_by_name_and_previous_index_kept(copy, model):
+def test_huge_corpus_file_is_skipped_by_name_or_with_strict_previous_index_kept(copy, model):
     before = read_manifest(copy.index)
     with open(copy.corpus / "huge.txt", "wb") as f:
         f.write("很大的文件。\n".encode() * (20 * 1024 * 1024 // 19 + 1))
     with pytest.raises(CorpusError, match=r"corpus/huge\.txt: .* over the 10 MiB limit"):
-        build_index(copy, model=model, force=True)
+        build_index(copy, model=model, strict=True)
     assert read_manifest(copy.index) == before
+    report = build_index(copy, model=model)
+    assert report.skipped[0].source == "corpus/huge.txt" and "over the 10 MiB limit" in report.skipped[0].reason
+    assert report.embedded == 0  # nothing else changed: every vector was reused
 
 
 # ---------------------------------------------------------------- damaged indexes

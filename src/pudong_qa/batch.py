@@ -43,11 +43,9 @@ def read_question_file(path: Path, max_bytes: int = MAX_QUESTION_FILE_BYTES) -> 
     size = path.stat().st_size
     if size > max_bytes:
         raise QuestionFileError(f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise QuestionFileError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    return parse_questions(text, suffix, str(path))
+    from .formats import read_question_text
+
+    return parse_questions(read_question_text(path), suffix, str(path))
 
 
 def parse_questions(text: str, suffix: str, name: str = "questions") -> list[BatchItem]:

@@ -88,26 +88,33 @@ def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: 
 
 
 @cli.command()
-@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.option("--force", is_flag=True, help="Rebuild from scratch, even if the index is up to date "
+              "(otherwise unchanged passages keep their vectors).")
+@click.option("--strict", is_flag=True, help="Fail (exit 2, previous index kept) if any file cannot be read, "
+              "instead of skipping it.")
 @click.pass_context
-def build(ctx: click.Context, force: bool) -> None:
+def build(ctx: click.Context, force: bool, strict: bool) -> None:
     """Build (or refresh) the index from the corpus folder.
 
-    Writes to a temporary folder and swaps it in, so an interrupted build leaves the
-    previous index usable. Does nothing when corpus and settings are unchanged.
+    Reads .txt/.md (UTF-8, UTF-16, GBK/GB18030, Big5), .docx, .pdf and .html files; a file that
+    cannot be read is skipped and named on stderr. Writes to a temporary folder and swaps it in,
+    so an interrupted build leaves the previous index usable. Only new or changed passages are
+    embedded; nothing happens when corpus and settings are unchanged.
     """
     from .index import build_index, stale_reasons
 
     settings = _settings(ctx)
     with _friendly_errors():
         reasons = stale_reasons(settings)
-        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log)
+        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log, strict=strict)
+    if report.skipped:
+        _log(f"{len(report.skipped)} file(s) could not be read and were skipped (see above).")
     if not report.rebuilt:
         click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); use --force to rebuild.")
         return
     why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
     click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
-               f"{report.seconds:.1f} s{why}")
+               f"{report.embedded} texts embedded, {report.seconds:.1f} s{why}")
 
 
 @cli.command()
@@ -167,7 +174,8 @@ def _write_output(output: Path | None, write) -> None:
         write(sys.stdout)
         return
     tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as out:
+    bom = output.suffix.lower() == ".csv"  # Excel reads UTF-8 CSV correctly only with a BOM
+    with open(tmp, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
         write(out)
     os.replace(tmp, output)
 

@@ -4,6 +4,7 @@ Layout of ``index/`` (safe formats only, no pickle)::
 
     manifest.json         corpus hashes, settings, model identity, versions, file checksums
     passages.json         passages with their citations
+    documents.json        each document's extracted text (citations index into it), title, format, encoding
     userdict.json         corpus terms added to jieba (same on index and query side)
     vectors.faiss         normalised passage vectors (inner product)       } the local store
     sentences.npy         normalised sentence vectors, for sentence-level  } (store.py), which
@@ -35,17 +36,18 @@ from typing import Any
 import numpy as np
 
 from .chunking import Passage, chunk_corpus
-from .corpus import Document, corpus_files, load_corpus, read_text, relative_source
-from .errors import IndexUnavailable
+from .corpus import CorpusReading, Skipped, corpus_files, read_corpus, relative_source
+from .errors import CorpusError, IndexUnavailable
 from .locking import file_lock
 from .settings import Settings
 from .store import LocalStore, Store
 from .tokenize import STOPWORDS, Tokenizer, corpus_terms
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
 PIPELINE_VERSION = 2
 MANIFEST = "manifest.json"
+DOCUMENTS = "documents.json"
 
 
 @dataclass
@@ -55,6 +57,8 @@ class BuildReport:
     seconds: float
     path: Path
     rebuilt: bool = True
+    skipped: list[Skipped] = field(default_factory=list)  # files that could not be read
+    embedded: int = 0  # texts embedded by this build (the rest were reused from the previous index)
 
 
 @dataclass
@@ -187,7 +191,7 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
 
 def write_index(
     directory: Path,
-    docs: list[Document],
+    reading: CorpusReading,
     passages: list[Passage],
     terms: list[str],
     passage_vectors: np.ndarray,
@@ -197,7 +201,12 @@ def write_index(
     model_dim: int,
 ) -> None:
     """Write every index file into ``directory`` and the manifest last."""
+    docs = reading.documents
     tokenizer = Tokenizer(terms)
+    (directory / DOCUMENTS).write_text(json.dumps(
+        [{"source": d.source, "title": d.title, "format": Path(d.source).suffix.lower().lstrip("."),
+          "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in docs], ensure_ascii=False),
+        encoding="utf-8")
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     records = [asdict(p) for p in passages]
     (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
@@ -213,7 +222,10 @@ def write_index(
     }
     manifest = {
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "documents": [{"source": d.source, "title": d.title, "chars": len(d.text)} for d in docs],
+        "documents": [{"source": d.source, "title": d.title, "chars": len(d.text),
+                       "format": Path(d.source).suffix.lower().lstrip("."), "encoding": d.encoding,
+                       "passages": sum(p.source == d.source for p in passages)} for d in docs],
+        "skipped": [{"source": k.source, "reason": k.reason} for k in reading.skipped],
         "passages": len(passages),
         "sentences": int(sentence_vectors.shape[0]),
         "model": settings.model,
@@ -225,6 +237,39 @@ def write_index(
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+def _previous_vectors(index_dir: Path, identity: str) -> dict[str, np.ndarray]:
+    """Vectors of the current index by the text they embed, when it was built with the same model:
+    an incremental build embeds only texts that are new (stored as FAISS/numpy, never pickle)."""
+    manifest = read_manifest(index_dir)
+    if not manifest or manifest.get("state", {}).get("model") != identity or verify_files(index_dir):
+        return {}
+    try:
+        index = load_index(index_dir, verify=False)
+    except IndexUnavailable:
+        return {}
+    store = index.store
+    if not isinstance(store, LocalStore):
+        return {}
+    passages = index.passages
+    ids = np.arange(len(passages))
+    cache = dict(zip((indexed_text(p) for p in passages), store.passage_vectors(ids)))
+    sentences = [s for p in passages for s in p.sentence_texts()]
+    cache.update(zip(sentences, np.asarray(store.sentence_matrix)))
+    return cache
+
+
+def embed_texts(model, texts: list[str], cache: dict[str, np.ndarray],
+                progress: bool = False) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: from ``cache`` where the text is known, the rest from the model.
+    Returns (vectors, how many texts were embedded)."""
+    missing = list(dict.fromkeys(t for t in texts if t not in cache)) if cache else texts
+    fresh = model.encode_passages(missing, progress=progress) if missing else None
+    if not cache:
+        return fresh, len(texts)
+    known = {**cache, **dict(zip(missing, fresh if fresh is not None else []))}
+    return np.stack([known[t] for t in texts]).astype(np.float32, copy=False), len(missing)
+
+
 def build_index(
     settings: Settings,
     force: bool = False,
@@ -232,23 +277,38 @@ def build_index(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
     lock_timeout: float | None = None,
+    strict: bool = False,
 ) -> BuildReport:
-    """Build the index unless it is up to date; safe against crashes and concurrent builds."""
+    """Build the index unless it is up to date; safe against crashes and concurrent builds.
+
+    Files that cannot be read are skipped and reported (``strict`` makes any of them an error,
+    leaving the previous index); vectors of unchanged passages are reused unless ``force``.
+    """
     from . import embedding
 
     t0 = time.perf_counter()
     index_dir = Path(settings.index)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
+
     def waiting() -> None:
         log("Another build of this index is running; waiting for it to finish …")
 
     with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting):
         _cleanup_strays(index_dir)
-        docs = load_corpus(settings.corpus, settings.root, settings.max_file_bytes)  # fails before touching the index
+        reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)  # before touching the index
+        docs = reading.documents
+        for k in reading.skipped:
+            log(f"skipped {k.source}: {k.reason}")
+        if strict and reading.skipped:
+            raise CorpusError(f"{len(reading.skipped)} file(s) could not be read (--strict): "
+                              + "; ".join(f"{k.source}: {k.reason}" for k in reading.skipped))
+        if not docs:
+            raise CorpusError(f"{settings.corpus}: none of the files could be read")
         state = expected_state(settings)
         if not force and not stale_reasons(settings) and verify_files(index_dir) == []:
             manifest = read_manifest(index_dir) or {}
-            return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False)
+            return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False,
+                               reading.skipped)
         passages = chunk_corpus(docs, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
@@ -258,17 +318,20 @@ def build_index(
             model = embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
         texts = [indexed_text(p) for p in passages]
         sentences = [s for p in passages for s in p.sentence_texts()]
-        log(f"Embedding {len(texts)} passages and {len(sentences)} sentences …")
-        vecs = model.encode_passages(texts + sentences, progress=progress)
+        cache = {} if force else _previous_vectors(index_dir, state["model"])
+        log(f"Embedding {len(texts)} passages and {len(sentences)} sentences"
+            + (f" ({sum(t not in cache for t in texts + sentences)} new) …" if cache else " …"))
+        vecs, embedded = embed_texts(model, texts + sentences, cache, progress=progress)
+        del cache
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
-            write_index(tmp, docs, passages, terms, vecs[: len(texts)], vecs[len(texts):], state,
+            write_index(tmp, reading, passages, terms, vecs[: len(texts)], vecs[len(texts):], state,
                         settings, int(vecs.shape[1]))
             _fsync_tree(tmp)
             _swap_in(tmp, index_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir)
+    return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir, True, reading.skipped, embedded)
 
 
 # ---------------------------------------------------------------- load
@@ -310,9 +373,23 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
     return Index(index_dir, manifest, store, Tokenizer(terms), titles)
 
 
+def read_documents(index_dir: Path) -> dict[str, dict]:
+    """Each indexed document (source, title, format, encoding, extracted text), by source."""
+    try:
+        records = json.loads((Path(index_dir) / DOCUMENTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"index at {index_dir} has no readable {DOCUMENTS}; run `pudong-qa build --force`") \
+            from exc
+    return {r["source"]: r for r in records}
+
+
 def read_source(settings: Settings, source: str) -> str:
-    """The text a citation points into (used by tests and the UI to show context)."""
-    return read_text(settings.root / source, source, settings.max_file_bytes)
+    """The extracted text a citation's offsets point into (for Word, PDF and HTML files this is
+    the text the index stored, not the file's bytes)."""
+    docs = read_documents(settings.index)
+    if source not in docs:
+        raise IndexUnavailable(f"{source} is not in the index at {settings.index}")
+    return docs[source]["text"]
 
 
 __all__ = [

@@ -1,0 +1,100 @@
+"""Real reports in: each format indexed and answered with an exact citation; unreadable files
+skipped by name; incremental builds that embed only what changed. Uses the real model."""
+
+import json
+import shutil
+
+import pytest
+from conftest import ROOT
+
+from pudong_qa.index import build_index, load_index, read_source
+from pudong_qa.search import Searcher
+from pudong_qa.settings import Settings
+
+FIXTURES = ROOT / "tests" / "fixtures" / "formats"
+
+CASES = [  # file, question, a snippet of the passage that answers, its heading, its page
+    ("report.docx", "哪里的托育和养老服务供给不足", "北部新建小区配套设施建设滞后", "（一）区域发展不均衡", None),
+    ("report.pdf", "怎样提高窗口服务的质量", "加强窗口人员培训和考核", "（二）队伍能力有待提高", 2),
+    ("news_gbk.html", "八十岁以上老人吃饭有什么补贴", "每餐三元的补贴", "助餐服务走进家门口", None),
+    ("report_gbk.txt", "区政务服务平台上线了多少事项", "上线事项1270项", "一、基本情况", None),
+]
+
+
+def _corpus(tmp_path, *names):
+    (tmp_path / "corpus").mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy(FIXTURES / name, tmp_path / "corpus" / name)
+    return Settings(root=tmp_path)
+
+
+@pytest.mark.parametrize("name,question,snippet,heading,page", CASES)
+def test_each_format_answers_with_an_exact_citation(tmp_path, model, name, question, snippet, heading, page):
+    settings = _corpus(tmp_path, name, "corrupt.docx", "scanned.pdf")
+    report = build_index(settings, model=model)
+    assert report.documents == 1
+    reasons = {k.source: k.reason for k in report.skipped}
+    assert reasons["corpus/corrupt.docx"].startswith("not a readable Word file")
+    assert reasons["corpus/scanned.pdf"].startswith("no text layer (scanned?)")
+    index = load_index(settings.index)
+    top = Searcher(index, model).search(question, top_k=3).results[0]
+    assert snippet in top.text
+    c = top.citation
+    assert c.source == f"corpus/{name}" and c.section.endswith(heading) and c.page == page
+    assert read_source(settings, c.source)[c.start:c.end] == top.text  # exact in the extracted text
+    assert top.to_dict()["citation"]["page"] == page
+    manifest = index.manifest
+    assert {d["source"] for d in manifest["skipped"]} == {"corpus/corrupt.docx", "corpus/scanned.pdf"}
+    (doc,) = manifest["documents"]
+    assert doc["format"] == name.rsplit(".", 1)[1] and doc["passages"] == len(index.passages)
+    if name.endswith(".txt"):
+        assert doc["encoding"] == "gb18030"
+
+
+def test_extraction_is_deterministic(tmp_path, model):
+    settings = _corpus(tmp_path, "report.pdf", "report.docx", "news_gbk.html")
+    build_index(settings, model=model)
+    first = json.loads((settings.index / "passages.json").read_text(encoding="utf-8"))
+    build_index(settings, model=model, force=True)
+    assert json.loads((settings.index / "passages.json").read_text(encoding="utf-8")) == first
+
+
+def test_adding_and_removing_a_document_embeds_only_what_changed(tmp_path, model):
+    settings = _corpus(tmp_path, "report.docx")
+    full = build_index(settings, model=model)
+    n_before = len(load_index(settings.index).passages)
+    _corpus(tmp_path, "news_gbk.html")
+    added = build_index(settings, model=model)
+    index = load_index(settings.index)
+    new = [p for p in index.passages if p.source == "corpus/news_gbk.html"]
+    assert new and 0 < added.embedded <= len(new) + sum(len(p.sentences) for p in new) < full.embedded + added.embedded
+    assert len(index.passages) == n_before + len(new)
+    question = "八十岁以上老人吃饭有什么补贴"
+    assert Searcher(index, model).search(question).results[0].citation.source == "corpus/news_gbk.html"
+    (settings.corpus / "news_gbk.html").unlink()
+    removed = build_index(settings, model=model)
+    index = load_index(settings.index)
+    assert removed.embedded == 0 and all(p.source != "corpus/news_gbk.html" for p in index.passages)
+    results = Searcher(index, model).search(question, top_k=10).results
+    assert all(r.citation.source != "corpus/news_gbk.html" for r in results)
+
+
+def test_build_names_skipped_files_and_strict_exits_2(tmp_path, model, monkeypatch):
+    from click.testing import CliRunner
+
+    from pudong_qa.cli import cli
+
+    settings = _corpus(tmp_path, "report_gbk.txt")
+    build_index(settings, model=model)
+    before = (settings.index / "manifest.json").read_text(encoding="utf-8")
+    _corpus(tmp_path, "corrupt.docx", "scanned.pdf")
+    (settings.corpus / "notes.xyz").write_text("?", encoding="utf-8")
+    monkeypatch.setenv("PUDONG_QA_ROOT", str(tmp_path))
+    res = CliRunner().invoke(cli, ["build", "--strict"])
+    assert res.exit_code == 2 and "corrupt.docx" in res.stderr and "Traceback" not in res.stderr
+    assert (settings.index / "manifest.json").read_text(encoding="utf-8") == before
+    res = CliRunner().invoke(cli, ["build"])
+    assert res.exit_code == 0, res.stderr
+    for name, reason in (("corrupt.docx", "not a readable Word file"), ("scanned.pdf", "no text layer (scanned?)"),
+                         ("notes.xyz", "unsupported file type")):
+        assert f"skipped corpus/{name}: {reason}" in res.stderr

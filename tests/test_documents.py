@@ -98,3 +98,29 @@ def test_build_names_skipped_files_and_strict_exits_2(tmp_path, model, monkeypat
     for name, reason in (("corrupt.docx", "not a readable Word file"), ("scanned.pdf", "no text layer (scanned?)"),
                          ("notes.xyz", "unsupported file type")):
         assert f"skipped corpus/{name}: {reason}" in res.stderr
+
+
+def test_service_adds_uploads_safely_and_removes_documents(tmp_path, model):
+    from pudong_qa.errors import CorpusError
+    from pudong_qa.service import QAService
+
+    settings = _corpus(tmp_path, "report_gbk.txt")
+    service = QAService(settings, log=lambda _: None)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "..\\..\\evil.html").write_bytes((FIXTURES / "news_gbk.html").read_bytes())
+    (uploads / "report_gbk.txt").write_bytes("另一份报告\n一、概况\n内容不同的报告。\n".encode("gbk"))
+    added = service.add_documents([uploads / "..\\..\\evil.html", uploads / "report_gbk.txt"])
+    assert added == ["corpus/evil.html", "corpus/report_gbk-1.txt"]  # no traversal, no silent overwrite
+    assert (settings.corpus / "report_gbk.txt").read_bytes() == (FIXTURES / "report_gbk.txt").read_bytes()
+    (uploads / "x.exe").write_bytes(b"MZ")
+    with pytest.raises(CorpusError, match="unsupported file type"):
+        service.add_documents([uploads / "x.exe"])
+    report = service.rebuild()
+    assert report.documents == 3 and report.embedded > 0
+    assert service.ask("八十岁以上老人吃饭有什么补贴")[1].results[0].citation.source == "corpus/evil.html"
+    service.remove_document("corpus/evil.html")
+    with pytest.raises(CorpusError):
+        service.remove_document("../outside.txt")
+    service.rebuild()
+    assert {d["source"] for d in service.status().documents} == {"corpus/report_gbk.txt", "corpus/report_gbk-1.txt"}

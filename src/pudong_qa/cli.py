@@ -188,15 +188,28 @@ def _write_output(output: Path | None, write) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON line.")
 @click.pass_context
 def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json: bool) -> None:
-    """Measure retrieval on FILE.jsonl: {"question", "evidence": [...]} per line.
+    """Measure retrieval on FILE.
 
-    An empty evidence list marks a question the documents cannot answer.
+    FILE.jsonl: {"question", "evidence": [...]} per line, asked of the corpus; an empty
+    evidence list marks a question the documents cannot answer.
+
+    FILE.json in SQuAD format (e.g. CMRC 2018, DRCD): its articles are built into a temporary
+    index and every question asked; prints doc@1, hit@k, sentence@1 and false refusal.
     """
     import json
 
-    from .evaluation import evaluate, load_eval_questions
+    from .evaluation import evaluate, evaluate_squad, is_squad, load_eval_questions
 
     settings = _settings(ctx)
+    if is_squad(file):
+        with _friendly_errors():
+            metrics = evaluate_squad(file, settings, top_k=top_k, log=_log, progress=sys.stderr.isatty())
+        if as_json:
+            click.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}))
+        else:
+            for key, value in metrics.items():
+                click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+        return
     with _friendly_errors():
         questions = load_eval_questions(file)
         report = evaluate(_open_searcher(settings), questions, top_k=top_k)

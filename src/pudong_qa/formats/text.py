@@ -78,6 +78,11 @@ def read_question_text(path: Path) -> str:
         raise QuestionFileError(f"{path}: cannot read ({exc.strerror})") from exc
     if not data:
         return ""
+    if data.count(b"\x00") <= len(data) // 100:  # a stray NUL is one bad line (an error entry), not a bad file
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
     try:
         text, _ = decode(data, str(path))
     except CorpusError as exc:

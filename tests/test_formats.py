@@ -3,30 +3,18 @@ print-to-PDF, GBK/Big5/UTF-16 encoders); see scripts/make_format_fixtures.py. No
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import docx
 import pytest
 
-from pudong_qa import corpus
+from pudong_qa import corpus, formats
 from pudong_qa.corpus import Document, load_document
 from pudong_qa.errors import CorpusError, QuestionFileError
 
-# Importing pudong_qa.formats registers its readers in corpus.LOADERS. Until corpus.py imports it
-# itself, keep that to this module's tests: other modules see the registry as corpus.py leaves it.
-_LOADERS_BEFORE = dict(corpus.LOADERS)
-formats = importlib.import_module("pudong_qa.formats")
-_LOADERS_WITH_FORMATS = dict(corpus.LOADERS)
-corpus.LOADERS.clear()
-corpus.LOADERS.update(_LOADERS_BEFORE)
 decode, decode_html, read_question_text = formats.decode, formats.decode_html, formats.read_question_text
 
-
-@pytest.fixture(autouse=True)
-def _formats_registered(monkeypatch):
-    monkeypatch.setattr(corpus, "LOADERS", dict(_LOADERS_WITH_FORMATS))
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"

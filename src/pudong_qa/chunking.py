@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .corpus import Document
+from .document import Document
 
 DEFAULT_MAX_CHARS = 300
 SECTION_SEPARATOR = " > "

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib.resources import files
 
-from .corpus import Document, parse_heading
+from .document import Document, parse_heading
 
 
 def load_stopwords() -> frozenset[str]:

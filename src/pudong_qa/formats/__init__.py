@@ -1,6 +1,6 @@
 """Readers for the formats real reports come in: Word, PDF, web pages, and text in legacy encodings.
 
-Importing this package registers them in ``corpus.LOADERS`` by file suffix (the text reader replaces
+Importing this package registers them in ``registry.LOADERS`` by file suffix (the text reader replaces
 the plain UTF-8 one for .txt/.md), so ``corpus.load_document`` reads any of them into the same
 ``Document``. Every reader raises CorpusError, naming the file, for a file it cannot use.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 from .docx import load_docx
 from .html import decode_html, load_html
 from .pdf import load_pdf
+from .registry import LOADERS, loader, supported_suffixes
 from .text import decode, load_text, read_question_text
 
-__all__ = ["decode", "decode_html", "load_docx", "load_html", "load_pdf", "load_text", "read_question_text"]
+__all__ = ["LOADERS", "decode", "decode_html", "load_docx", "load_html", "load_pdf", "load_text", "loader",
+           "read_question_text", "supported_suffixes"]

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ..corpus import Document, Paragraph, heading_rank, parse_heading
+from ..document import Document, Paragraph, heading_rank, parse_heading
 from ..errors import CorpusError
 
 # CJK ideographs, kana, CJK punctuation and full-width forms: no space goes between these when lines are joined.
@@ -25,7 +25,7 @@ CLOSERS = "”’」』）)》〉】\"'"
 
 
 def read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
-    """The file's bytes, after the same size check (and message) as ``corpus.read_text``."""
+    """The file's bytes, after the same size check (and message) as the plain-text reader."""
     try:
         size = path.stat().st_size
         if size > max_bytes:

@@ -16,9 +16,10 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..corpus import DEFAULT_MAX_FILE_BYTES, Document, loader
+from ..document import DEFAULT_MAX_FILE_BYTES, Document
 from ..errors import CorpusError
 from ._common import DocumentBuilder, clean_text, looks_like_title, read_bytes
+from .registry import loader
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument

@@ -20,9 +20,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..corpus import DEFAULT_MAX_FILE_BYTES, Document, loader
+from ..document import DEFAULT_MAX_FILE_BYTES, Document
 from ..errors import CorpusError
 from ._common import DocumentBuilder, clean_text, read_bytes
+from .registry import loader
 from .text import decode
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from ..corpus import DEFAULT_MAX_FILE_BYTES, Document, loader, parse_heading
+from ..document import DEFAULT_MAX_FILE_BYTES, Document, parse_heading
 from ..errors import CorpusError
 from ._common import (
     CLOSERS,
@@ -47,6 +47,7 @@ from ._common import (
     looks_like_title,
     read_bytes,
 )
+from .registry import loader
 
 EDGE_LINES = 3  # lines at each end of a page's text that may be a running header or footer
 RUNNING_SHARE = 0.6  # a line repeated on at least this share of pages (and at least 2) is running

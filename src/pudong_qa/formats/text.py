@@ -15,9 +15,10 @@ from pathlib import Path
 
 import charset_normalizer
 
-from ..corpus import DEFAULT_MAX_FILE_BYTES, Document, loader, parse_document
+from ..document import DEFAULT_MAX_FILE_BYTES, Document, parse_document
 from ..errors import CorpusError, QuestionFileError
 from ._common import read_bytes
+from .registry import loader
 
 # Checked in this order: the UTF-32 LE BOM starts with the UTF-16 LE one.
 _BOMS = [

@@ -21,10 +21,11 @@ setup: $(STAMP)
 
 # Debian's Chromium and a CJK font for the browser test (needs root; skipped when present).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk' \
+			|| ! command -v npm >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "Installing chromium and fonts-noto-cjk (apt-get) for the browser test …"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+			echo "Installing chromium, fonts-noto-cjk and npm (apt-get) for the browser test …"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk npm >/dev/null; \
 		else \
 			echo "note: not root, so Chromium is not installed; the browser test will be skipped"; \
 		fi; \
@@ -34,6 +35,8 @@ run: setup
 	$(VENV)/bin/pudong-qa serve --host $(HOST) --port $(PORT)
 
 test: setup system-deps
+	@if command -v npm >/dev/null 2>&1; then [ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --silent; \
+		else echo "note: npm not found, so the colour-contrast browser test will be skipped"; fi
 	$(VENV)/bin/ruff check src tests app.py
 	$(VENV)/bin/python -m pytest -q
 

@@ -62,7 +62,9 @@ def _ask(pg, question: str) -> None:
     box.fill(question)
     box.press("Enter")
     pg.wait_for_function(f"document.querySelectorAll('.pqa-reply').length > {before}", timeout=60000)
-    pg.wait_for_timeout(300)  # the scroll to the new reply runs just after it renders
+    # the page then scrolls to the start of the new reply
+    pg.wait_for_function("""() => { const r = [...document.querySelectorAll('.pqa-reply')].pop()
+        .getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight / 2; }""", timeout=5000)
 
 
 def _shot(pg, name: str) -> None:
@@ -111,11 +113,11 @@ def test_first_screen_and_no_answer_reply(open_page):
     banner = pg.locator(".pqa-warn").first
     assert "报告中没有找到可靠的答案" in banner.inner_text()
     box = banner.bounding_box()
-    assert 0 <= box["y"] and box["y"] + box["height"] <= DESKTOP["height"]  # the banner is on screen
+    assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"]  # the banner is on screen
     details = pg.locator("#chatbot details.pqa-more")
     assert "可能相关的段落" in details.locator("summary").inner_text()
     assert not details.evaluate("d => d.open") and pg.locator("#chatbot mark").count() == 0
-    assert "高" not in pg.locator(".pqa-reply").inner_text()
+    assert "置信度" not in pg.locator(".pqa-reply").inner_text()
 
 
 def test_phone_answer_lands_on_reply(open_page):
@@ -126,8 +128,10 @@ def test_phone_answer_lands_on_reply(open_page):
     _ask(pg, "浦东综合配套改革是哪一年批准的")
     _ask(pg, "行政效能和行政效率有什么区别")
     last = pg.locator(".pqa-reply").last
+    # the view shows the start of the new reply
+    pg.wait_for_function("""h => { const r = [...document.querySelectorAll('.pqa-reply')].pop()
+        .getBoundingClientRect(); return r.top >= 0 && r.top < h / 2; }""", arg=PHONE["height"], timeout=5000)
     top = last.bounding_box()
-    assert 0 <= top["y"] < PHONE["height"] / 2  # the view shows the start of the new reply
     assert top["width"] >= 340  # bubbles use the phone's width
     # nothing sits on top of the reply's first line or the first card's text
     for sel in (".pqa-query", ".pqa-passage"):
@@ -204,13 +208,26 @@ def test_batch_table_and_downloads(open_page, tmp_path):
     text = table.inner_text()
     assert "问题" in text and "是否回答" in text and "q1" in text and "甲" in text
     assert "2005年6月21日" in text
-    # the table fits the screen: no horizontal scrolling needed
+    # the table fits the screen, extra CSV columns included: no horizontal scrolling needed
     assert pg.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
-    links = pg.locator("#batch-downloads a")
-    names = [links.nth(i).inner_text() for i in range(links.count())]
-    assert any(n.startswith("my_questions-answers-") and n.endswith(".csv") for n in names), names
+    note = table.get_by_text("note", exact=True).first.bounding_box()
+    assert note and note["x"] + note["width"] <= DESKTOP["width"]
+    names = pg.locator("#batch-downloads").inner_text()
+    assert "my_questions-answers-" in names and ".csv" in names and ".jsonl" in names, names
     with pg.expect_download() as dl:
-        links.filter(has_text=".csv").first.click()
+        pg.locator("#batch-downloads a[href*='.csv']").first.click()
     rows = list(csv.DictReader(Path(dl.value.path()).read_text(encoding="utf-8").splitlines()))
     assert rows[0]["id"] == "q1" and rows[0]["note"] == "甲"
     _shot(pg, "screenshot-batch")
+
+
+def test_index_tab_local_time_and_confirmation(open_page):
+    pg = open_page()
+    pg.get_by_role("tab", name="索引 Index").click()
+    status = pg.locator("#index-status")
+    pg.wait_for_function("document.querySelector('#index-status').innerText.includes('构建时间')", timeout=30000)
+    assert "(UTC" in status.inner_text() and "最新" in status.inner_text()
+    pg.locator("#rebuild").click()
+    pg.locator("#rebuild-confirm").wait_for(timeout=10000)  # a full rebuild asks first
+    pg.locator("#rebuild-cancel").click()
+    pg.locator("#rebuild-confirm").wait_for(state="hidden", timeout=10000)

@@ -122,7 +122,14 @@ def expected_state(settings: Settings) -> dict[str, Any]:
         "chunking": settings.chunking(),
         "model": model_identity(settings.model),
         "stopwords": hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:16],
+        **({"store": {"kind": "milvus", "uri": _milvus_uri(settings)}} if settings.milvus_uri else {}),
     }
+
+
+def _milvus_uri(settings: Settings) -> str:
+    from .milvus import resolve_uri
+
+    return resolve_uri(settings.milvus_uri, settings.root)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -143,6 +150,8 @@ def stale_reasons(settings: Settings, manifest: dict[str, Any] | None = None) ->
     for key in ("format", "pipeline", "chunking", "model", "stopwords"):
         if have.get(key) != want[key]:
             reasons.append(f"{key} changed")
+    if have.get("store") != want.get("store"):
+        reasons.append(f"store changed (now {(want.get('store') or {}).get('uri') or 'local'})")
     old = {f["source"]: f["sha256"] for f in have.get("corpus", [])}
     new = {f["source"]: f["sha256"] for f in want["corpus"]}
     for src in sorted(new.keys() - old.keys()):
@@ -210,12 +219,19 @@ def write_index(
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     records = [asdict(p) for p in passages]
     (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    LocalStore.write(
-        directory, passages,
-        passage_tokens=[tokenizer.tokens(lexical_text(p)) for p in passages],
-        sentence_tokens=[tokenizer.tokens(s) for p in passages for s in p.sentence_texts()],
-        passage_vectors=passage_vectors, sentence_vectors=sentence_vectors, ann=settings.ann,
-    )
+    passage_tokens = [tokenizer.tokens(lexical_text(p)) for p in passages]
+    sentence_tokens = [tokenizer.tokens(s) for p in passages for s in p.sentence_texts()]
+    store_info: dict[str, Any] = {"kind": "local"}
+    if settings.milvus_uri:  # vectors and lexical postings in Milvus; the folder keeps the metadata
+        from . import milvus
+
+        identity = {k: state.get(k) for k in ("format", "pipeline", "chunking", "model", "stopwords")}
+        store_info = milvus.write(_milvus_uri(settings), settings.milvus_token, Path(settings.index), directory,
+                                  passages, passage_tokens, sentence_tokens, passage_vectors, sentence_vectors,
+                                  identity)
+    else:
+        LocalStore.write(directory, passages, passage_tokens=passage_tokens, sentence_tokens=sentence_tokens,
+                         passage_vectors=passage_vectors, sentence_vectors=sentence_vectors, ann=settings.ann)
     files = {
         p.relative_to(directory).as_posix(): _sha256(p)
         for p in sorted(directory.rglob("*")) if p.is_file()
@@ -232,6 +248,7 @@ def write_index(
         "dim": model_dim,
         "versions": _versions(),
         "state": state,
+        "store": store_info,
         "files": files,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -366,7 +383,15 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
             Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records
         ]
         terms = json.loads((index_dir / "userdict.json").read_text(encoding="utf-8"))
-        store = LocalStore.load(index_dir, passages)
+        info = manifest.get("store") or {"kind": "local"}
+        if info.get("kind") == "milvus":
+            from .milvus import MilvusStore
+
+            store = MilvusStore.load(index_dir, passages, info, Settings.from_env().milvus_token)
+        else:
+            store = LocalStore.load(index_dir, passages)
+    except IndexUnavailable:
+        raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {index_dir} cannot be read ({exc}); run `pudong-qa build --force`") from exc
     titles = {d["source"]: d["title"] for d in manifest.get("documents", [])}

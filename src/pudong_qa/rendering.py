@@ -26,20 +26,25 @@ DARK = {"text": "#f3f4f6", "muted": "#d1d5db", "card": "#1f2937", "border": "#4b
 
 
 def _rules(c: dict, scope: str) -> str:
-    return f"""
-{scope} .pqa-reply {{ color: {c['text']}; }}
-{scope} .pqa-query, {scope} .pqa-off, {scope} .pqa-head {{ color: {c['muted']}; }}
-{scope} .pqa-warn {{ background: {c['warn']}; color: {c['warn_text']}; border-left: 4px solid {c['warn_edge']}; }}
-{scope} .pqa-card {{ background: {c['card']}; color: {c['text']}; border: 1px solid {c['border']}; }}
-{scope} .pqa-card mark {{ background: {c['mark']}; color: {c['mark_text']}; }}
-{scope} .pqa-cite, {scope} .pqa-cite:visited {{ color: {c['link']}; }}
-{scope} .pqa-more summary {{ color: {c['muted']}; }}
-{scope} .pqa-copy {{ color: {c['muted']}; background: {c['card']}; border: 1px solid {c['border']}; }}
-"""
+    """One rule per selector (Gradio scopes custom CSS and only rewrites a leading ``.dark``)."""
+    rules = {
+        ".pqa-reply": f"color: {c['text']};",
+        ".pqa-query": f"color: {c['muted']};",
+        ".pqa-off": f"color: {c['muted']};",
+        ".pqa-head": f"color: {c['muted']};",
+        ".pqa-warn": f"background: {c['warn']}; color: {c['warn_text']}; border-left: 4px solid {c['warn_edge']};",
+        ".pqa-card": f"background: {c['card']}; color: {c['text']}; border: 1px solid {c['border']};",
+        ".pqa-card mark": f"background: {c['mark']}; color: {c['mark_text']};",
+        ".pqa-card a.pqa-cite": f"color: {c['link']} !important;",
+        ".pqa-more summary": f"color: {c['muted']};",
+        ".pqa-copy": f"color: {c['muted']}; background: {c['card']}; border: 1px solid {c['border']};",
+    }
+    return "".join(f"{scope} {sel} {{ {body} }}\n".lstrip() for sel, body in rules.items())
 
 
 CSS = _rules(LIGHT, "") + _rules(DARK, ".dark") + """
 .pqa-reply { line-height: 1.7; }
+#chatbot .prose { opacity: 1 !important; }
 .pqa-copytext { display: none; }
 .pqa-query { font-size: 0.85em; margin-bottom: 6px; }
 .pqa-warn { padding: 8px 12px; margin: 6px 0; font-weight: 600; border-radius: 4px; }
@@ -152,7 +157,7 @@ def render_response(resp: SearchResponse, searched: str | None = None) -> str:
     shown = searched if searched is not None else resp.query
     cards = merge_results(resp.results)
     parts = [f'<div class="pqa-query">检索 searched: {escape(shown)}</div>']
-    plain = [f"问: {resp.question}"]
+    plain: list[str] = []
     if not cards:
         parts.append(f'<div class="pqa-warn" role="status">{NO_ANSWER}。请换一种问法。</div>')
         plain.append(NO_ANSWER)

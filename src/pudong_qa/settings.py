@@ -60,6 +60,8 @@ class Settings:
     port: int = 7860
     concurrency: int = 8  # chat page requests answered at once
     data_dir: Path | None = None  # the page's local data (feedback.jsonl); default: <root>/data
+    milvus_uri: str = ""  # "" = the local store; a path ending in .db = Milvus Lite; http://host:19530 = a server
+    milvus_token: str = ""  # a Milvus server's token ("user:password" or an API key), if it needs one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))

@@ -26,6 +26,7 @@ import gradio as gr
 from .batch import CSV_COLUMNS, answer_items, csv_rows, read_question_file, write_jsonl
 from .errors import QuestionFileError, RebuildBusy
 from .feedback import record_feedback
+from .formats import read_question_text
 from .query import question_problem
 from .rendering import CSS, reply_attr, source_page
 from .rendering import render_response as render_response
@@ -48,6 +49,7 @@ log = logging.getLogger("pudong_qa")
 PAGE_CSS = CSS + """
 #chatbot .message-row .message, #chatbot .message-wrap .message { max-width: 100%; }
 #welcome p { margin: 2px 0; }
+#chatbot .scroll-down-button-container { display: none !important; }
 @media (max-width: 640px) {
   #chatbot .message-row { padding-left: 2px !important; padding-right: 2px !important; }
   #chatbot .message-row .message, #chatbot .bot.message { padding-left: 2px !important; padding-right: 2px !important; }
@@ -57,7 +59,8 @@ PAGE_CSS = CSS + """
 """
 
 HEAD = """<style>
-@media (max-width: 640px) { .gradio-container > .main.app { padding-left: 6px !important; padding-right: 6px !important; } }
+@media (max-width: 640px) {
+  .gradio-container > .main.app { padding-left: 6px !important; padding-right: 6px !important; } }
 </style>
 <script>
 (() => {
@@ -77,15 +80,20 @@ HEAD = """<style>
     const card = b.closest(".pqa-card"), src = card && card.querySelector(".pqa-copytext");
     window.pqaCopy(src ? src.textContent : "", b);
   }, true);
-  window.pqaShowLast = () => {
+  // After a reply: wait until it is rendered, then show its start (not the end of its last card).
+  window.pqaShowLast = (tries = 60) => {
     const replies = document.querySelectorAll("#chatbot .pqa-reply");
+    const seen = window.pqaSeen || 0;
+    if (replies.length <= seen && tries > 0) { setTimeout(() => window.pqaShowLast(tries - 1), 50); return; }
+    window.pqaSeen = replies.length;
     const last = replies[replies.length - 1];
     if (last) last.scrollIntoView({block: "start"});
   };
 })();
 </script>"""
 
-SCROLL_JS = "() => { setTimeout(() => window.pqaShowLast && window.pqaShowLast(), 60); }"
+SCROLL_JS = "() => { window.pqaShowLast && window.pqaShowLast(); }"
+COUNT_JS = "() => { window.pqaSeen = document.querySelectorAll('#chatbot .pqa-reply').length; }"
 # The conversation as plain text: questions as typed, replies as their data-copy text.
 COPY_ALL_JS = """(history) => {
   const text = (c) => typeof c === "string" ? c : Array.isArray(c) ? c.map(text).join(" ")
@@ -129,7 +137,18 @@ def describe_file(data: bytes) -> str:
         return "UTF-16 编码的文本"
     if b"\x00" in data[:4096]:
         return "二进制文件"
-    for enc, what in (("gb18030", "GBK/GB18030 编码的中文文本"), ("big5", "Big5 编码的繁体中文文本")):
+    return _text_kind(data)
+
+
+def binary_kind(data: bytes) -> str | None:
+    """What a binary upload is (PDF, Office, image …), or None if it may be text."""
+    what = describe_file(data)
+    return None if what == _text_kind(data) or what.endswith("文本") else what
+
+
+def _text_kind(data: bytes) -> str:
+    for enc, what in (("utf-8", "UTF-8 文本"), ("gb18030", "GBK/GB18030 编码的中文文本"),
+                      ("big5", "Big5 编码的繁体中文文本")):
         try:
             data.decode(enc)
             return what
@@ -224,24 +243,28 @@ class ChatPage:
 
     def batch_view(self, path: str | None, top_k: float = 3):
         msg, rows, files, headers = self.batch_table(path, top_k)
-        return msg, gr.update(value=rows, headers=headers), files
+        return msg, gr.update(value=rows, headers=headers, column_widths=column_widths(len(headers) - 5)), files
 
     def batch_table(self, path: str | None, top_k: float = 3):
         """(message, rows, download files, table headers): extra CSV columns follow the fixed ones."""
         if not path:
             return "请先上传问题文件 (upload a .txt, .csv or .jsonl file).", [], None, self.headers()
         name = Path(path).name
+        with open(path, "rb") as f:
+            head = f.read(65536)
+        kind = binary_kind(head)
+        if kind:
+            return (f"无法读取文件 (cannot use the file): {name} 看起来是{kind},不是问题文本;"
+                    "请上传 .txt/.csv/.jsonl 文本文件 (UTF-8 或 GBK)。", [], None, self.headers())
         try:
             items = read_question_file(Path(path), max_bytes=UPLOAD_LIMIT_BYTES)
         except QuestionFileError as exc:
             reason = str(exc).replace(path, name)
-            if "UTF-8" in reason:
-                what = describe_file(Path(path).read_bytes()[:UPLOAD_LIMIT_BYTES])
-                reason = f"{name} 看起来是{what},不是 UTF-8 文本;请另存为 UTF-8 后再上传 (not valid UTF-8)."
-            elif "use a .txt" in reason:
-                reason = f"{name} 是{describe_file(Path(path).read_bytes()[:8192])}: " + reason
+            if "limit" not in reason and Path(path).is_file():
+                what = describe_file(Path(path).read_bytes()[:65536])
+                reason = f"{name} 看起来是{what},不是问题文本 (UTF-8/GBK 的 .txt/.csv/.jsonl)。{reason}"
             return f"无法读取文件 (cannot use the file): {reason}", [], None, self.headers()
-        raw = Path(path).read_bytes().decode("utf-8-sig")
+        raw = read_question_text(Path(path))
         extras, extra_cols = self._csv_extras(raw) if name.lower().endswith(".csv") else ({}, [])
         blank = self._blank_lines(raw, name)
         items = [it for it in items if it.line not in blank]
@@ -249,6 +272,7 @@ class ChatPage:
         rows = []
         for item, rec in zip(items, records):
             best = rec["results"][0] if rec["results"] else None
+            best = best if rec["answered"] else None  # no reliable answer: no answer shown, as in the chat
             cite = format_citation(Citation.from_dict(best["citation"]), offsets=False) if best else ""
             state = ("无法提问: " + rec["error"]) if rec.get("error") else \
                 ("是" if rec["answered"] else "否 (未找到可靠答案)")
@@ -340,6 +364,18 @@ class ChatPage:
         return done + "\n\n" + self.index_status()
 
 
+def column_widths(extra: int = 0) -> list[str]:
+    """The batch table's columns fit the page: question, answered, answer, citation, line, then extras."""
+    base = ["24%", "10%", "36%", "24%", "6%"] if not extra else ["20%", "9%", "30%", "20%", "5%"]
+    return base + [f"{16 // extra}%"] * extra if extra else base
+
+
+def example_text(evt: gr.SelectData) -> str:
+    """The question of a clicked example (Gradio passes the example message)."""
+    value = evt.value
+    return _text(value) if not isinstance(value, dict) else str(value.get("text", ""))
+
+
 def local_time(iso: str) -> str:
     """An ISO timestamp as the server's local time, e.g. ``2026-11-27 23:38:57 (UTC+08:00)``."""
     try:
@@ -359,8 +395,9 @@ def build_demo(service: QAService, settings: Settings | None = None) -> gr.Block
         saved = gr.BrowserState([], storage_key=HISTORY_KEY)
         gr.Markdown(page.welcome(), elem_id="welcome")
         with gr.Tab("问答 Chat"):
-            chatbot = gr.Chatbot(label="对话", show_label=False, elem_id="chatbot", height="min(600px, calc(100dvh - 330px))",
-                                 min_height=300, autoscroll=False, layout="panel", buttons=[],
+            chatbot = gr.Chatbot(label="对话", show_label=False, elem_id="chatbot",
+                                 height="min(600px, calc(100dvh - 330px))", min_height=300, autoscroll=False,
+                                 layout="panel", buttons=[],
                                  examples=[{"text": q} for q in EXAMPLES], placeholder="点击示例或在下方输入问题",
                                  feedback_options=("Like", "Dislike"))
             box = gr.Textbox(placeholder="输入问题,例如:功能区域管理体制是什么", elem_id="question", show_label=False,
@@ -371,25 +408,30 @@ def build_demo(service: QAService, settings: Settings | None = None) -> gr.Block
                 clear = gr.Button("清空对话", scale=1, elem_id="clear", size="sm")
             io_ = ([box, chatbot, top_k], [box, chatbot])
             asked = box.submit(page.respond, *io_, api_name="chat", concurrency_limit=limit)
-            picked = chatbot.example_select(lambda d: d.value["text"], None, box, api_name=False).then(
+            picked = chatbot.example_select(example_text, None, box, api_name=False).then(
                 page.respond, *io_, api_name=False, concurrency_limit=limit)
             for event in (asked, picked):
-                event.then(lambda h: h, chatbot, saved, api_name=False).then(None, js=SCROLL_JS)
+                event.then(None, js=SCROLL_JS)
+                event.then(lambda h: h, chatbot, saved, api_name=False)
             clear.click(lambda: ("", [], []), None, [box, chatbot, saved], api_name=False)
+            for trigger in (box.submit, chatbot.example_select):  # remember how many replies were shown
+                trigger(None, js=COUNT_JS)
             copy_all.click(None, [chatbot], None, js=COPY_ALL_JS)
             chatbot.like(page.feedback, [chatbot], None, api_name=False)
         with gr.Tab("批量 Batch"):
             gr.Markdown("上传问题文件: `.txt` 每行一个问题, `.csv` 含 `question` 列 (其他列如 id、备注会带到结果里),"
                         f" 或 `.jsonl` 含 `question` 字段 (UTF-8, 最大 {UPLOAD_LIMIT_BYTES // 2**20} MB)。空行不计。")
             with gr.Row():
-                upload = gr.File(label="问题文件", elem_id="batch-upload", file_types=[".txt", ".csv", ".jsonl"], type="filepath")
+                upload = gr.File(label="问题文件", elem_id="batch-upload", file_types=[".txt", ".csv", ".jsonl"],
+                                 type="filepath")
                 batch_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="每题结果数")
             run = gr.Button("批量提问", variant="primary")
             summary = gr.Markdown(elem_id="batch-summary")
             table = gr.Dataframe(headers=ChatPage.headers(), interactive=False, wrap=True, elem_id="batch-table",
-                                 column_widths=["26%", "12%", "34%", "22%", "6%"], max_height=520)
+                                 column_widths=column_widths(), max_height=520)
             downloads = gr.File(label="下载结果 (JSONL / CSV)", file_count="multiple", elem_id="batch-downloads")
-            upload.change(lambda: ("", gr.update(value=[], headers=ChatPage.headers()), None), None,
+            upload.change(lambda: ("", gr.update(value=[], headers=ChatPage.headers(), column_widths=column_widths()),
+                                   None), None,
                           [summary, table, downloads], api_name=False)
             run.click(page.batch_view, [upload, batch_k], [summary, table, downloads], api_name="batch",
                       concurrency_limit=2)

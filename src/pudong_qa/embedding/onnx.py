@@ -59,3 +59,56 @@ def export_onnx(folder: Path) -> Path:
         )
     os.replace(tmp, target)
     return target
+
+
+# ---------------------------------------------------------------- the document side's graph
+
+TOKENS_FILE = "model_tokens.onnx"  # model.onnx that also returns each token's last hidden state
+TOKENS_INT8_FILE = "model_tokens_int8.onnx"  # the same with int8 weights (dynamic quantisation)
+TOKENS_VERSION = 1  # bump when what these files hold changes; recorded in the index's model identity
+
+
+def _tokens_graph(source: Path):
+    """``model.onnx`` with a second output, ``token_states`` (batch, seq, hidden): the last layer
+    before mean pooling. The first output, ``embedding``, is computed by the very same nodes."""
+    import onnx
+
+    model = onnx.load(str(source))
+    norms = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+    if not norms:
+        raise ValueError(f"{source} has no LayerNormalization node")
+    last = norms[-1].output[0]
+    hidden = model.graph.output[0].type.tensor_type.shape.dim[-1].dim_value or 384
+    model.graph.node.append(onnx.helper.make_node("Identity", [last], ["token_states"], name="token_states"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info(
+        "token_states", onnx.TensorProto.FLOAT, ["batch", "seq", hidden]))
+    # make sure the derived output is the encoder's last layer: pooling reads it
+    if not any(last in n.input for n in model.graph.node if n.op_type == "Mul"):
+        raise ValueError(f"{source}: unexpected graph layout (pooling does not read {last})")
+    return model
+
+
+def export_tokens(folder: Path, int8: bool = False) -> Path:
+    """Write ``model_tokens.onnx`` (or its int8 twin) next to ``model.onnx``, derived from it
+    without PyTorch; the query side keeps using ``model.onnx`` untouched."""
+    import onnx
+
+    target = folder / (TOKENS_INT8_FILE if int8 else TOKENS_FILE)
+    if target.is_file():
+        return target
+    tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        onnx.save(_tokens_graph(folder / ONNX_FILE), str(tmp))
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            tmp8 = folder / f".{target.name}.{os.getpid()}.int8.tmp"
+            try:
+                quantize_dynamic(str(tmp), str(tmp8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+                os.replace(tmp8, tmp)
+            finally:
+                tmp8.unlink(missing_ok=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

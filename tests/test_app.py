@@ -241,3 +241,30 @@ def test_thumbs_are_stored_with_question_and_results(app, tmp_path):
 def test_welcome_names_the_report(app):
     text = app.welcome()
     assert "《镇政府干部到上海浦东挂职的学习报告》" in text and "字" in text and "3 章" in text
+
+
+def test_index_tab_adds_lists_and_removes_documents(tmp_path, model):
+    """Documents added from the page are stored safely, indexed incrementally and listed; removal works."""
+    import shutil
+
+    from conftest import ROOT
+
+    from pudong_qa.settings import Settings
+
+    fixtures = ROOT / "tests" / "fixtures" / "formats"
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(fixtures / "report_gbk.txt", tmp_path / "corpus")
+    page = ChatPage(QAService(Settings(root=tmp_path), log=lambda _: None))
+    uploads = [str(fixtures / "news_gbk.html"), str(fixtures / "scanned.pdf")]
+    status = page.add_documents(uploads, progress=lambda *a, **k: None)
+    assert "已添加 2 个文档" in status and "重建完成" in status
+    assert "1 个文件未能读取" in status and "scanned.pdf" in status and "no text layer" in status
+    assert "《临江区新增十二处社区养老服务站》 | html" in status and "gb18030" in status
+    assert "corpus/news_gbk.html" in page.document_choices()
+    assert "临江区新增十二处社区养老服务站" in page.welcome()
+    status = page.remove_document("corpus/news_gbk.html", progress=lambda *a, **k: None)
+    assert "已删除" in status and "corpus/news_gbk.html" not in page.document_choices()
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ")
+    status = page.add_documents([str(exe)], progress=lambda *a, **k: None)
+    assert "未添加任何文档" in status and "unsupported file type" in status

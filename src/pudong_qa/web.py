@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from .batch import CSV_COLUMNS, answer_items, csv_rows, read_question_file, write_jsonl
-from .errors import QuestionFileError, RebuildBusy
+from .errors import CorpusError, QuestionFileError, RebuildBusy
 from .feedback import record_feedback
 from .formats import read_question_text
 from .query import question_problem
@@ -335,14 +335,44 @@ class ChatPage:
 
     def index_status(self) -> str:
         st = self.service.status()
-        docs = "\n".join(f"- 《{d['title']}》 (`{d['source']}`, {d['chars']} 字)" for d in st.documents)
+        rows = ["| 文档 | 格式 | 字数 | 段落 | 编码 | 文件 |", "| --- | --- | --- | --- | --- | --- |"]
+        rows += [f"| 《{_md(d['title'])}》 | {d.get('format', '?')} | {d['chars']} | {d.get('passages', '?')} | "
+                 f"{d.get('encoding') or '—'} | `{_md(d['source'])}` |" for d in st.documents]
         state = "最新 (up to date)" if not st.stale else "需要重建 (stale): " + "; ".join(st.stale)
         if self.service.rebuilding:
             state += " — 正在重建…"
-        return (f"**文档**\n{docs}\n\n**段落数:** {st.passages}  \n**模型:** {st.model}  \n"
+        problems = ""
+        if st.skipped:
+            problems = f"\n\n**{len(st.skipped)} 个文件未能读取:**\n" + "\n".join(
+                f"- `{_md(k['source'])}`: {_md(k['reason'])}" for k in st.skipped)
+        return (f"**{len(st.documents)} 个文档**\n\n" + "\n".join(rows) + problems
+                + f"\n\n**段落数:** {st.passages}  \n**模型:** {st.model}  \n"
                 f"**构建时间:** {local_time(st.built_at)}  \n**状态:** {state}")
 
-    def rebuild(self, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects progress this way
+    def document_choices(self) -> list[str]:
+        return [d["source"] for d in self.service.status().documents]
+
+    def add_documents(self, paths: list[str] | None, progress=gr.Progress()) -> str:  # noqa: B008
+        """Store the uploaded reports in the corpus folder and index them (only they are embedded)."""
+        if not paths:
+            return "请先选择要添加的文档。\n\n" + self.index_status()
+        try:
+            added = self.service.add_documents([Path(p) for p in paths])
+        except CorpusError as exc:
+            return f"未添加任何文档: {_md(str(exc))}\n\n" + self.index_status()
+        return f"已添加 {len(added)} 个文档: " + "、".join(f"`{_md(a)}`" for a in added) + "\n\n" \
+            + self.rebuild(progress, force=False)
+
+    def remove_document(self, source: str | None, progress=gr.Progress()) -> str:  # noqa: B008
+        if not source:
+            return "请先选择要删除的文档。\n\n" + self.index_status()
+        try:
+            self.service.remove_document(source)
+        except CorpusError as exc:
+            return f"未删除: {_md(str(exc))}\n\n" + self.index_status()
+        return f"已删除 `{_md(source)}`。\n\n" + self.rebuild(progress, force=False)
+
+    def rebuild(self, progress=gr.Progress(), force: bool = True) -> str:  # noqa: B008 - Gradio injects progress
         steps = [("load", "读取文档"), ("read", "读取文档"), ("chunk", "切分段落"), ("embed", "计算向量"),
                  ("vector", "计算向量"), ("writ", "写入索引"), ("swap", "切换到新索引")]
         seen: list[str] = []
@@ -354,14 +384,20 @@ class ChatPage:
 
         try:
             progress(0, desc="正在重建索引: 开始…")
-            report = self.service.rebuild(log=on_log)
+            report = self.service.rebuild(force=force, log=on_log)
         except RebuildBusy:
             return "正在重建…已有一次重建在进行中,完成后会自动使用新索引 (a rebuild is already running).\n\n" \
                 + self.index_status()
         except Exception as exc:  # noqa: BLE001 - show the reason; the previous index stays in use
             return f"重建失败, 仍在使用原索引 (rebuild failed, previous index kept): {exc}\n\n" + self.index_status()
-        done = f"重建完成: {report.documents} 个文档, {report.passages} 个段落, 用时 {report.seconds:.1f} 秒。"
+        done = (f"重建完成: {report.documents} 个文档, {report.passages} 个段落, 新计算向量 {report.embedded} 条, "
+                f"用时 {report.seconds:.1f} 秒。")
         return done + "\n\n" + self.index_status()
+
+
+def _md(text: str) -> str:
+    """Text shown inside Markdown: HTML-escaped, table pipes and backticks neutralised."""
+    return escape(str(text)).replace("|", "\\|").replace("`", "'")
 
 
 def column_widths(extra: int = 0) -> list[str]:
@@ -393,7 +429,7 @@ def build_demo(service: QAService, settings: Settings | None = None) -> gr.Block
     limit = settings.concurrency
     with gr.Blocks(title="浦东报告问答 pudong-qa", analytics_enabled=False) as demo:
         saved = gr.BrowserState([], storage_key=HISTORY_KEY)
-        gr.Markdown(page.welcome(), elem_id="welcome")
+        welcome = gr.Markdown(page.welcome(), elem_id="welcome")
         with gr.Tab("问答 Chat"):
             chatbot = gr.Chatbot(label="对话", show_label=False, elem_id="chatbot",
                                  height="min(600px, calc(100dvh - 330px))", min_height=300, autoscroll=False,
@@ -438,18 +474,43 @@ def build_demo(service: QAService, settings: Settings | None = None) -> gr.Block
         with gr.Tab("索引 Index"):
             status = gr.Markdown(elem_id="index-status")
             with gr.Row():
+                limit = f"{settings.max_file_mb:g} MB"
+                new_docs = gr.File(label=f"添加文档 (.txt .md .docx .pdf .html, 可多选, 每个最大 {limit})",
+                                   file_count="multiple", type="filepath", elem_id="add-docs", scale=3)
+                with gr.Column(scale=2):
+                    add_btn = gr.Button("添加并索引", variant="primary", elem_id="add-docs-btn")
+                    chosen = gr.Dropdown(choices=page.document_choices(), label="删除文档", elem_id="remove-doc",
+                                         allow_custom_value=False)
+                    remove_btn = gr.Button("删除…", elem_id="remove-doc-btn")
+            with gr.Row(visible=False) as remove_row:
+                gr.Markdown("**确认删除?** 文件将从语料文件夹删除,其段落不再出现在回答中。")
+                remove_ok = gr.Button("确认删除", variant="stop", elem_id="remove-confirm")
+                remove_cancel = gr.Button("取消", elem_id="remove-cancel")
+            with gr.Row():
                 refresh = gr.Button("刷新")
-                rebuild_btn = gr.Button("重建索引…", variant="stop", elem_id="rebuild")
+                rebuild_btn = gr.Button("全部重建…", variant="stop", elem_id="rebuild")
             with gr.Row(visible=False) as confirm_row:
                 gr.Markdown("**确认重建?** 重新读取全部文档并计算向量,需要一段时间;期间问答继续使用原索引。")
                 confirm = gr.Button("确认重建", variant="stop", elem_id="rebuild-confirm")
                 cancel = gr.Button("取消", elem_id="rebuild-cancel")
+
+            def refreshed_choices():
+                return gr.update(choices=page.document_choices(), value=None)
+
             refresh.click(page.index_status, None, status, api_name="status")
             rebuild_btn.click(lambda: gr.update(visible=True), None, confirm_row, api_name=False)
             cancel.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
             confirm.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False).then(
                 page.rebuild, None, status, api_name="rebuild", concurrency_limit=None)
+            add_btn.click(page.add_documents, new_docs, status, api_name="add_documents", concurrency_limit=1).then(
+                lambda: None, None, new_docs, api_name=False).then(refreshed_choices, None, chosen, api_name=False)
+            remove_btn.click(lambda: gr.update(visible=True), None, remove_row, api_name=False)
+            remove_cancel.click(lambda: gr.update(visible=False), None, remove_row, api_name=False)
+            remove_ok.click(lambda: gr.update(visible=False), None, remove_row, api_name=False).then(
+                page.remove_document, chosen, status, api_name="remove_document", concurrency_limit=1).then(
+                refreshed_choices, None, chosen, api_name=False)
         demo.load(page.index_status, None, status, api_name=False)
+        demo.load(page.welcome, None, welcome, api_name=False)  # names the documents known now
         demo.load(lambda h: h or [], saved, chatbot, api_name=False)
     return demo
 
@@ -476,6 +537,7 @@ def serve(settings: Settings, share: bool = False, block: bool = True) -> gr.Blo
     demo = build_demo(service, settings)
     demo.queue(default_concurrency_limit=settings.concurrency)
     demo.launch(server_name=settings.host, server_port=settings.port, share=share, css=PAGE_CSS, head=HEAD,
-                show_error=False, max_file_size=UPLOAD_LIMIT_BYTES, prevent_thread_lock=not block, quiet=False,
+                show_error=False, max_file_size=max(UPLOAD_LIMIT_BYTES, settings.max_file_bytes),
+                prevent_thread_lock=not block, quiet=False,
                 app_kwargs={"routes": [doc_route(ChatPage(service))]})
     return demo

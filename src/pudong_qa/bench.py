@@ -292,6 +292,89 @@ def scale_one(size: int, sample: int, ann: str, questions: list[str], seed: int 
     return out
 
 
+def scale_milvus(size: int, sample: int, questions: list[str], uri: str, seed: int = 0) -> dict:
+    """One corpus size in Milvus (Lite when ``uri`` ends in .db): synthetic passages as in
+    ``scale_one``, inserted in batches with their dense vector (HNSW) and our BM25 sparse vector;
+    build time, dense top-10 and lexical top-100 latency, recall@10 against exact search, and the
+    memory of this process plus the Milvus Lite server it starts."""
+    import psutil
+
+    from . import milvus
+    from .chunking import chunk_corpus
+    from .corpus import load_corpus
+    from .embedding import load_model
+    from .tokenize import Tokenizer
+
+    settings = Settings.from_env()
+    model = load_model(settings.model, settings.cache_dir)
+    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root, settings.max_file_bytes))
+                 for s in p.sentence_texts()]
+    rng = np.random.default_rng(seed)
+    sample = min(sample, size)
+    real = model.encode_passages(synthetic_texts(sentences, sample, seed), batch_size=64)
+    queries = model.encode_queries(questions + synthetic_texts(sentences, 150, seed + 1))
+    tok = Tokenizer()
+    pool = [tok.tokens(s) for s in sentences]
+    rnd = random.Random(seed)
+    client = milvus.connect(uri)
+    name = f"pudong_qa_scale_{size}"
+    if client.has_collection(name):
+        client.drop_collection(name)
+    schema, index = milvus._schema(client, real.shape[1], "own", sentences=False)
+    client.create_collection(name, schema=schema, index_params=index)
+    exact = np.empty((size, real.shape[1]), dtype=np.float32)
+    df: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for start in range(0, size, milvus.BATCH * 4):
+        idx = np.arange(start, min(size, start + milvus.BATCH * 4))
+        chunk = real[idx % sample] + rng.normal(0, NOISE, (len(idx), real.shape[1])).astype(np.float32)
+        chunk /= np.linalg.norm(chunk, axis=1, keepdims=True)
+        chunk[idx < sample] = real[idx[idx < sample]]
+        exact[idx] = chunk
+        rows = []
+        for i, vec in zip(idx, chunk):
+            tokens = sum(rnd.sample(pool, rnd.randint(2, 4)), [])
+            for w in set(tokens):
+                df[w] = df.get(w, 0) + 1
+            rows.append({"pk": int(i), "text": "", "lexical": milvus.bm25_doc_vector(tokens, 40.0), "vectors": "",
+                         "source": "", "title": "", "section": "", "paragraph": 0, "page": -1, "start": 0, "end": 0,
+                         "dense": vec.tolist()})
+        client.insert(name, rows)
+    client.flush(name)
+    client.load_collection(name)
+    build_s = time.perf_counter() - t0
+
+    def dense(q):
+        hits = client.search(name, data=[q.tolist()], anns_field="dense", limit=10, output_fields=["pk"],
+                             search_params={"metric_type": "IP", "params": {"ef": milvus.HNSW_EF}})[0]
+        return [int(h["entity"]["pk"]) for h in hits]
+
+    for q in queries[:5]:
+        dense(q)
+    lat, found = latencies(dense, queries)
+    truth = [np.argpartition(-(exact @ q), 10)[:10] for q in queries]
+    recall = np.mean([len(set(a) & set(b.tolist())) / 10 for a, b in zip(found, truth)])
+    del exact
+
+    def lexical(tokens):
+        q = milvus.bm25_query_vector(tokens, df, size)
+        return client.search(name, data=[q], anns_field="lexical", limit=100, output_fields=["pk"],
+                             search_params={"metric_type": "IP"})[0] if q else []
+
+    lex_lat, _ = latencies(lexical, [tok.tokens(q) for q in questions])
+    me = psutil.Process()
+    children = sum(c.memory_info().rss for c in me.children(recursive=True))
+    out = {"passages": size, "real_vectors": sample, "build_s": round(build_s, 1),
+           "dense": {**percentiles_ms(lat), "recall_at_10": round(float(recall), 4)},
+           "lexical_top100": percentiles_ms(lex_lat),
+           "client_rss_mb": round(me.memory_info().rss / 2**20, 1),
+           "milvus_lite_rss_mb": round(children / 2**20, 1),
+           "db_mb": round(sum(f.stat().st_size for f in Path(uri).parent.rglob("*") if f.is_file()) / 2**20)
+           if milvus.is_lite(uri) else None}
+    client.drop_collection(name)
+    return out
+
+
 def bench_scale(sizes: list[int], sample: int, questions: list[str], log: Callable[[str], None]) -> list[dict]:
     results = []
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
@@ -412,7 +495,10 @@ def to_markdown(r: dict, command: str) -> str:
 
 
 if __name__ == "__main__":  # child for one scale size: python -m pudong_qa.bench scale N SAMPLE ANN QUESTIONS.txt
-    if len(sys.argv) == 6 and sys.argv[1] == "scale":
+    if len(sys.argv) == 6 and sys.argv[1] == "milvus-scale":  # ... milvus-scale N SAMPLE QUESTIONS.txt URI
+        qs = [q for q in Path(sys.argv[4]).read_text(encoding="utf-8").splitlines() if q.strip()]
+        print(json.dumps(scale_milvus(int(sys.argv[2]), int(sys.argv[3]), qs, sys.argv[5])))
+    elif len(sys.argv) == 6 and sys.argv[1] == "scale":
         qs = [q for q in Path(sys.argv[5]).read_text(encoding="utf-8").splitlines() if q.strip()]
         print(json.dumps(scale_one(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], qs)))
     else:

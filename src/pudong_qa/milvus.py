@@ -51,7 +51,7 @@ K1, B = 1.5, 0.75  # bm25s's (Lucene) defaults, as the local store
 AVGDL_TOLERANCE = 0.02  # a build whose mean length moved more than this rewrites every row
 INLINE_SENTENCES = 24  # sentence vectors packed with their passage (base64 of 384 fp32 each fits 65,535 chars)
 BATCH = 500
-TIMEOUT_S = 10
+TIMEOUT_S = 5  # seconds to reach the server before saying it is unreachable
 META_PROPERTY = "pudong_qa_meta"
 PASSAGE_FILE_DF = "doc_freq.json"
 SENTENCE_FILE_DF = "sentence_doc_freq.json"
@@ -75,6 +75,10 @@ def resolve_uri(uri: str, root: Path) -> str:
     return uri
 
 
+def _hit_id(hit) -> int:
+    return int(hit["entity"]["pk"])
+
+
 def _short(exc: BaseException) -> str:
     details = getattr(exc, "details", None)
     msg = getattr(exc, "message", None) or (details() if callable(details) else None)
@@ -82,11 +86,23 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def connect(uri: str, token: str = ""):
-    """One client per (uri, token) per process; IndexUnavailable, in one line, if unreachable."""
-    for name in [*logging.root.manager.loggerDict, "pymilvus", "milvus_lite"]:  # no gRPC tracebacks on stderr
+def _quiet() -> None:
+    """pymilvus logs every failed call with its gRPC traceback; errors reach the user as one line instead."""
+    import pymilvus  # noqa: F401 - sets up its loggers
+
+    for name in ("pymilvus", "milvus_lite"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL)
+        for handler in logger.handlers:
+            handler.setLevel(logging.CRITICAL)
+    for name in list(logging.root.manager.loggerDict):
         if name.startswith(("pymilvus", "milvus_lite")):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def connect(uri: str, token: str = ""):
+    """One client per (uri, token) per process; IndexUnavailable, in one line, if unreachable."""
+    _quiet()
     key = (uri, token)
     with _clients_lock:
         if key in _clients:
@@ -103,8 +119,9 @@ def connect(uri: str, token: str = ""):
                 MilvusClient(uri=uri, timeout=TIMEOUT_S)
             client.list_collections()
         except Exception as exc:  # pymilvus and grpc raise many types; all mean "cannot use it"
-            raise IndexUnavailable(f"cannot reach Milvus at {uri} ({_short(exc)}); start it (see README, "
-                                   "'Milvus') or unset PUDONG_QA_MILVUS_URI") from None
+            hint = ("Milvus Lite opens a file in one process at a time: is another pudong-qa using it?"
+                    if is_lite(uri) else "start it (see README, 'Milvus') or unset PUDONG_QA_MILVUS_URI")
+            raise IndexUnavailable(f"cannot reach Milvus at {uri} ({_short(exc)}); {hint}") from None
         _clients[key] = client
         return client
 
@@ -419,7 +436,7 @@ class MilvusStore(Store):
             hits = self._call(self.client.search, name, data=data, anns_field="lexical", limit=min(n, len(rows)),
                               output_fields=["pk"], search_params=params)[0]
             for h in hits:
-                row = rows.get(int(h["id"]))
+                row = rows.get(_hit_id(h))
                 if row is not None:
                     out[row] = abs(float(h["distance"]))
         return LexicalScores(passages, sentences)
@@ -434,7 +451,7 @@ class MilvusStore(Store):
         cache = self._cache()
         ids = []
         for h in hits:
-            pos = self.position.get(int(h["id"]))
+            pos = self.position.get(_hit_id(h))
             if pos is not None:
                 ids.append(pos)
                 cache[pos] = _unpack(h["entity"]["vectors"], self.dim)

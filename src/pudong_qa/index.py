@@ -254,11 +254,14 @@ def write_index(
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def _previous_vectors(index_dir: Path, identity: str) -> dict[str, np.ndarray]:
-    """Vectors of the current index by the text they embed, when it was built with the same model:
-    an incremental build embeds only texts that are new (stored as FAISS/numpy, never pickle)."""
+def _previous_vectors(index_dir: Path, identity: str, method: str = "direct") -> dict[str, np.ndarray]:
+    """Vectors of the current index by the text they embed, when it was built with the same model
+    and embedding method (see ``embed_texts``): an incremental build embeds only texts that are
+    new (stored as FAISS/numpy, never pickle)."""
     manifest = read_manifest(index_dir)
-    if not manifest or manifest.get("state", {}).get("model") != identity or verify_files(index_dir):
+    have = (manifest or {}).get("state", {})
+    if not manifest or have.get("model") != identity or have.get("vectors", "direct") != method \
+            or verify_files(index_dir):
         return {}
     try:
         index = load_index(index_dir, verify=False)
@@ -276,15 +279,44 @@ def _previous_vectors(index_dir: Path, identity: str) -> dict[str, np.ndarray]:
 
 
 def embed_texts(model, texts: list[str], cache: dict[str, np.ndarray],
-                progress: bool = False) -> tuple[np.ndarray, int]:
+                progress: bool = False, passages: list[Passage] | None = None, mode: str = "off",
+                int8: bool = False) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``: from ``cache`` where the text is known, the rest from the model.
-    Returns (vectors, how many texts were embedded)."""
-    missing = list(dict.fromkeys(t for t in texts if t not in cache)) if cache else texts
-    fresh = model.encode_passages(missing, progress=progress) if missing else None
-    if not cache:
-        return fresh, len(texts)
-    known = {**cache, **dict(zip(missing, fresh if fresh is not None else []))}
-    return np.stack([known[t] for t in texts]).astype(np.float32, copy=False), len(missing)
+    Returns (vectors, how many texts were embedded).
+
+    With ``passages`` (then ``texts`` are their indexed texts followed by all their sentences) and
+    ``mode`` other than "off", a model that returns token states pools vectors from passages'
+    token states (embedding/late.py): "windows" pools half of the overlapping windows from the
+    others, "sentences" pools each sentence from its passage's forward pass instead of encoding it
+    again, "late" does both. Each distinct text is embedded once."""
+    if passages is None or mode == "off" or not getattr(model, "token_states", False):
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        fresh = model.encode_passages(missing, progress=progress) if missing else None
+        known = {**cache, **dict(zip(missing, fresh if fresh is not None else []))}
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False), len(missing)
+    from .embedding.late import late_vectors
+
+    n = len(passages)
+    sentences = [p.sentence_texts() for p in passages]
+    need = [i for i, p in enumerate(passages)
+            if texts[i] not in cache or any(t not in cache for t in sentences[i])]
+    keys = [[(p.source, a, b) for a, b in p.sentences] for p in passages]
+    spans = []
+    for i in need:
+        p = passages[i]
+        shift = len(texts[i]) - len(p.text)  # the heading context before the passage's text
+        spans.append([(a - p.start + shift, b - p.start + shift) for a, b in p.sentences])
+    windows, pooled, _ = late_vectors(model, [texts[i] for i in need], spans, [keys[i] for i in need],
+                                      mode=mode, int8=int8, progress=progress) if need else ([], {}, 0)
+    fresh = dict(zip(need, windows))
+    vecs = np.empty((len(texts), model.dim), dtype=np.float32)
+    row = n
+    for i in range(n):
+        vecs[i] = fresh[i] if i in fresh else cache[texts[i]]
+        for key, text in zip(keys[i], sentences[i]):
+            vecs[row] = pooled[key] if i in fresh else cache[text]
+            row += 1
+    return vecs, len(need) + len(pooled)
 
 
 def build_index(
@@ -335,10 +367,22 @@ def build_index(
             model = embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
         texts = [indexed_text(p) for p in passages]
         sentences = [s for p in passages for s in p.sentence_texts()]
-        cache = {} if force else _previous_vectors(index_dir, state["model"])
+        from .embedding.late import MODES
+
+        if settings.fast_build not in MODES:
+            from .errors import PudongQAError
+
+            raise PudongQAError(f"fast_build={settings.fast_build!r}: use one of {', '.join(MODES)}")
+        mode = settings.fast_build if getattr(model, "token_states", False) else "off"
+        if mode != "off":  # vectors depend on how they were made: never mix two methods in one index
+            state["vectors"] = f"late-{mode}/{model.tokens_identity(settings.build_int8)}"
+        method = state.get("vectors", "direct")
+        cache = {} if force else _previous_vectors(index_dir, state["model"], method)
         log(f"Embedding {len(texts)} passages and {len(sentences)} sentences"
-            + (f" ({sum(t not in cache for t in texts + sentences)} new) …" if cache else " …"))
-        vecs, embedded = embed_texts(model, texts + sentences, cache, progress=progress)
+            + (f" ({sum(t not in cache for t in texts + sentences)} new)" if cache else "")
+            + (f", pooling from token states ({method})" if mode != "off" else "") + " …")
+        vecs, embedded = embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
+                                     mode=mode, int8=settings.build_int8)
         del cache
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:

@@ -54,6 +54,8 @@ class Settings:
     ann: str = "auto"  # vector index: auto (exact below 200k passages, else HNSW), flat or hnsw
     cache_dir: Path = field(default_factory=default_cache_dir)  # converted models
     backend: str = "onnx"  # how the default model runs: onnx (ONNX Runtime) or st (PyTorch)
+    fast_build: str = "off"  # off, windows, sentences or late: what is pooled from token states (benchmarks.md)
+    build_int8: bool = False  # int8 weights for passages when fast_build is not off (queries stay fp32)
     max_file_mb: float = 10.0  # largest corpus file accepted
     top_k: int = 3  # results per question
     host: str = "127.0.0.1"  # chat page
@@ -97,4 +99,5 @@ class Settings:
 
     def chunking(self) -> dict:
         """Settings that change what gets built (passages, vector index); recorded in the manifest."""
-        return {"max_chars": self.max_chars, "overlap": self.overlap, "ann": self.ann}
+        return {"max_chars": self.max_chars, "overlap": self.overlap, "ann": self.ann,
+                "fast_build": self.fast_build, "build_int8": self.build_int8}

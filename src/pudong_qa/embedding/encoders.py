@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .onnx import ONNX_FILE, WORD_TABLE_FILE
+from .onnx import ONNX_FILE, TOKENS_VERSION, WORD_TABLE_FILE, export_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
@@ -25,11 +25,27 @@ PASSAGE_BATCH = 32
 MAX_TOKENS = 512
 
 
+def char_progress(total: int, enabled: bool):
+    """A progress bar over characters: shows characters/s and the time left."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding", unit="char", unit_scale=True, disable=not enabled,
+                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} chars [{elapsed}<{remaining}, {rate_fmt}]")
+
+
 class Encoder(ABC):
     """Turns questions and passages into normalised vectors; one instance per process."""
 
     identity: str  # changes whenever the vectors could change (recorded in the index manifest)
     dim: int
+    token_states = False  # whether ``encode_tokens`` is available (late chunking, see late.py)
+
+    def encode_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
+                      progress=None):
+        """Per passage (in input order): its vector as ``encode_passages`` gives it, its token
+        states (tokens × dim, float32), the tokens' character offsets into the passage, and which
+        tokens belong to the text (not <s>, </s> or the prompt)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot return token states")
 
     def encode_queries(self, texts: list[str], batch_size: int = QUERY_BATCH) -> np.ndarray:
         return self._encode(list(texts), "query", batch_size, False)
@@ -82,21 +98,72 @@ class OnnxEncoder(Encoder):
         self.prompts: dict[str, str] = cfg["prompts"]
         self.identity = identity
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
+        self.folder = folder
+        self._opts = opts
+        self._doc_sessions: dict[bool, object] = {}
+        self.token_states = True
+
+    def _doc_session(self, int8: bool):
+        """The graph that also returns token states (derived from model.onnx on first use, no
+        PyTorch); fp32 gives the very same ``embedding`` output as the query graph."""
+        import onnxruntime as ort
+
+        if int8 not in self._doc_sessions:
+            from ..locking import file_lock
+
+            with file_lock(self.folder.parent / (self.folder.name + ".tokens.lock")):
+                path = export_tokens(self.folder, int8=int8)
+            self._doc_sessions[int8] = ort.InferenceSession(str(path), self._opts, providers=["CPUExecutionProvider"])
+        return self._doc_sessions[int8]
+
+    def tokens_identity(self, int8: bool) -> str:
+        return f"tokens{TOKENS_VERSION}" + ("-int8" if int8 else "")
+
+    def encode_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
+                      progress=None):
+        results: list = [None] * len(texts)
+        for i, *result in self.iter_tokens(texts, batch_size, int8, progress):
+            results[i] = tuple(result)
+        return results
+
+    def iter_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
+                    progress=None):
+        """``encode_tokens`` one passage at a time as (index, vector, states, offsets, inside), in
+        batch order, so a build never holds more than one batch of token states."""
+        session = self._doc_session(int8)
+        prompt = self.prompts.get("document", "")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for k in range(0, len(texts), batch_size):
+            idx = order[k : k + batch_size]
+            enc = self.tokenizer.encode_batch([prompt + texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
+            vec, states = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
+            for j, i in enumerate(idx):
+                e = enc[j]
+                n = int(mask[j].sum())
+                offsets = np.array([o[0] for o in e.offsets[:n]], dtype=np.int64) - len(prompt)
+                inside = (np.array(e.special_tokens_mask[:n]) == 0) & (offsets >= 0)
+                yield i, vec[j], states[j, :n], offsets, inside
+            if progress is not None:
+                progress.update(sum(len(texts[i]) for i in idx))
 
     def _encode(self, texts: list[str], kind: PromptKind, batch_size: int, progress: bool) -> np.ndarray:
-        from tqdm import tqdm
-
         prompt = self.prompts.get(kind, "")
+        bar = char_progress(sum(map(len, texts)), progress)
         texts = [prompt + t for t in texts]
         out = []
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-        for k in tqdm(range(0, len(texts), batch_size), desc="embedding", unit="batch", disable=not progress):
+        for k in range(0, len(texts), batch_size):
             batch = [texts[i] for i in order[k : k + batch_size]]
             enc = self.tokenizer.encode_batch(batch)
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
             embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
             out.append(self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0])
+            bar.update(sum(len(t) - len(prompt) for t in batch))
+        bar.close()
         vecs = np.empty((len(texts), self.dim), dtype=np.float32)
         if texts:
             vecs[order] = np.concatenate(out)

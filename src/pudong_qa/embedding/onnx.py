@@ -63,9 +63,9 @@ def export_onnx(folder: Path) -> Path:
 
 # ---------------------------------------------------------------- the document side's graph
 
-TOKENS_FILE = "model_tokens.onnx"  # model.onnx that also returns each token's last hidden state
-TOKENS_INT8_FILE = "model_tokens_int8.onnx"  # the same with int8 weights (dynamic quantisation)
-TOKENS_VERSION = 1  # bump when what these files hold changes; recorded in the index's model identity
+TOKENS_VERSION = 1  # bump when what these files hold changes; recorded in the manifest (state.vectors)
+TOKENS_FILE = f"model_tokens_v{TOKENS_VERSION}.onnx"  # model.onnx that also returns each token's last state
+TOKENS_INT8_FILE = f"model_tokens_v{TOKENS_VERSION}_int8.onnx"  # the same, int8 weights (dynamic quantisation)
 
 
 def _tokens_graph(source: Path):
@@ -89,7 +89,7 @@ def _tokens_graph(source: Path):
 
 
 def export_tokens(folder: Path, int8: bool = False) -> Path:
-    """Write ``model_tokens.onnx`` (or its int8 twin) next to ``model.onnx``, derived from it
+    """Write ``model_tokens_v<N>.onnx`` (or its int8 twin) next to ``model.onnx``, derived from it
     without PyTorch; the query side keeps using ``model.onnx`` untouched."""
     import onnx
 

@@ -267,14 +267,13 @@ def _previous_vectors(index_dir: Path, identity: str, method: str = "direct") ->
         index = load_index(index_dir, verify=False)
     except IndexUnavailable:
         return {}
-    store = index.store
-    if not isinstance(store, LocalStore):
+    store, passages = index.store, index.passages
+    try:  # through the Store interface, so a Milvus index is reused the same way
+        cache = dict(zip((indexed_text(p) for p in passages), store.passage_vectors(np.arange(len(passages)))))
+        sentences = [s for p in passages for s in p.sentence_texts()]
+        cache.update(zip(sentences, np.asarray(store.sentence_vectors(np.arange(len(sentences))))))
+    except IndexUnavailable:
         return {}
-    passages = index.passages
-    ids = np.arange(len(passages))
-    cache = dict(zip((indexed_text(p) for p in passages), store.passage_vectors(ids)))
-    sentences = [s for p in passages for s in p.sentence_texts()]
-    cache.update(zip(sentences, np.asarray(store.sentence_matrix)))
     return cache
 
 

@@ -78,7 +78,7 @@ def test_batch_upload_all_formats(app, tmp_path):
         assert Path(jsonl).name.startswith("q-answers-") and Path(csv_path).suffix == ".csv"
         records = [json.loads(x) for x in Path(jsonl).read_text(encoding="utf-8").splitlines()]
         assert len(records) == n
-        out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8").splitlines()))
+        out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8-sig").splitlines()))
         assert out[0]["source"].startswith("corpus/")
     assert "无法提问" in rows[1][1]  # the broken JSONL line
 
@@ -92,7 +92,8 @@ def test_batch_carries_csv_columns(app, tmp_path):
     assert [r[5:] for r in rows] == [["A1", "第一"], ["A2", "第二"]]
     jsonl, csv_path = files
     assert Path(csv_path).name.startswith("my_list-answers-")
-    out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8").splitlines()))
+    assert Path(csv_path).read_bytes().startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM, so Excel reads Chinese
+    out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8-sig").splitlines()))
     assert [(r["id"], r["note"]) for r in out] == [("A1", "第一"), ("A2", "第二")]
     assert json.loads(Path(jsonl).read_text(encoding="utf-8").splitlines()[1])["id"] == "A2"
 

@@ -216,7 +216,7 @@ def test_batch_table_and_downloads(open_page, tmp_path):
     assert "my_questions-answers-" in names and ".csv" in names and ".jsonl" in names, names
     with pg.expect_download() as dl:
         pg.locator("#batch-downloads a[href*='.csv']").first.click()
-    rows = list(csv.DictReader(Path(dl.value.path()).read_text(encoding="utf-8").splitlines()))
+    rows = list(csv.DictReader(Path(dl.value.path()).read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0]["id"] == "q1" and rows[0]["note"] == "甲"
     _shot(pg, "screenshot-batch")
 

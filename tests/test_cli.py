@@ -64,6 +64,10 @@ def test_csv_and_text_output(run, tmp_path):
     assert [r["rank"] for r in rows] == ["1", "2"] and rows[0]["source"].startswith("corpus/")
     res = run("ask", "-q", str(qfile), "--format", "text", "-k", "1")
     assert res.stdout.startswith("问: 浦东新区下辖多少个街道办事处")
+    out = tmp_path / "answers.csv"
+    assert run("ask", "-q", str(qfile), "--format", "csv", "--output", str(out)).exit_code == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and "浦东新区" in data.decode("utf-8-sig")  # Excel needs the BOM
 
 
 def test_unusable_input_exits_2_with_one_line(run, tmp_path):

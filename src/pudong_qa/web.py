@@ -287,7 +287,7 @@ class ChatPage:
         jsonl, csv_out = out / f"{stem}-answers-{stamp}.jsonl", out / f"{stem}-answers-{stamp}.csv"
         with open(jsonl, "w", encoding="utf-8") as f:
             write_jsonl(records, f)
-        with open(csv_out, "w", encoding="utf-8", newline="") as f:
+        with open(csv_out, "w", encoding="utf-8-sig", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=extra_cols + CSV_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             for row in csv_rows(items, records):

@@ -204,6 +204,8 @@ def test_batch_table_and_downloads(open_page, tmp_path):
     pg.locator("#batch-upload input[type=file]").set_input_files(str(path))
     pg.get_by_role("button", name="批量提问").click()
     pg.wait_for_function("document.querySelector('#batch-summary').innerText.includes('共 2 个问题')", timeout=60000)
+    # the summary and the table are separate outputs; the table may render a moment later
+    pg.wait_for_function("document.querySelector('#batch-table').innerText.includes('q1')", timeout=30000)
     table = pg.locator("#batch-table")
     text = table.inner_text()
     assert "问题" in text and "是否回答" in text and "q1" in text and "甲" in text

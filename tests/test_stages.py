@@ -182,3 +182,44 @@ def test_question_analysis():
 def test_idf_is_the_bm25_variant_and_falls_with_frequency(store):
     assert bm25_idf(10, 0) > bm25_idf(10, 5) > 0
     assert store.idf("示范区") < store.idf("社区食堂不存在的词")
+
+
+def test_answer_kind_and_what_a_sentence_holds():
+    from pudong_qa.answer import holds_kind
+    from pudong_qa.query import answer_kind, count_unit, counts, mentions_number
+
+    assert answer_kind("平台是哪一年上线的") == "time" and answer_kind("示范区有多少个街道") == "number"
+    assert answer_kind("谁提出了这个方案") == "person" and answer_kind("总部设在哪里") == "place"
+    assert answer_kind("示范区下辖哪几个街道") is None and answer_kind("一网通办是什么") is None
+    assert count_unit("有多少家医院") == "家" and count_unit("组建了哪几个功能区域") is None
+    assert counts("各类社会组织达到500多家", "家") and counts("四个新市镇", "个") and not counts("医院很多", "家")
+    assert mentions_number("面积569平方公里") and not mentions_number("面积很大")
+    assert holds_kind("time", "该平台于2019年上线。", lambda s: frozenset())
+    assert not holds_kind("time", "社区食堂为老人提供午餐服务。", lambda s: frozenset())
+
+
+def test_sentence_prior_prefers_the_sentence_with_the_asked_kind():
+    from pudong_qa.answer import sentence_prior
+
+    cfg = SearchConfig(kind_weight=0.2, answer_coverage=0.0)
+    q = _question("平台是什么时候上线的")
+    sentences = ["平台上线后办事更方便。", "该平台于2019年上线。"]
+    prior = sentence_prior(q, sentences, lambda s: frozenset(), lambda w: 1.0, cfg)
+    assert prior[1] > prior[0]
+
+
+def test_count_question_needs_a_count_in_the_answer():
+    cfg = SearchConfig(count_check=True)
+    q = _question("示范区有多少家医院")
+    text = "示范区医院的服务水平提高了。"
+    assert confidence(q, text, text, 0.99, np.array([0.9]), np.array([0.99]), lambda w: 1.0, cfg) <= cfg.mismatch_cap
+    good = "示范区共有12家医院。"
+    assert confidence(q, good, good, 0.99, np.array([0.9]), np.array([0.99]), lambda w: 1.0, cfg) > cfg.mismatch_cap
+
+
+def test_title_score_is_the_share_of_the_title_named():
+    from pudong_qa.ranking import title_score
+
+    assert title_score("北京大学建于哪一年", "北京大学") == 1.0
+    assert title_score("北京的大学有哪些", "北京大学") == 0.5
+    assert title_score("上海有多少人", "北京大学") == 0.0

@@ -8,15 +8,61 @@ from __future__ import annotations
 import numpy as np
 
 from .chunking import Passage
-from .query import Question, mentions_time
+from .query import Question, counts, mentions_number, mentions_time
 from .ranking import SearchConfig, clip01, maxnorm, rangenorm
 
 LEAD_CONTINUES = ":："  # a sentence ending like this introduces the ones after it
 
 
+def holds_kind(kind: str | None, sentence: str, tags) -> bool:
+    """Does a (normalised) sentence hold the kind of thing the question asks for?
+    ``tags`` gives the sentence's name tags (Tokenizer.entity_tags), asked only for persons/places."""
+    if kind == "time":
+        return mentions_time(sentence)
+    if kind == "number":
+        return mentions_number(sentence)
+    if kind == "person":
+        return "nr" in tags(sentence)
+    if kind == "place":
+        return bool({"ns", "nt"} & tags(sentence))
+    return False
+
+
+def word_coverage(words: list[str], weights: list[float], text: str) -> float:
+    """IDF-weighted share of ``words`` found in ``text``; a word not found whole counts by the
+    share of its character pairs found (paraphrases keep parts of compounds: 授粉者/授粉)."""
+    total = sum(weights) or 1.0
+    got = 0.0
+    for w, wt in zip(words, weights):
+        if w in text:
+            got += wt
+        elif len(w) > 2:
+            pairs = [w[i:i + 2] for i in range(len(w) - 1)]
+            got += wt * sum(pair in text for pair in pairs) / len(pairs)
+    return got / total
+
+
+def sentence_prior(question: Question, sentences: list[str], tags, idf, cfg: SearchConfig,
+                   title: str = "") -> np.ndarray:
+    """Per-sentence bonus for the answer choice: the sentence holds the asked-for kind of thing
+    (a date for "when", a number for "how many", a name for "who"/"where"), and it holds the
+    question's words (IDF-weighted share). Factoid questions often restate a sentence that does
+    not itself hold the answer; the sentence that does is its neighbour with the date or name.
+    Words of the document's (normalised) ``title`` are left out of the share: an article's
+    subject is in nearly every one of its sentences, so it says nothing about which one answers."""
+    out = np.zeros(len(sentences))
+    if question.kind and cfg.kind_weight:
+        out += cfg.kind_weight * np.array([holds_kind(question.kind, s, tags) for s in sentences], dtype=float)
+    words = [w for w in question.words if w not in title]
+    if words and cfg.answer_coverage:
+        weights = [idf(w) for w in words]
+        out += cfg.answer_coverage * np.array([word_coverage(words, weights, s) for s in sentences])
+    return out
+
+
 def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: SearchConfig,
                 defines: list[bool] | None = None,
-                shown: list[tuple[int, int]] = ()) -> tuple[int, int] | None:
+                shown: list[tuple[int, int]] = (), prior: np.ndarray | None = None) -> tuple[int, int] | None:
     """Absolute offsets of the best sentence, or None if every sentence is already shown.
 
     A short lead sentence ("四是加强行政效能建设。") is extended by the sentences that elaborate
@@ -27,6 +73,8 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
     score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * maxnorm(sent_lex)
     if defines:
         score = score + cfg.definition_weight * np.array(defines, dtype=float)
+    if prior is not None:
+        score = score + prior
     spans = p.sentences
     seen = np.array([any(a <= s and e <= b for a, b in shown) for s, e in spans])
     if seen.all():
@@ -34,7 +82,8 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
     score = np.where(seen, -np.inf, score)  # never repeat an answer a higher result shows
     best = int(np.argmax(score))
     start, end = spans[best]
-    for k in (best - 1, best + 1):
+    # the better neighbour first: a question's words and its answer often sit in adjacent sentences
+    for k in sorted((best - 1, best + 1), key=lambda k: -score[k] if 0 <= k < len(spans) else np.inf):
         if 0 <= k < len(spans) and not seen[k] and score[k] >= cfg.neighbour_share * score[best]:
             s, e = min(start, spans[k][0]), max(end, spans[k][1])
             if e - s <= cfg.answer_chars:
@@ -49,7 +98,7 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
 
 
 def confidence(question: Question, answer: str, top_text: str, best_sentence: float, dense: np.ndarray,
-               sentence_cos: np.ndarray, idf, cfg: SearchConfig) -> float:
+               sentence_cos: np.ndarray, idf, cfg: SearchConfig, tags=None) -> float:
     """How sure we are that the first result answers, in [0, 1].
 
     Chinese questions: the IDF-weighted share of the question's content words found in the
@@ -62,13 +111,29 @@ def confidence(question: Question, answer: str, top_text: str, best_sentence: fl
     if not question.chinese:
         stand_out = float(dense.max() - dense.mean()) + float(sentence_cos.max() - sentence_cos.mean())
         return clip01((stand_out - cfg.margin_floor) / cfg.margin_span)
+    coverage, capped = evidence(question, answer, top_text, idf, cfg, tags)
+    return combine(coverage, best_sentence, capped, cfg)
+
+
+def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchConfig,
+             tags=None) -> tuple[float, bool]:
+    """(IDF-weighted share of the question's words in the first passage, whether the answer
+    lacks what the question asks for: a "how many X" whose X is absent, a "when" without a date,
+    a "how many X (unit)" whose answer counts nothing in that unit)."""
     words = question.words
     weights = [idf(w) for w in words]
     coverage = sum(wt for w, wt in zip(words, weights) if w in top_text) / sum(weights) if words else 0.0
+    capped = bool(question.quantity and word_coverage([question.quantity], [1.0], top_text) < 0.5)
+    capped |= question.asks_when and not mentions_time(answer)
+    capped |= bool(cfg.count_check and question.unit and not (
+        counts(answer, question.unit) and (not question.quantity or question.quantity in answer)))
+    if cfg.person_check and tags is not None and question.kind == "person":
+        capped |= not holds_kind("person", answer, tags)  # "区长是谁": an answer naming no one
+    return coverage, capped
+
+
+def combine(coverage: float, best_sentence: float, capped: bool, cfg: SearchConfig) -> float:
+    """The Chinese-question confidence from its parts (calibrated by scripts/calibrate.py)."""
     closeness = clip01((best_sentence - cfg.cosine_floor) / cfg.cosine_span)
     score = cfg.coverage_share * coverage + (1 - cfg.coverage_share) * closeness
-    if question.quantity and question.quantity not in top_text:
-        score = min(score, cfg.mismatch_cap)
-    if question.asks_when and not mentions_time(answer):
-        score = min(score, cfg.mismatch_cap)
-    return score
+    return min(score, cfg.mismatch_cap) if capped else score

@@ -24,7 +24,15 @@ _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这�
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
 _QUANTITY = re.compile(r"多少|几|多大")
 _WHEN = re.compile(r"什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
-_TIME = re.compile(r"\d{1,4}\s*[年月日]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|年底|年初|世纪")
+_TIME = re.compile(r"\d{1,4}\s*[年月日时]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|"
+                   r"年底|年初|世纪|年代|时期|季|[早晚]期|初期|末期|当日|当天|正午|[上下]午|凌晨|"
+                   r"[早晚]上|平日|每[天日年月周]|周[一二三四五六日末]|星期|朝|\d{3,4}")
+# What kind of thing a factoid question asks for, and how a sentence shows it holds one.
+_ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个名家位座条所项次年岁种十百千万]|多大|多长|多高|多重|多远|多久|"
+                          r"比例|百分之|第几|排名")
+_ASKS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人")
+_ASKS_PLACE = re.compile(r"哪里|哪儿|哪个(?:国家|城市|省|地区|地方)|什么地方|何处|何地|在哪")
+_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半][余多]?[个名家位座条所项次岁种人万亿元米倍%％]")
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
 _DEFINITION_ASK = re.compile(
     r"^(.+?)(?:到底|究竟)?(?:是什么|是啥|指的?是什么|指什么|是什么意思|什么意思|"
@@ -106,6 +114,40 @@ def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
     return before[-1] if before else None
 
 
+def answer_kind(query: str) -> str | None:
+    """The kind of thing a factoid question asks for: "time", "number", "person", "place" or None."""
+    if _WHEN.search(query):
+        return "time"
+    if _ASKS_NUMBER.search(query):
+        return "number"
+    if _ASKS_PERSON.search(query):
+        return "person"
+    if _ASKS_PLACE.search(query):
+        return "place"
+    return None
+
+
+def mentions_number(text: str) -> bool:
+    """Does the text hold a number or a counted amount ("569平方公里", "三个月")?"""
+    return bool(_NUMBER.search(text))
+
+
+_MEASURE = "个名家位座条所项次种只件本台辆栋间处届岁"
+_COUNT_ASK = re.compile(rf"(?:多少|(?<!哪)几)([{_MEASURE}])")
+_NUMERAL = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万亿两〇零]+)"
+
+
+def count_unit(query: str) -> str | None:
+    """The measure word a "how many" question counts in: 有多少家医院 → 家, 几个新市镇 → 个."""
+    m = _COUNT_ASK.search(query)
+    return m.group(1) if m else None
+
+
+def counts(text: str, unit: str) -> bool:
+    """Does the text count something in ``unit`` ("500多家", "四个")?"""
+    return bool(re.search(rf"{_NUMERAL}\s*(?:[多余])?\s*{re.escape(unit)}", text))
+
+
 def mentions_time(text: str) -> bool:
     """Does the text hold a date or a year ("2005年底", "去年")?"""
     return bool(_TIME.search(text))
@@ -122,7 +164,9 @@ class Question:
     words: tuple[str, ...]  # distinct content words, for the confidence check
     subject: str | None  # "X 是什么" → X
     quantity: str | None  # "有多少所大学" → 大学
+    unit: str | None  # "有多少所大学" → 所 (count_unit)
     asks_when: bool
+    kind: str | None  # what the answer must hold: "time", "number", "person", "place" (answer_kind)
     about_document: bool  # "why did the author write this report"
     chinese: bool
 
@@ -135,7 +179,9 @@ def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
         words=tuple(dict.fromkeys(tokenizer.content_words(query))),
         subject=definition_subject(query, tokenizer),
         quantity=quantity_focus(query, tokenizer),
+        unit=count_unit(query),
         asks_when=bool(_WHEN.search(query)),
+        kind=answer_kind(query),
         about_document=bool(_SELF_REFERENCE.search(query)),
         chinese=bool(_CJK.search(query)),
     )

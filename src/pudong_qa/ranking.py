@@ -26,15 +26,22 @@ class SearchConfig:
     lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one
     answer_chars: int = 160  # ... but the answer never grows beyond this
     answer_lexical: float = 0.5  # share of term matching (vs dense) when picking the answer sentence
-    neighbour_share: float = 0.8  # a neighbouring sentence scoring this close to the best joins the answer
+    kind_weight: float = 0.3  # answer sentence: bonus when it holds the asked-for kind (date, number, name)
+    answer_coverage: float = 1.0  # answer sentence: bonus x IDF-weighted share of the question's words in it
+    neighbour_share: float = 0.0  # a neighbouring sentence scoring this close to the best joins the answer
     overlap_share: float = 0.5  # a passage this much inside one already shown is left out
     definition_weight: float = 0.2  # "X 是什么": bonus for a sentence that defines X ("X…是…", "即X")
     preamble_weight: float = 0.3  # questions about the document itself favour the text before the first heading
+    title_weight: float = 0.2  # many documents: bonus x share of the document's title the question names
+    passage_coverage: float = 0.0  # bonus x IDF-weighted share of the question's non-title words in the passage
+    document_weight: float = 0.0  # many documents: bonus x IDF-weighted share of the question's words in the document
     min_confidence: float = 0.4  # below this the first result is shown as low-confidence
     coverage_share: float = 0.5  # confidence = this share of word coverage + the rest of sentence closeness
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
-    cosine_span: float = 0.10  # ... and how far above it counts as full evidence
+    cosine_span: float = 0.12  # ... and how far above it counts as full evidence
     mismatch_cap: float = 0.2  # confidence ceiling when the answer lacks what the question asks for
+    count_check: bool = True  # "how many X (unit)": the answer itself must count X in that unit, else capped
+    person_check: bool = False  # "who" questions: an answer naming no person (jieba "nr") is capped
     margin_floor: float = 0.045  # non-Chinese questions: how much the best match must stand out
     margin_span: float = 0.025
 
@@ -71,6 +78,17 @@ def phrase_score(segments: tuple[str, ...] | list[str], text: str) -> float:
     return got / total if total else 0.0
 
 
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def title_score(query: str, title: str) -> float:
+    """Share of a (normalised) title found as one contiguous run in the query: the title of an
+    article is usually the subject a question about it names ("北京大学" in "北京大学建于哪一年")."""
+    title = "".join(title.split())
+    for n, pieces in _substrings(title):
+        if any(map(query.__contains__, pieces)):
+            return n / len(title)
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Fusion:
     """Lexical and dense scores of the candidates, plus the bonuses, as one fused score."""
@@ -79,20 +97,26 @@ class Fusion:
     phrase_weight: float
     definition_weight: float
     preamble_weight: float
+    title_weight: float = 0.0
+    document_weight: float = 0.0
+    coverage_weight: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: SearchConfig) -> Fusion:
-        return cls(cfg.lexical_weight, cfg.phrase_weight, cfg.definition_weight, cfg.preamble_weight)
+        return cls(cfg.lexical_weight, cfg.phrase_weight, cfg.definition_weight, cfg.preamble_weight,
+                   cfg.title_weight, cfg.document_weight, cfg.passage_coverage)
 
     def __call__(self, lexical: np.ndarray, dense: np.ndarray, use_lexical: bool = True,
                  phrase: np.ndarray | None = None, defines: np.ndarray | None = None,
-                 preamble: np.ndarray | None = None) -> np.ndarray:
+                 preamble: np.ndarray | None = None, title: np.ndarray | None = None,
+                 document: np.ndarray | None = None, coverage: np.ndarray | None = None) -> np.ndarray:
         """``lexical`` is max-normalised BM25, ``dense`` raw cosine (range-normalised here);
         each bonus is a per-candidate array in [0, 1], or None when the question has none."""
         w = self.lexical_weight if use_lexical else 0.0
         fused = w * lexical + (1 - w) * rangenorm(dense)
         for weight, bonus in ((self.phrase_weight, phrase), (self.definition_weight, defines),
-                              (self.preamble_weight, preamble)):
+                              (self.preamble_weight, preamble), (self.title_weight, title),
+                              (self.document_weight, document), (self.coverage_weight, coverage)):
             if bonus is not None:
                 fused = fused + weight * bonus
         return fused

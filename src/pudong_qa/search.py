@@ -13,15 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answer import answer_span, confidence
+from .answer import answer_span, confidence, sentence_prior, word_coverage
 from .chunking import Passage
 from .index import Index
 from .query import MAX_QUERY_CHARS, Question, analyze, clean_query, defines, question_problem
-from .ranking import Fusion, SearchConfig, maxnorm, phrase_score
+from .ranking import Fusion, SearchConfig, maxnorm, phrase_score, title_score
 from .results import Citation, Result, SearchResponse
 from .store import Store
 from .tokenize import normalize
@@ -89,7 +89,10 @@ class Ranking:
 
 def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passages: Sequence[Passage],
                normalized: Callable[[int], tuple[str, list[str]]], fusion: Fusion, sentence_share: float,
-               use_lexical: bool) -> Ranking:
+               use_lexical: bool, titles: dict[str, str] | None = None,
+               document_words: Callable[[str], frozenset[str]] | None = None,
+               idf: Callable[[str], float] | None = None,
+               title_of: Callable[[int], str] | None = None) -> Ranking:
     """Fuse lexical and dense scores of the candidates and add the question's bonuses."""
     ids = cands.ids
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
@@ -102,7 +105,25 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
         definition = np.array([any(found[int(i)]) for i in ids])
     if question.about_document:  # "why did the author write this report": the preamble says
         preamble = np.array([not passages[i].section for i in ids])
-    fused = fusion(lexical[ids], dense, use_lexical, phrase, definition, preamble)
+    title = document = None
+    sources = [passages[i].source for i in ids]
+    if fusion.title_weight and len(set(sources)) > 1:  # one document: the title tells nothing apart
+        names = {src: normalize((titles or {}).get(src) or passages[i].title) for src, i in zip(sources, ids)}
+        title = np.array([title_score(question.query, names[src]) for src in sources])
+    if fusion.document_weight and document_words and idf and question.words and len(set(sources)) > 1:
+        weights = {w: idf(w) for w in question.words}
+        total = sum(weights.values()) or 1.0
+        share = {src: sum(wt for w, wt in weights.items() if w in document_words(src)) / total
+                 for src in set(sources)}
+        document = np.array([share[src] for src in sources])
+    coverage = None
+    if fusion.coverage_weight and idf and title_of and question.words:
+        cov = []
+        for i in ids:
+            words = [w for w in question.words if w not in title_of(int(i))]
+            cov.append(word_coverage(words, [idf(w) for w in words], normalized(int(i))[0]) if words else 0.0)
+        coverage = np.array(cov)
+    fused = fusion(lexical[ids], dense, use_lexical, phrase, definition, preamble, title, document, coverage)
     return Ranking(np.argsort(-fused, kind="stable"), fused, found)
 
 
@@ -114,7 +135,8 @@ def overlaps(p: Passage, c: Citation, share: float) -> bool:
 
 
 def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, store: Store,
-                 titles: dict[str, str], cfg: SearchConfig, top_k: int) -> list[Result]:
+                 titles: dict[str, str], cfg: SearchConfig, top_k: int,
+                 prior: Callable[[int], np.ndarray] | None = None) -> list[Result]:
     """The first ``top_k`` distinct passages, each with its answer sentence(s) and citation."""
     results: list[Result] = []
     for k in ranking.order:
@@ -124,7 +146,8 @@ def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, 
             continue
         shown = [(r.citation.start, r.citation.end) for r in results if r.citation.source == p.source]
         lo, hi = int(store.sentence_offsets[pid]), int(store.sentence_offsets[pid + 1])
-        span = answer_span(p, cands.sentences(int(k)), sentence_lex[lo:hi], cfg, ranking.defines.get(pid), shown)
+        span = answer_span(p, cands.sentences(int(k)), sentence_lex[lo:hi], cfg, ranking.defines.get(pid), shown,
+                           prior(pid) if prior else None)
         if span is None:
             continue  # everything in it is already on screen
         a_start, a_end = span
@@ -146,6 +169,8 @@ def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, 
 class _State:
     index: Index
     normalized: dict[int, tuple[str, list[str]]]  # pid -> normalised passage and sentence texts
+    documents: dict[str, frozenset[str]] | None = None  # source -> the document's words
+    titles: dict[str, str] = field(default_factory=dict)  # source -> normalised title
 
 
 class Searcher:
@@ -246,16 +271,45 @@ class Searcher:
         cands = candidate_stage(store, lexical, qvec, cfg.candidates)
         t2 = time.perf_counter()
         ranking = rank_stage(q, lexical, cands, store.passages, normalized, self.fusion, cfg.sentence_share,
-                             use_lexical=bool(lexical.max() > 0))
-        results = result_stage(ranking, cands, sentence_lex, store, index.titles, cfg, top_k)
+                             use_lexical=bool(lexical.max() > 0), titles=index.titles,
+                             document_words=lambda src: self._document_words(state, src), idf=store.idf,
+                             title_of=lambda pid: self._title(state, store.passages[pid].source,
+                                                              store.passages[pid].title))
+        def prior(pid: int) -> np.ndarray:
+            p = store.passages[pid]
+            return sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
+                                  self._title(state, p.source, p.title))
+
+        results = result_stage(ranking, cands, sentence_lex, store, index.titles, cfg, top_k, prior)
         sure = 0.0
         if results:
             top = int(np.searchsorted(cands.ids, results[0].passage_id))
-            sure = confidence(q, results[0].answer, normalized(results[0].passage_id)[0],
-                              float(cands.sentences(top).max()), cands.dense, cands.sentence_cos, store.idf, cfg)
+            sure = confidence(q, normalize(results[0].answer), normalized(results[0].passage_id)[0],
+                              float(cands.sentences(top).max()), cands.dense, cands.sentence_cos, store.idf, cfg,
+                              index.tokenizer.entity_tags)
         t3 = time.perf_counter()
         return SearchResponse(question, query, sure >= cfg.min_confidence, results, sure,
                               {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2})
+
+    @staticmethod
+    def _title(state: _State, source: str, fallback: str) -> str:
+        """A document's normalised title (cached)."""
+        cache = state.titles
+        if source not in cache:
+            cache[source] = normalize(state.index.titles.get(source) or fallback or "")
+        return cache[source]
+
+    @staticmethod
+    def _document_words(state: _State, source: str) -> frozenset[str]:
+        """The content words of a whole document (all its passages), cached per index."""
+        cache = state.documents
+        if cache is None:
+            cache = state.documents = {}
+        if source not in cache:
+            tok = state.index.tokenizer
+            text = "\n".join(normalize(p.text) for p in state.index.passages if p.source == source)
+            cache[source] = frozenset(tok.tokens(text, normalized=True))
+        return cache[source]
 
     @staticmethod
     def _normalized(state: _State, pid: int) -> tuple[str, list[str]]:

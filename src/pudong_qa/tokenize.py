@@ -73,6 +73,7 @@ class Tokenizer:
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self.user_words = sorted(set(user_words))
         self._jieba = None
+        self._posseg = None
         self._lock = threading.Lock()
 
     def _get(self):
@@ -114,6 +115,19 @@ class Tokenizer:
         """The words of already normalised text that can tell passages apart: no stop-words,
         no punctuation, at least ``min_chars`` characters; in order, repeats kept."""
         return [w.strip() for w in self.words(text) if self.is_content(w) and len(w.strip()) >= min_chars]
+
+    def entity_tags(self, text: str) -> frozenset[str]:
+        """jieba part-of-speech tags of names in already normalised text: "nr" (a person),
+        "ns" (a place), "nt" (an organisation); cached like ``words``."""
+        return self._tags(text)
+
+    @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
+    def _tags(self, text: str) -> frozenset[str]:
+        if self._posseg is None:
+            import jieba.posseg
+
+            self._posseg = jieba.posseg.POSTokenizer(self._get())
+        return frozenset(f[:2] for _, f in self._posseg.cut(text) if f[:2] in ("nr", "ns", "nt"))
 
     @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
     def _words(self, text: str) -> tuple[str, ...]:

@@ -1,0 +1,313 @@
+"""Measure retrieval on every question set in one process, and re-derive the calibrated constants.
+
+    python scripts/calibrate.py measure [--ext DIR ...] [--set KEY=VALUE ...]
+    python scripts/calibrate.py calibrate [--ext DIR ...]
+
+Report sets (the shared dev set and tests/data/*_questions.jsonl) run against ./index; each
+external set is a folder prepared and built by ../shared/eval/external/external_bench.py
+(DIR/corpus, DIR/index, DIR/gold.jsonl). External sets are split by article: even article
+numbers are the *fit* half, odd ones the *check* half. ``calibrate`` fits only on the fit halves
+(plus the dev set) and prints the check halves with the fitted values, so every calibrated
+number can be re-derived and checked on questions it was not fitted on.
+
+Question vectors are cached beside each set (``DIR/qvec-<hash>.npy``), so after the first run
+a measurement costs only the search itself.
+
+Calibration of the confidence (``calibrate``): unanswerable questions are scarce, so
+negatives are made the general way: every set's questions asked against *another* corpus
+(external questions against the report, report questions against an external corpus) are
+unanswerable there, as are the report's own unanswerable questions. Positives are answerable
+questions whose first result holds the evidence. The confidence threshold is the one that
+keeps false refusal on the fit data ≤ the target while refusing as many negatives as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from pudong_qa.embedding import load_model  # noqa: E402
+from pudong_qa.evaluation import _norm, load_eval_questions  # noqa: E402
+from pudong_qa.index import load_index  # noqa: E402
+from pudong_qa.search import SearchConfig, Searcher  # noqa: E402
+from pudong_qa.settings import Settings  # noqa: E402
+
+QCACHE = Path("/tmp") / "pudong-qa-qcache"
+SHARED = Path(__import__("os").environ.get("PUDONG_QA_SHARED", "/work/shared"))
+DEV = SHARED / "eval" / "dev_questions.jsonl"
+REPORT_SETS = {"dev": DEV, "own": ROOT / "tests/data/own_questions.jsonl",
+               "heldout": ROOT / "tests/data/heldout_questions.jsonl",
+               "heldout2": ROOT / "tests/data/heldout2_questions.jsonl"}
+
+
+class CachedModel:
+    """The encoder, with question vectors cached on disk per question list."""
+
+    def __init__(self, model, cache: Path, questions: list[str]) -> None:
+        self.model = model
+        key = hashlib.sha256("\n".join(questions).encode()).hexdigest()[:12]
+        self.path = cache / f"qvec-{key}.npy"
+        self.vecs: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            self.vecs = dict(zip(questions, np.load(self.path), strict=True))
+
+    def encode_queries(self, texts, batch_size=64):
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vecs]
+        if missing:
+            self.vecs.update(zip(missing, self.model.encode_queries(missing, batch_size=batch_size)))
+        return np.stack([self.vecs[t] for t in texts])
+
+
+def clean(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def report_rows(path: Path) -> list[dict]:
+    return [{"question": q["question"], "evidence": q["evidence"], "doc": None, "split": "all",
+             "type": q.get("type")} for q in load_eval_questions(path)]
+
+
+def external_rows(folder: Path) -> list[dict]:
+    rows = []
+    for line in (folder / "gold.jsonl").read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        n = int(re.sub(r"\D", "", g["doc"]) or 0)
+        rows.append({"question": g["question"], "evidence": g["answers"], "doc": g["doc"],
+                     "split": "fit" if n % 2 == 0 else "check"})
+    return rows
+
+
+def run(searcher: Searcher, model, cache: Path, rows: list[dict]):
+    questions = [r["question"] for r in rows]
+    from pudong_qa.query import clean_query
+    cleaned = [clean_query(q) for q in questions]
+    searcher.model = CachedModel(model, cache, cleaned)
+    out = searcher.search_many(questions, top_k=10)
+    if not searcher.model.path.exists():
+        np.save(searcher.model.path, np.stack([searcher.model.vecs[c] for c in cleaned]))
+    return out
+
+
+def hit_rank(row: dict, resp) -> int | None:
+    ev = [_norm(e) if row["doc"] is None else clean(e) for e in row["evidence"]]
+    for k, r in enumerate(resp.results[:10], 1):
+        if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
+            continue
+        text = _norm(r.text) if row["doc"] is None else clean(r.text)
+        if any(e in text for e in ev):
+            return k
+    return None
+
+
+def sentence_hit(row: dict, resp) -> bool:
+    if not resp.results:
+        return False
+    r = resp.results[0]
+    if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
+        return False
+    ans = _norm(r.answer) if row["doc"] is None else clean(r.answer)
+    return any((_norm(e) if row["doc"] is None else clean(e)) in ans for e in row["evidence"])
+
+
+def metrics(rows: list[dict], resps) -> dict:
+    ans = [(r, s) for r, s in zip(rows, resps) if r["evidence"]]
+    un = [(r, s) for r, s in zip(rows, resps) if not r["evidence"]]
+    n = max(len(ans), 1)
+    ranks = [hit_rank(r, s) for r, s in ans]
+    m = {"n": len(rows),
+         "hit@1": sum(k == 1 for k in ranks) / n, "hit@3": sum(k is not None and k <= 3 for k in ranks) / n,
+         "sent@1": sum(sentence_hit(r, s) for r, s in ans) / n,
+         "false_ref": sum(not s.answered for _, s in ans) / n,
+         "refusal": (sum(not s.answered for _, s in un) / len(un)) if un else None}
+    if rows and rows[0]["doc"] is not None:
+        m["doc@1"] = sum(bool(s.results) and Path(s.results[0].citation.source).stem == r["doc"] for r, s in ans) / n
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
+
+
+def load_all(ext: list[Path], sets: list[str]):
+    settings = Settings.from_env()
+    model = load_model(settings.model, settings.cache_dir, settings.backend)
+    corpora = {"report": (load_index(ROOT / "index"), ROOT / "index")}
+    for d in ext:
+        corpora[d.name] = (load_index(d / "index"), d)
+    rowsets = {k: report_rows(v) for k, v in REPORT_SETS.items() if k in sets}
+    for d in ext:
+        if d.name in sets or not sets:
+            rowsets[d.name] = external_rows(d)
+    return model, corpora, rowsets
+
+
+def measure(cfg: SearchConfig, model, corpora, rowsets, misses: int = 0) -> dict:
+    table = {}
+    for name, rows in rowsets.items():
+        corpus = "report" if rows[0]["doc"] is None else name
+        index, cache = corpora[corpus]
+        searcher = Searcher(index, model, cfg)
+        resps = run(searcher, model, cache if corpus != "report" else QCACHE, rows)
+        splits = sorted({r["split"] for r in rows})
+        for sp in splits:
+            sel = [(r, s) for r, s in zip(rows, resps) if r["split"] == sp]
+            key = name if sp == "all" else f"{name}/{sp}"
+            table[key] = metrics([r for r, _ in sel], [s for _, s in sel])
+            shown = 0
+            for r, s in sel if misses else ():
+                if bool(r["evidence"]) != s.answered:
+                    print(f"  [{key}] {'refused' if r['evidence'] else 'answered'} {r['question']} "
+                          f"conf {s.confidence:.2f} | {s.results[0].answer[:80] if s.results else ''!r}",
+                          file=sys.stderr)
+            for r, s in sel:
+                if shown >= misses:
+                    break
+                if r["evidence"] and not sentence_hit(r, s):
+                    shown += 1
+                    first = s.results[0] if s.results else None
+                    print(f"  [{key}] {r['question']} | gold {r['evidence'][:2]} | rank {hit_rank(r, s)} | "
+                          f"ans {first.answer[:100] if first else ''!r}", file=sys.stderr)
+    return table
+
+
+NEGATIVES_PER_SET = 150  # cross-corpus questions per (set, corpus) pair used as unanswerable
+MAX_FALSE_REFUSAL = 0.02  # on every fit set's answerable questions (the target;
+# a set of fewer than 50 questions may miss one)
+GRID = {"coverage_share": [0.3, 0.4, 0.5, 0.6, 0.7],
+        "cosine_floor": [0.76, 0.78, 0.80, 0.82, 0.84, 0.86],
+        "cosine_span": [0.06, 0.08, 0.10, 0.12, 0.15]}
+
+
+def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str) -> list[dict]:
+    """(coverage, best-sentence cosine, capped) of the first result of every question, via the
+    real search (the confidence function is wrapped to record its inputs)."""
+    import pudong_qa.search as search_mod
+    from pudong_qa.answer import evidence
+
+    rec: list[dict] = []
+    real = search_mod.confidence
+
+    def spy(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, tags=None):
+        cov, capped = evidence(q, answer, top_text, idf, c, tags)
+        rec.append({"question": q.text, "coverage": cov, "cos": best_sentence, "capped": capped,
+                    "chinese": q.chinese,
+                    "score": real(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, tags)})
+        return rec[-1]["score"]
+
+    search_mod.confidence = spy
+    try:
+        index, cache = corpora[corpus]
+        resps = run(Searcher(index, model, cfg), model, cache if corpus != "report" else QCACHE, rows)
+    finally:
+        search_mod.confidence = real
+    by_q = {r["question"]: r for r in rec}
+    return [by_q.get(s.question, {"chinese": True, "coverage": 0.0, "cos": 0.0, "capped": True, "score": 0.0})
+            for s in resps]
+
+
+def calibrate(cfg: SearchConfig, model, corpora, rowsets) -> int:
+    """Grid-search the confidence's coverage share, cosine floor and span (threshold fixed at
+    ``min_confidence``) on the fit data; print the chosen values and the check-half figures."""
+    from pudong_qa.answer import combine
+
+    groups: dict[str, tuple[str, list[dict]]] = {}  # name -> (kind, features)
+    for name, rows in rowsets.items():
+        home = "report" if rows[0]["doc"] is None else name
+        for split in ("fit", "check"):
+            sel = [r for r in rows if r["split"] in (split, "all")]
+            if home == "report" and (name != "dev") != (split == "check"):
+                continue  # the dev set is fit data, the other report sets are checks
+            if not sel:
+                continue
+            f = features(cfg, model, corpora, sel, home)
+            groups[f"{name}/{split}:pos"] = ("pos", [x for x, r in zip(f, sel) if r["evidence"] and x["chinese"]])
+            groups[f"{name}/{split}:neg"] = ("neg", [x for x, r in zip(f, sel) if not r["evidence"] and x["chinese"]])
+            for other in corpora:
+                if other != home:
+                    sub = sel[:NEGATIVES_PER_SET]
+                    neg = [x for x in features(cfg, model, corpora, sub, other) if x["chinese"]]
+                    groups[f"{name}/{split}@{other}:neg"] = ("neg", neg)
+    groups = {k: v for k, v in groups.items() if v[1]}
+
+    def rates(c: SearchConfig, fit: bool) -> dict[str, float]:
+        out = {}
+        for k, (kind, xs) in groups.items():
+            if ("/check" in k) == fit:
+                continue
+            ok = [combine(x["coverage"], x["cos"], x["capped"], c) >= c.min_confidence for x in xs]
+            out[k] = sum(ok) / len(ok) if kind == "pos" else 1 - sum(ok) / len(ok)
+        return out
+
+    best = None
+    import itertools
+    for values in itertools.product(*GRID.values()):
+        c = dataclasses.replace(cfg, **dict(zip(GRID, values)))
+        r = rates(c, fit=True)
+        if any(1 - v > max(MAX_FALSE_REFUSAL, 1.0 / len(groups[k][1])) + 1e-9
+               for k, v in r.items() if k.endswith(":pos")):  # a small set may miss one question
+            continue
+        neg = [v for k, v in r.items() if k.endswith(":neg")]
+        key = (sum(neg) / len(neg), -abs(values[0] - 0.5))
+        if best is None or key > best[0]:
+            best = (key, c, r)
+    if best is None:
+        print("no setting keeps false refusal within the target on every fit set; current:", file=sys.stderr)
+        for k, v in rates(cfg, True).items():
+            capped = sum(x["capped"] for x in groups[k][1]) / len(groups[k][1])
+            print(f"  {k:40s} {v:.3f}  (n={len(groups[k][1])}, capped {capped:.3f})", file=sys.stderr)
+        return 1
+    _, c, r = best
+    print(json.dumps({k: getattr(c, k) for k in GRID} | {"min_confidence": c.min_confidence}))
+    print("fit (positives: answered share; negatives: refused share)")
+    for k, v in r.items():
+        print(f"  {k:40s} {v:.3f}  (n={len(groups[k][1])})")
+    print("check")
+    for k, v in rates(c, fit=False).items():
+        print(f"  {k:40s} {v:.3f}  (n={len(groups[k][1])})")
+    for fit in (True, False):
+        now = {k: round(v, 3) for k, v in rates(cfg, fit).items()}
+        print(f"current SearchConfig, {'fit' if fit else 'check'}:", json.dumps(now))
+    return 0
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
+    for it in items:
+        k, v = it.split("=", 1)
+        if k not in fields:
+            sys.exit(f"unknown SearchConfig field {k}")
+        out[k] = type(getattr(SearchConfig(), k))(v)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["measure", "calibrate"])
+    ap.add_argument("--ext", action="append", default=[], type=Path, help="an external_bench.py folder")
+    ap.add_argument("--only", action="append", default=[], help="set names to run (default all)")
+    ap.add_argument("--set", action="append", default=[], help="SearchConfig override KEY=VALUE")
+    ap.add_argument("--fit-only", action="store_true", help="external sets: only the fit half")
+    ap.add_argument("--misses", type=int, default=0, help="print this many sentence misses per set")
+    args = ap.parse_args(argv)
+    (QCACHE).mkdir(exist_ok=True)
+    sets = args.only or list(REPORT_SETS) + [d.name for d in args.ext]
+    model, corpora, rowsets = load_all(args.ext, sets)
+    if args.fit_only:
+        rowsets = {k: [r for r in v if r["split"] != "check"] for k, v in rowsets.items()}
+    cfg = SearchConfig(**parse_overrides(args.set))
+    if args.command == "measure":
+        for k, v in measure(cfg, model, corpora, rowsets, args.misses).items():
+            print(json.dumps({"set": k, **v}, ensure_ascii=False))
+        return 0
+    return calibrate(cfg, model, corpora, rowsets)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

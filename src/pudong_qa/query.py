@@ -20,6 +20,7 @@ QUANTITY_LOOKAHEAD = 2  # content words after 多少/几 that may name what is c
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
 _QUANTITY = re.compile(r"多少|几|多大")
@@ -50,7 +51,8 @@ def clean_query(question: str) -> str:
     A question with no letter, digit or CJK character (punctuation, emoji) becomes "".
     """
     q = "".join(ch if ch.isprintable() else " " for ch in question[: MAX_QUERY_CHARS * 2])
-    q = _SPACE.sub(" ", normalize(q)).strip()[:MAX_QUERY_CHARS]
+    q = _SPACE.sub(" ", normalize(q)).strip()
+    q = _CJK_GAP.sub("", q)[:MAX_QUERY_CHARS]  # "浦东新区  下辖" = "浦东新区下辖": Chinese does not space words
     return q if _WORD.search(q) else ""
 
 

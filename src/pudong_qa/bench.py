@@ -213,6 +213,22 @@ def synthetic_texts(sentences: list[str], n: int, seed: int = 0) -> list[str]:
     return ["".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(n)]
 
 
+def _synthetic_vectors(size: int, sample: int, questions: list[str], seed: int) -> tuple[list[str], np.ndarray,
+                                                                                      np.ndarray]:
+    """The corpus's sentences, real vectors for ``sample`` synthetic passages, and query vectors."""
+    from .chunking import chunk_corpus
+    from .corpus import load_corpus
+    from .embedding import load_model
+
+    settings = Settings.from_env()
+    model = load_model(settings.model, settings.cache_dir)
+    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root, settings.max_file_bytes))
+                 for s in p.sentence_texts()]
+    real = model.encode_passages(synthetic_texts(sentences, min(sample, size), seed), batch_size=64)
+    queries = model.encode_queries(questions + synthetic_texts(sentences, 150, seed + 1))
+    return sentences, real, queries
+
+
 def scale_one(size: int, sample: int, ann: str, questions: list[str], seed: int = 0) -> dict:
     """One corpus size, in this process: FAISS exact vs approximate, and BM25."""
     import gc
@@ -221,21 +237,12 @@ def scale_one(size: int, sample: int, ann: str, questions: list[str], seed: int 
     import faiss
     import psutil
 
-    from .chunking import chunk_corpus
-    from .corpus import load_corpus
-    from .embedding import load_model
     from .store import build_ann
     from .tokenize import Tokenizer
 
-    settings = Settings.from_env()
-    model = load_model(settings.model, settings.cache_dir)
-    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root, settings.max_file_bytes))
-                 for s in p.sentence_texts()]
+    sentences, real, queries = _synthetic_vectors(size, sample, questions, seed)
     rng = np.random.default_rng(seed)
     sample = min(sample, size)
-    texts = synthetic_texts(sentences, sample, seed)
-    real = model.encode_passages(texts, batch_size=64)
-    queries = model.encode_queries(questions + synthetic_texts(sentences, 150, seed + 1))
     out: dict = {"passages": size, "real_vectors": sample}
 
     def timed_search(index, k=10):
@@ -300,19 +307,11 @@ def scale_milvus(size: int, sample: int, questions: list[str], uri: str, seed: i
     import psutil
 
     from . import milvus
-    from .chunking import chunk_corpus
-    from .corpus import load_corpus
-    from .embedding import load_model
     from .tokenize import Tokenizer
 
-    settings = Settings.from_env()
-    model = load_model(settings.model, settings.cache_dir)
-    sentences = [s for p in chunk_corpus(load_corpus(settings.corpus, settings.root, settings.max_file_bytes))
-                 for s in p.sentence_texts()]
+    sentences, real, queries = _synthetic_vectors(size, sample, questions, seed)
     rng = np.random.default_rng(seed)
     sample = min(sample, size)
-    real = model.encode_passages(synthetic_texts(sentences, sample, seed), batch_size=64)
-    queries = model.encode_queries(questions + synthetic_texts(sentences, 150, seed + 1))
     tok = Tokenizer()
     pool = [tok.tokens(s) for s in sentences]
     rnd = random.Random(seed)

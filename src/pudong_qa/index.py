@@ -139,12 +139,13 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def stale_reasons(settings: Settings, manifest: dict[str, Any] | None = None) -> list[str]:
+def stale_reasons(settings: Settings, manifest: dict[str, Any] | None = None,
+                  want: dict[str, Any] | None = None) -> list[str]:
     """Why the index at ``settings.index`` does not match the corpus and settings (empty if it does)."""
     manifest = manifest if manifest is not None else read_manifest(settings.index)
     if manifest is None:
         return [f"no index at {settings.index}"]
-    want = expected_state(settings)
+    want = want if want is not None else expected_state(settings)  # hashes every corpus file
     have = manifest.get("state", {})
     reasons = []
     for key in ("format", "pipeline", "chunking", "model", "stopwords"):
@@ -353,7 +354,7 @@ def build_index(
         if not docs:
             raise CorpusError(f"{settings.corpus}: none of the files could be read")
         state = expected_state(settings)
-        if not force and not stale_reasons(settings) and verify_files(index_dir) == []:
+        if not force and not stale_reasons(settings, want=state) and verify_files(index_dir) == []:
             manifest = read_manifest(index_dir) or {}
             return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False,
                                reading.skipped)

@@ -26,3 +26,16 @@ def test_corpus_terms_come_from_quotes_titles_and_headings():
 
 def test_user_words_are_kept_whole():
     assert "一门式" in Tokenizer(["一门式"]).tokens("推行一门式服务")
+
+
+def test_a_texts_tokens_depend_only_on_the_corpus_terms_it_contains():
+    # what incremental builds rely on to reuse the tokens of unchanged texts
+    text = "推行一门式服务，提高行政效能"
+    others = [f"未见词{i:03d}" for i in range(300)]
+    assert Tokenizer(["一门式", *others]).tokens(text) == Tokenizer(["一门式"]).tokens(text)
+    assert Tokenizer(others)._get().total == Tokenizer()._get().total  # jieba's path scores unchanged
+
+
+def test_only_terms_new_to_jieba_change_its_dictionary():
+    changes = Tokenizer(["经济", "一门式"]).dictionary_changes()
+    assert set(changes) == {"一门式"} and changes["一门式"] > 0

@@ -118,7 +118,7 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
         return
     why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
     click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
-               f"{report.embedded} texts embedded, {report.seconds:.1f} s{why}")
+               f"{report.embedded} texts embedded, {report.tokenized} tokenized, {report.seconds:.1f} s{why}")
 
 
 @cli.command()

@@ -6,6 +6,9 @@ Layout of ``index/`` (safe formats only, no pickle)::
     passages.json         passages with their citations
     documents.json        each document's extracted text (citations index into it), title, format, encoding
     userdict.json         corpus terms added to jieba (same on index and query side)
+    tokens/               each passage's and sentence's BM25 tokens (vocab.json, ids.npy,
+                          offsets.npy) and the terms that changed jieba's dictionary
+                          (dictionary.json), so an incremental build tokenizes only what changed
     vectors.faiss         normalised passage vectors (inner product)       } the local store
     sentences.npy         normalised sentence vectors, for sentence-level  } (store.py), which
                           answers                                          } search reaches only
@@ -27,8 +30,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,13 +45,14 @@ from .errors import CorpusError, IndexUnavailable
 from .locking import file_lock
 from .settings import Settings
 from .store import LocalStore, Store
-from .tokenize import STOPWORDS, Tokenizer, corpus_terms
+from .tokenize import STOPWORDS, Tokenizer, corpus_terms, normalize
 
 FORMAT_VERSION = 3
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
+TOKENS = "tokens"
 
 
 @dataclass
@@ -59,6 +64,7 @@ class BuildReport:
     rebuilt: bool = True
     skipped: list[Skipped] = field(default_factory=list)  # files that could not be read
     embedded: int = 0  # texts embedded by this build (the rest were reused from the previous index)
+    tokenized: int = 0  # texts tokenized by this build (likewise)
 
 
 @dataclass
@@ -122,6 +128,7 @@ def expected_state(settings: Settings) -> dict[str, Any]:
         "chunking": settings.chunking(),
         "model": model_identity(settings.model),
         "stopwords": hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:16],
+        "tokenizer": {k: v for k, v in _versions().items() if k in ("jieba", "opencc")},
         **({"store": {"kind": "milvus", "uri": _milvus_uri(settings)}} if settings.milvus_uri else {}),
     }
 
@@ -204,35 +211,39 @@ def write_index(
     reading: CorpusReading,
     passages: list[Passage],
     terms: list[str],
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
+    dictionary: dict[str, int],
+    passage_tokens: list[list[str]],
+    sentence_tokens: list[list[str]],
+    vectors: Callable[[], tuple[np.ndarray, np.ndarray]],
     state: dict[str, Any],
     settings: Settings,
-    model_dim: int,
 ) -> None:
-    """Write every index file into ``directory`` and the manifest last."""
+    """Write every index file into ``directory`` and the manifest last. ``vectors`` returns the
+    passage and sentence vectors; it is called only once the files that need no vectors are
+    written, so those are written while the model still runs."""
     docs = reading.documents
-    tokenizer = Tokenizer(terms)
     (directory / DOCUMENTS).write_text(json.dumps(
         [{"source": d.source, "title": d.title, "format": Path(d.source).suffix.lower().lstrip("."),
           "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in docs], ensure_ascii=False),
         encoding="utf-8")
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-    records = [asdict(p) for p in passages]
+    records = [dict(vars(p)) for p in passages]  # flat dataclasses: asdict's deep copy is slow at scale
     (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    passage_tokens = [tokenizer.tokens(lexical_text(p)) for p in passages]
-    sentence_tokens = [tokenizer.tokens(s) for p in passages for s in p.sentence_texts()]
+    save_tokens(directory / TOKENS, passage_tokens + sentence_tokens, dictionary)
     store_info: dict[str, Any] = {"kind": "local"}
     if settings.milvus_uri:  # vectors and lexical postings in Milvus; the folder keeps the metadata
         from . import milvus
 
         identity = {k: state.get(k) for k in ("format", "pipeline", "chunking", "model", "stopwords")}
+        passage_vectors, sentence_vectors = vectors()
         store_info = milvus.write(_milvus_uri(settings), settings.milvus_token, Path(settings.index), directory,
                                   passages, passage_tokens, sentence_tokens, passage_vectors, sentence_vectors,
                                   identity)
     else:
-        LocalStore.write(directory, passages, passage_tokens=passage_tokens, sentence_tokens=sentence_tokens,
-                         passage_vectors=passage_vectors, sentence_vectors=sentence_vectors, ann=settings.ann)
+        LocalStore.write_lexical(directory, passage_tokens, sentence_tokens)
+        passage_vectors, sentence_vectors = vectors()
+        LocalStore.write_vectors(directory, passage_vectors, sentence_vectors, ann=settings.ann)
+    counts = Counter(p.source for p in passages)
     files = {
         p.relative_to(directory).as_posix(): _sha256(p)
         for p in sorted(directory.rglob("*")) if p.is_file()
@@ -241,18 +252,90 @@ def write_index(
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "documents": [{"source": d.source, "title": d.title, "chars": len(d.text),
                        "format": Path(d.source).suffix.lower().lstrip("."), "encoding": d.encoding,
-                       "passages": sum(p.source == d.source for p in passages)} for d in docs],
+                       "passages": counts[d.source]} for d in docs],
         "skipped": [{"source": k.source, "reason": k.reason} for k in reading.skipped],
         "passages": len(passages),
         "sentences": int(sentence_vectors.shape[0]),
         "model": settings.model,
-        "dim": model_dim,
+        "dim": int(passage_vectors.shape[1]),
         "versions": _versions(),
         "state": state,
         "store": store_info,
         "files": files,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def save_tokens(directory: Path, token_lists: list[list[str]], dictionary: dict[str, int]) -> None:
+    """Token lists as a vocabulary (JSON) and two integer arrays (numpy), compact and pickle-free,
+    with the dictionary changes they were cut with (``Tokenizer.dictionary_changes``)."""
+    directory.mkdir()
+    (directory / "dictionary.json").write_text(json.dumps(dictionary, ensure_ascii=False, sort_keys=True),
+                                               encoding="utf-8")
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(w, len(vocab)) for toks in token_lists for w in toks), dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in token_lists], dtype=np.int64)])
+    (directory / "vocab.json").write_text(json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8")
+    np.save(directory / "ids.npy", ids, allow_pickle=False)
+    np.save(directory / "offsets.npy", offsets, allow_pickle=False)
+
+
+def load_tokens(directory: Path) -> list[list[str]]:
+    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    ids = np.load(directory / "ids.npy", allow_pickle=False).tolist()
+    offsets = np.load(directory / "offsets.npy", allow_pickle=False).tolist()
+    words = [vocab[i] for i in ids]
+    return [words[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def tokenize_texts(tokenizer: Tokenizer, texts: list[str],
+                   cache: dict[str, list[str]]) -> tuple[list[list[str]], int]:
+    """BM25 tokens of ``texts``: from ``cache`` where known, each other distinct text tokenized
+    once (overlapping passages share sentences). Returns (tokens, how many texts were tokenized)."""
+    fresh: dict[str, list[str]] = {}
+    out = []
+    for text in texts:
+        tokens = cache.get(text)
+        if tokens is None:
+            tokens = fresh.get(text)
+            if tokens is None:
+                tokens = fresh[text] = tokenizer.tokens(text)
+        out.append(tokens)
+    return out, len(fresh)
+
+
+def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[str, int], docs,
+                     passages: list[Passage]) -> dict[str, list[str]]:
+    """Tokens of the current index by text, for the texts whose tokens cannot have changed: same
+    tokenizer, stop-words and pipeline, and no dictionary change added, dropped or reweighted
+    occurs in the text (``Tokenizer`` pins jieba's total, so a text's cut depends only on the
+    dictionary words in it)."""
+    manifest = read_manifest(index_dir)
+    have = (manifest or {}).get("state", {})
+    if not manifest or any(have.get(k) != state[k] for k in ("format", "pipeline", "stopwords", "tokenizer")):
+        return {}
+    try:
+        old = json.loads((index_dir / TOKENS / "dictionary.json").read_text(encoding="utf-8"))
+        records = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))
+        tokens = load_tokens(index_dir / TOKENS)
+    except (OSError, ValueError, KeyError, IndexError):
+        return {}
+    previous = [Passage(**{**r, "sentences": tuple(tuple(x) for x in r["sentences"])}) for r in records]
+    texts = [lexical_text(p) for p in previous] + [s for p in previous for s in p.sentence_texts()]
+    if len(texts) != len(tokens):
+        return {}
+    cache = dict(zip(texts, tokens))
+    changed = {w for w in old.keys() | dictionary.keys() if old.get(w) != dictionary.get(w)}
+    if changed:
+        affected = {d.source for d, text in ((d, normalize(d.text)) for d in docs) if any(t in text for t in changed)}
+        for p in passages:
+            if p.source in affected:
+                for text in (lexical_text(p), *p.sentence_texts()):
+                    if text in cache:
+                        folded = normalize(text)
+                        if any(t in folded for t in changed):
+                            del cache[text]
+    return cache
 
 
 def _previous_vectors(index_dir: Path, identity: str, method: str = "direct") -> dict[str, np.ndarray]:
@@ -319,6 +402,31 @@ def embed_texts(model, texts: list[str], cache: dict[str, np.ndarray],
     return vecs, len(need) + len(pooled)
 
 
+def in_background(work: Callable[[], Any]) -> Callable[[], Any]:
+    """Start ``work`` in a daemon thread (an interrupted build does not wait for it); the returned
+    function waits for its result or raises its exception."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="pudong-qa-embed", daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return wait
+
+
 def build_index(
     settings: Settings,
     force: bool = False,
@@ -362,37 +470,65 @@ def build_index(
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
         terms = corpus_terms(docs)
-        if model is None:
-            log(f"Loading embedding model {settings.model} …")
-            model = embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
-        texts = [indexed_text(p) for p in passages]
-        sentences = [s for p in passages for s in p.sentence_texts()]
         from .embedding.late import MODES
 
         if settings.fast_build not in MODES:
             from .errors import PudongQAError
 
             raise PudongQAError(f"fast_build={settings.fast_build!r}: use one of {', '.join(MODES)}")
+
+        def load_model():
+            log(f"Loading embedding model {settings.model} …")
+            return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
+
+        if model is None and settings.fast_build != "off":  # the method depends on the model
+            model = load_model()
+        texts = [indexed_text(p) for p in passages]
+        sentences = [s for p in passages for s in p.sentence_texts()]
         mode = settings.fast_build if getattr(model, "token_states", False) else "off"
         if mode != "off":  # vectors depend on how they were made: never mix two methods in one index
             state["vectors"] = f"late-{mode}/{model.tokens_identity(settings.build_int8)}"
         method = state.get("vectors", "direct")
         cache = {} if force else _previous_vectors(index_dir, state["model"], method)
+        new = sum(t not in cache for t in texts + sentences)
         log(f"Embedding {len(texts)} passages and {len(sentences)} sentences"
-            + (f" ({sum(t not in cache for t in texts + sentences)} new)" if cache else "")
+            + (f" ({new} new)" if cache else "")
             + (f", pooling from token states ({method})" if mode != "off" else "") + " …")
-        vecs, embedded = embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
-                                     mode=mode, int8=settings.build_int8)
-        del cache
+
+        def embed():
+            nonlocal model
+            if model is None and new:  # an unchanged or shrinking corpus needs no model
+                model = load_model()
+            return embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
+                               mode=mode, int8=settings.build_int8)
+
+        # the model runs in native threads that release the GIL: meanwhile jieba tokenizes here
+        # and the files that need no vectors are written
+        wait_for_vectors = in_background(embed)
+        embedded = 0
+
+        def vectors() -> tuple[np.ndarray, np.ndarray]:
+            nonlocal embedded
+            vecs, embedded = wait_for_vectors()
+            cache.clear()
+            return vecs[: len(texts)], vecs[len(texts):]
+
+        lexical = [lexical_text(p) for p in passages]
+        tokenizer = Tokenizer(terms)
+        dictionary = tokenizer.dictionary_changes()
+        token_cache = {} if force else _previous_tokens(index_dir, state, dictionary, docs, passages)
+        tokens, tokenized = tokenize_texts(tokenizer, lexical + sentences, token_cache)
+        del token_cache
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
-            write_index(tmp, reading, passages, terms, vecs[: len(texts)], vecs[len(texts):], state,
-                        settings, int(vecs.shape[1]))
+            write_index(tmp, reading, passages, terms, dictionary, tokens[: len(passages)], tokens[len(passages):],
+                        vectors, state, settings)
             _fsync_tree(tmp)
             _swap_in(tmp, index_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir, True, reading.skipped, embedded)
+    return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir, True, reading.skipped, embedded,
+                       tokenized)
 
 
 # ---------------------------------------------------------------- load

@@ -135,15 +135,21 @@ class LocalStore(Store):
     # ------------------------------------------------------------ writing
 
     @staticmethod
-    def write(directory: Path, passages: Sequence[Passage], passage_tokens: list[list[str]],
-              sentence_tokens: list[list[str]], passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
-              ann: str) -> None:
-        """Write the store's files into ``directory`` (the caller swaps the folder in)."""
-        import bm25s
+    def write_vectors(directory: Path, passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
+                      ann: str) -> None:
+        """The passage vectors (FAISS) and sentence vectors (numpy) into ``directory``, which the
+        caller swaps in."""
         import faiss
 
-        faiss.write_index(build_ann(passage_vectors, choose_ann(len(passages), ann)), str(directory / VECTORS_FILE))
+        kind = choose_ann(len(passage_vectors), ann)
+        faiss.write_index(build_ann(passage_vectors, kind), str(directory / VECTORS_FILE))
         np.save(directory / SENTENCES_FILE, sentence_vectors, allow_pickle=False)
+
+    @staticmethod
+    def write_lexical(directory: Path, passage_tokens: list[list[str]], sentence_tokens: list[list[str]]) -> None:
+        """The BM25 indexes and document frequencies: they need tokens only, not vectors."""
+        import bm25s
+
         for name, docs in ((PASSAGE_LEXICON, passage_tokens), (SENTENCE_LEXICON, sentence_tokens)):
             bm25 = bm25s.BM25()
             bm25.index([tokens or [EMPTY_TOKEN] for tokens in docs], show_progress=False)

@@ -74,6 +74,7 @@ class Tokenizer:
         self.user_words = sorted(set(user_words))
         self._jieba = None
         self._posseg = None
+        self._changed: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _get(self):
@@ -87,10 +88,27 @@ class Tokenizer:
                     jieba.setLogLevel(logging.WARNING)
                     tok = jieba.Tokenizer()
                     tok.initialize()
+                    base_total = tok.total
+                    before = {word: tok.FREQ.get(word) for word in self.user_words}
                     for word in self.user_words:
+                        if before[word]:  # a word jieba knows already: adding it would only add 1 to its count
+                            continue
                         tok.add_word(word)
+                        # jieba adds each word's weight to the total every path is scored against, so
+                        # one document's terms would shift how every other text is cut; pinned, a
+                        # text's tokens depend only on the corpus terms it contains, and an
+                        # incremental build can reuse the tokens of every other text
+                        tok.total = base_total
+                    self._changed = {w: tok.FREQ[w] for w in self.user_words if tok.FREQ[w] != before[w]}
                     self._jieba = tok
         return self._jieba
+
+    def dictionary_changes(self) -> dict[str, int]:
+        """The corpus terms added to jieba's dictionary, with their weights (terms jieba knows
+        already are left alone); a text's tokens differ from plain jieba's only if it contains
+        one of them."""
+        self._get()
+        return dict(self._changed)
 
     def warm_up(self) -> None:
         """Load the jieba dictionary now rather than on the first question."""

@@ -141,3 +141,20 @@ def test_collection_of_other_settings_is_refused(built, tmp_path):
     path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexUnavailable, match="no collection pudong_qa_missing_a"):
         load_index(tmp_path / "index", verify=False)
+
+
+def test_a_batch_of_questions_is_fetched_in_a_few_calls_with_the_same_answers(built, fake_encoder):
+    _, remote = built
+    searcher = Searcher(load_index(remote.index), fake_encoder)
+    one_by_one = [searcher.search(q, top_k=3) for q in QUESTIONS]
+    store = searcher.index.store
+    calls = []
+    search, get = store.client.search, store.client.get
+    store.client.search = lambda *a, **k: calls.append("search") or search(*a, **k)
+    store.client.get = lambda *a, **k: calls.append("get") or get(*a, **k)
+    batch = searcher.search_many(QUESTIONS, top_k=3)
+    assert len(calls) <= 4 < 3 * len(QUESTIONS)  # 2 lexical + 1 dense searches and a get, for all of them
+    for a, b in zip(one_by_one, batch):
+        assert [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in a.results] == \
+               [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in b.results]
+        assert a.answered == b.answered

@@ -417,45 +417,84 @@ class MilvusStore(Store):
 
     # ------------------------------------------------------------ the Store interface
 
+    def prefetch(self, token_lists: list[list[str]], qvecs: np.ndarray, n: int) -> None:
+        """A batch of questions' lexical hits, dense hits and candidate vectors in a few calls
+        (each Milvus search takes many queries), kept for this thread until the next batch."""
+        lexical = self._lexical_hits(token_lists)
+        dense = self._dense_hits(np.asarray(qvecs, np.float32), n)
+        self._local.prefetched = ({tuple(t): hits for t, hits in zip(token_lists, lexical)},
+                                  {(q.tobytes(), n): hits for q, hits in zip(np.asarray(qvecs, np.float32), dense)})
+        self._local.vectors = batch = {}  # one cache for the batch: candidates recur across questions
+        for pos_vectors in (v for _, v in dense):
+            batch.update(pos_vectors)
+        wanted = set()
+        for (prow, pscore), _ in lexical:
+            wanted.update(int(i) for i in prow[np.argsort(-pscore)[:n]])
+        self._vectors_of(wanted)
+
+    def _lexical_hits(self, token_lists: list[list[str]]) -> list[tuple[tuple[np.ndarray, np.ndarray], ...]]:
+        """Per question, (rows, scores) of its passage hits and of its sentence hits."""
+        out = [[] for _ in token_lists]
+        for name, n, rows, df in ((self.collection, LEXICAL_PASSAGES, self.position, self.doc_freq),
+                                  (f"{self.collection}_s", LEXICAL_SENTENCES, self.sentence_row, self.sentence_df)):
+            if self.info["lexical"] == "own":
+                queries = [bm25_query_vector(t, df, len(rows)) if t else {} for t in token_lists]
+                params = {"metric_type": "IP"}
+            else:
+                queries = [" ".join(t) for t in token_lists]
+                params = {"metric_type": "BM25"}
+            asked = [i for i, q in enumerate(queries) if q]
+            results = self._call(self.client.search, name, data=[queries[i] for i in asked], anns_field="lexical",
+                                 limit=min(n, len(rows)), output_fields=["pk"], search_params=params) if asked else []
+            found = dict(zip(asked, results))
+            for i in range(len(token_lists)):
+                pairs = [(rows.get(_hit_id(h)), abs(float(h["distance"]))) for h in found.get(i, [])]
+                pairs = [(r, d) for r, d in pairs if r is not None]
+                out[i].append((np.array([r for r, _ in pairs], dtype=np.int64),
+                               np.array([d for _, d in pairs], dtype=np.float32)))
+        return [tuple(x) for x in out]
+
+    def _dense_hits(self, qvecs: np.ndarray, k: int) -> list[tuple[np.ndarray, dict[int, np.ndarray]]]:
+        """Per question, the nearest passages and their packed vectors."""
+        if not len(qvecs):
+            return []
+        results = self._call(self.client.search, self.collection, data=[q.tolist() for q in qvecs],
+                             anns_field="dense", limit=min(k, len(self.passages)), output_fields=["pk", "vectors"],
+                             search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF, k)}})
+        out = []
+        for hits in results:
+            vectors = {}
+            for h in hits:
+                pos = self.position.get(_hit_id(h))
+                if pos is not None:
+                    vectors[pos] = _unpack(h["entity"]["vectors"], self.dim)
+            out.append((np.array(list(vectors), dtype=np.int64), vectors))
+        return out
+
+    # ------------------------------------------------------------ the Store interface
+
     def lexical_scores(self, tokens: list[str]) -> LexicalScores:
-        self._local.vectors = {}  # a new question
+        lexical, _ = getattr(self._local, "prefetched", ({}, {}))
+        hits = lexical.get(tuple(tokens))
+        if hits is None:  # a question outside a prefetched batch
+            self._local.vectors = {}
+            hits = self._lexical_hits([tokens])[0]
         passages = np.zeros(len(self.passages), dtype=np.float32)
         sentences = np.zeros(len(self.sentence_owner), dtype=np.float32)
-        if not tokens:
-            return LexicalScores(passages, sentences)
-        for name, n, out, rows, df in ((self.collection, LEXICAL_PASSAGES, passages, self.position, self.doc_freq),
-                                       (f"{self.collection}_s", LEXICAL_SENTENCES, sentences, self.sentence_row,
-                                        self.sentence_df)):
-            if self.info["lexical"] == "own":
-                q = bm25_query_vector(tokens, df, len(rows))
-                if not q:
-                    continue
-                data, params = [q], {"metric_type": "IP"}
-            else:
-                data, params = [" ".join(tokens)], {"metric_type": "BM25"}
-            hits = self._call(self.client.search, name, data=data, anns_field="lexical", limit=min(n, len(rows)),
-                              output_fields=["pk"], search_params=params)[0]
-            for h in hits:
-                row = rows.get(_hit_id(h))
-                if row is not None:
-                    out[row] = abs(float(h["distance"]))
+        for out, (rows, scores) in zip((passages, sentences), hits):
+            out[rows] = scores
         return LexicalScores(passages, sentences)
 
     def document_frequency(self, word: str) -> int:
         return int(self.doc_freq.get(word, 0))
 
     def nearest(self, qvec: np.ndarray, k: int) -> np.ndarray:
-        hits = self._call(self.client.search, self.collection, data=[np.asarray(qvec, np.float32).tolist()],
-                          anns_field="dense", limit=min(k, len(self.passages)), output_fields=["pk", "vectors"],
-                          search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF, k)}})[0]
-        cache = self._cache()
-        ids = []
-        for h in hits:
-            pos = self.position.get(_hit_id(h))
-            if pos is not None:
-                ids.append(pos)
-                cache[pos] = _unpack(h["entity"]["vectors"], self.dim)
-        return np.array(ids, dtype=np.int64)
+        qvec = np.asarray(qvec, np.float32)
+        _, dense = getattr(self._local, "prefetched", ({}, {}))
+        hit = dense.get((qvec.tobytes(), k))
+        ids, vectors = hit if hit is not None else self._dense_hits(qvec[None, :], k)[0]
+        self._cache().update(vectors)
+        return ids
 
     def _vectors_of(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         cache = self._cache()

@@ -230,11 +230,15 @@ class Searcher:
 
         def answer(chunk: list[int], vecs: np.ndarray | None, t_embed: float) -> None:
             vec_rows = iter(vecs if vecs is not None else [])
+            index = self._state.index
+            analysed = {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
+            if vecs is not None and len(analysed) > 1:
+                index.store.prefetch([q.tokens for q in analysed.values()], vecs, self.config.candidates)
             for i in chunk:
                 if not queries[i]:
                     out.append(SearchResponse(questions[i], queries[i], False, []))
                     continue
-                resp = self.search_vector(questions[i], queries[i], next(vec_rows), top_k)
+                resp = self.search_vector(questions[i], queries[i], next(vec_rows), top_k, analysed[i])
                 resp.timings["embed"] = t_embed
                 out.append(resp)
             if on_progress:
@@ -254,8 +258,9 @@ class Searcher:
                 answer(chunk, vecs, t_embed)
         return out
 
-    def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int) -> SearchResponse:
-        """Run the stages for one cleaned query whose vector is already known."""
+    def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int,
+                      analysed: Question | None = None) -> SearchResponse:
+        """Run the stages for one cleaned query whose vector (and analysis) is already known."""
         cfg = self.config
         state = self._state
         index = state.index
@@ -265,7 +270,7 @@ class Searcher:
             return self._normalized(state, pid)
 
         t0 = time.perf_counter()
-        q = analyze(question, query, index.tokenizer)
+        q = analysed or analyze(question, query, index.tokenizer)
         lexical, sentence_lex = lexical_stage(store, q.tokens, cfg.sentence_share)
         t1 = time.perf_counter()
         cands = candidate_stage(store, lexical, qvec, cfg.candidates)

@@ -70,6 +70,11 @@ class Store(ABC):
     def sentence_vectors(self, rows: np.ndarray) -> np.ndarray:
         """The sentences' normalised vectors, one row per sentence row."""
 
+    def prefetch(self, token_lists: list[list[str]], qvecs: np.ndarray, n: int) -> None:
+        """A chance to fetch a batch of questions' candidates at once before each is searched
+        (a remote store saves round trips); local stores have nothing to do."""
+        return None
+
     def idf(self, word: str) -> float:
         return bm25_idf(len(self.passages), self.document_frequency(word))
 

@@ -158,3 +158,12 @@ def test_a_batch_of_questions_is_fetched_in_a_few_calls_with_the_same_answers(bu
         assert [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in a.results] == \
                [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in b.results]
         assert a.answered == b.answered
+
+
+def test_a_text_without_words_is_stored(tmp_path, fake_encoder):
+    # a sentence of only stop-words and punctuation has no BM25 terms; Milvus refuses all-zero vectors
+    docs = {"a.txt": "标题\n\n浦东新区位于上海市东部。我们的。区域面积569平方公里。"}
+    settings = _project(tmp_path, "remote", str(tmp_path / "m.db"), docs)
+    build_index(settings, model=fake_encoder)
+    top = Searcher(load_index(settings.index), fake_encoder).search("浦东新区面积多大").results[0]
+    assert top.citation.source == "corpus/a.txt" and "569" in top.text

@@ -41,7 +41,7 @@ import numpy as np
 
 from .chunking import Passage
 from .errors import IndexUnavailable
-from .store import LexicalScores, Store, sentence_layout
+from .store import EMPTY_TOKEN, LexicalScores, Store, sentence_layout
 
 LEXICAL = "own"  # "own": our jieba tokens as BM25 sparse vectors; "milvus": Milvus's BM25 function + jieba
 LEXICAL_PASSAGES = 1000  # lexical top-N fetched per question (the rest score 0)
@@ -155,7 +155,8 @@ def bm25_doc_vector(tokens: Sequence[str], avgdl: float) -> dict[int, float]:
     """Lucene BM25's document side (bm25s's variant): tf / (tf + k1·(1 − b + b·dl/avgdl))."""
     dl = max(len(tokens), 1)
     norm = K1 * (1 - B + B * dl / avgdl)
-    return {term_id(t): tf / (tf + norm) for t, tf in Counter(tokens).items()} or {0: 0.0}
+    # Milvus refuses an all-zero sparse vector: a text without words gets a term no question has
+    return {term_id(t): tf / (tf + norm) for t, tf in Counter(tokens).items()} or {term_id(EMPTY_TOKEN): 1.0}
 
 
 def bm25_query_vector(tokens: Sequence[str], df: dict[str, int], n: int) -> dict[int, float]:

@@ -462,10 +462,20 @@ def build_index(
         if not docs:
             raise CorpusError(f"{settings.corpus}: none of the files could be read")
         state = expected_state(settings)
-        if not force and not stale_reasons(settings, want=state) and verify_files(index_dir) == []:
+        reasons = stale_reasons(settings, want=state)
+        if not force and not reasons and verify_files(index_dir) == []:
             manifest = read_manifest(index_dir) or {}
             return BuildReport(len(docs), manifest.get("passages", 0), time.perf_counter() - t0, index_dir, False,
                                reading.skipped)
+
+        def load_model():
+            log(f"Loading embedding model {settings.model} …")
+            return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
+
+        loading = None
+        if model is None and (force or any(r.startswith(("new document", "changed document", "no index"))
+                                           for r in reasons)):
+            loading = in_background(load_model)  # texts to embed are likely: load while the corpus is chunked
         passages = chunk_corpus(docs, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
@@ -477,12 +487,8 @@ def build_index(
 
             raise PudongQAError(f"fast_build={settings.fast_build!r}: use one of {', '.join(MODES)}")
 
-        def load_model():
-            log(f"Loading embedding model {settings.model} …")
-            return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
-
         if model is None and settings.fast_build != "off":  # the method depends on the model
-            model = load_model()
+            model = loading() if loading else load_model()
         texts = [indexed_text(p) for p in passages]
         sentences = [s for p in passages for s in p.sentence_texts()]
         mode = settings.fast_build if getattr(model, "token_states", False) else "off"
@@ -498,7 +504,7 @@ def build_index(
         def embed():
             nonlocal model
             if model is None and new:  # an unchanged or shrinking corpus needs no model
-                model = load_model()
+                model = loading() if loading else load_model()
             return embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
                                mode=mode, int8=settings.build_int8)
 

@@ -97,9 +97,23 @@ def lexical_text(p: Passage) -> str:
     return f"{last}\n{p.text}" if last else p.text
 
 
-def _versions() -> dict[str, str]:
+def token_texts(passages: list[Passage]) -> list[str]:
+    """Every text BM25 tokenizes, in the order its tokens are stored: each passage's lexical
+    text, then all sentences."""
+    return [lexical_text(p) for p in passages] + [s for p in passages for s in p.sentence_texts()]
+
+
+def read_passages(index_dir: Path) -> list[Passage]:
+    records = json.loads((Path(index_dir) / "passages.json").read_text(encoding="utf-8"))
+    return [Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records]
+
+
+VERSIONED = ("pudong-qa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba", "opencc")
+
+
+def _versions(packages: tuple[str, ...] = VERSIONED) -> dict[str, str]:
     out = {}
-    for pkg in ("pudong-qa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba", "opencc"):
+    for pkg in packages:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[pkg] = importlib.metadata.version(pkg)
     return out
@@ -128,7 +142,7 @@ def expected_state(settings: Settings) -> dict[str, Any]:
         "chunking": settings.chunking(),
         "model": model_identity(settings.model),
         "stopwords": hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:16],
-        "tokenizer": {k: v for k, v in _versions().items() if k in ("jieba", "opencc")},
+        "tokenizer": _versions(("jieba", "opencc")),  # checked on every start: look up only these
         **({"store": {"kind": "milvus", "uri": _milvus_uri(settings)}} if settings.milvus_uri else {}),
     }
 
@@ -316,12 +330,10 @@ def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[st
         return {}
     try:
         old = json.loads((index_dir / TOKENS / "dictionary.json").read_text(encoding="utf-8"))
-        records = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))
+        texts = token_texts(read_passages(index_dir))
         tokens = load_tokens(index_dir / TOKENS)
-    except (OSError, ValueError, KeyError, IndexError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
         return {}
-    previous = [Passage(**{**r, "sentences": tuple(tuple(x) for x in r["sentences"])}) for r in records]
-    texts = [lexical_text(p) for p in previous] + [s for p in previous for s in p.sentence_texts()]
     if len(texts) != len(tokens):
         return {}
     cache = dict(zip(texts, tokens))
@@ -519,11 +531,10 @@ def build_index(
             cache.clear()
             return vecs[: len(texts)], vecs[len(texts):]
 
-        lexical = [lexical_text(p) for p in passages]
         tokenizer = Tokenizer(terms)
         dictionary = tokenizer.dictionary_changes()
         token_cache = {} if force else _previous_tokens(index_dir, state, dictionary, docs, passages)
-        tokens, tokenized = tokenize_texts(tokenizer, lexical + sentences, token_cache)
+        tokens, tokenized = tokenize_texts(tokenizer, token_texts(passages), token_cache)
         del token_cache
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
@@ -564,10 +575,7 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         if bad:
             raise IndexUnavailable(f"index at {index_dir} is damaged ({', '.join(bad)}); run `pudong-qa build --force`")
     try:
-        records = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))
-        passages = [
-            Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records
-        ]
+        passages = read_passages(index_dir)
         terms = json.loads((index_dir / "userdict.json").read_text(encoding="utf-8"))
         info = manifest.get("store") or {"kind": "local"}
         if info.get("kind") == "milvus":

@@ -421,10 +421,11 @@ class MilvusStore(Store):
     def prefetch(self, token_lists: list[list[str]], qvecs: np.ndarray, n: int) -> None:
         """A batch of questions' lexical hits, dense hits and candidate vectors in a few calls
         (each Milvus search takes many queries), kept for this thread until the next batch."""
+        qvecs = np.asarray(qvecs, np.float32)
         lexical = self._lexical_hits(token_lists)
-        dense = self._dense_hits(np.asarray(qvecs, np.float32), n)
+        dense = self._dense_hits(qvecs, n)
         self._local.prefetched = ({tuple(t): hits for t, hits in zip(token_lists, lexical)},
-                                  {(q.tobytes(), n): hits for q, hits in zip(np.asarray(qvecs, np.float32), dense)})
+                                  {(q.tobytes(), n): hits for q, hits in zip(qvecs, dense)})
         self._local.vectors = batch = {}  # one cache for the batch: candidates recur across questions
         for pos_vectors in (v for _, v in dense):
             batch.update(pos_vectors)

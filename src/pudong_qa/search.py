@@ -89,12 +89,16 @@ class Ranking:
 
 def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passages: Sequence[Passage],
                normalized: Callable[[int], tuple[str, list[str]]], fusion: Fusion, sentence_share: float,
-               use_lexical: bool, titles: dict[str, str] | None = None,
+               use_lexical: bool,
                document_words: Callable[[str], frozenset[str]] | None = None,
                idf: Callable[[str], float] | None = None,
                title_of: Callable[[int], str] | None = None) -> Ranking:
-    """Fuse lexical and dense scores of the candidates and add the question's bonuses."""
+    """Fuse lexical and dense scores of the candidates and add the question's bonuses.
+    ``title_of`` gives a passage's normalised document title (the passage's own title if omitted)."""
     ids = cands.ids
+    if title_of is None:
+        def title_of(pid: int) -> str:
+            return normalize(passages[pid].title)
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
     phrase = definition = preamble = None
     if question.segments:
@@ -108,7 +112,10 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
     title = document = None
     sources = [passages[i].source for i in ids]
     if fusion.title_weight and len(set(sources)) > 1:  # one document: the title tells nothing apart
-        names = {src: normalize((titles or {}).get(src) or passages[i].title) for src, i in zip(sources, ids)}
+        names: dict[str, str] = {}
+        for src, i in zip(sources, ids):
+            if src not in names:
+                names[src] = title_of(int(i))
         title = np.array([title_score(question.query, names[src]) for src in sources])
     if fusion.document_weight and document_words and idf and question.words and len(set(sources)) > 1:
         weights = {w: idf(w) for w in question.words}
@@ -117,7 +124,7 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
                  for src in set(sources)}
         document = np.array([share[src] for src in sources])
     coverage = None
-    if fusion.coverage_weight and idf and title_of and question.words:
+    if fusion.coverage_weight and idf and question.words:
         cov = []
         for i in ids:
             words = [w for w in question.words if w not in title_of(int(i))]
@@ -276,7 +283,7 @@ class Searcher:
         cands = candidate_stage(store, lexical, qvec, cfg.candidates)
         t2 = time.perf_counter()
         ranking = rank_stage(q, lexical, cands, store.passages, normalized, self.fusion, cfg.sentence_share,
-                             use_lexical=bool(lexical.max() > 0), titles=index.titles,
+                             use_lexical=bool(lexical.max() > 0),
                              document_words=lambda src: self._document_words(state, src), idf=store.idf,
                              title_of=lambda pid: self._title(state, store.passages[pid].source,
                                                               store.passages[pid].title))

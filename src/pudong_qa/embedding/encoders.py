@@ -122,6 +122,15 @@ class OnnxEncoder(Encoder):
         self._doc_sessions: dict[bool, object] = {}
         self.token_states = True
 
+    def _inputs(self, texts: list[str]):
+        """Tokenizer encodings and the graph's inputs (word vectors looked up in the memory-mapped
+        table, attention mask) for one batch of already prompted texts."""
+        enc = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
+        return enc, {"inputs_embeds": embeds, "attention_mask": mask}
+
     def _doc_session(self, int8: bool):
         """The graph that also returns token states (derived from model.onnx on first use, no
         PyTorch); fp32 gives the very same ``embedding`` output as the query graph."""
@@ -152,11 +161,9 @@ class OnnxEncoder(Encoder):
         session = self._doc_session(int8)
         prompt = self.prompts.get("document", "")
         for idx in length_batches([len(prompt) + len(t) for t in texts], batch_size):
-            enc = self.tokenizer.encode_batch([prompt + texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
-            vec, states = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
+            enc, feed = self._inputs([prompt + texts[i] for i in idx])
+            mask = feed["attention_mask"]
+            vec, states = session.run(None, feed)
             for j, i in enumerate(idx):
                 e = enc[j]
                 n = int(mask[j].sum())
@@ -174,11 +181,7 @@ class OnnxEncoder(Encoder):
         batches = length_batches([len(t) for t in texts], batch_size)  # similar lengths pad less
         for idx in batches:
             batch = [texts[i] for i in idx]
-            enc = self.tokenizer.encode_batch(batch)
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
-            out.append(self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0])
+            out.append(self.session.run(None, self._inputs(batch)[1])[0])
             bar.update(sum(len(t) - len(prompt) for t in batch))
         bar.close()
         vecs = np.empty((len(texts), self.dim), dtype=np.float32)

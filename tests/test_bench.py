@@ -15,8 +15,12 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert results["query"]["total"]["p50_ms"] > 0 and results["batch"]["cli_answering_q_per_s"] > 0
     scale = results["scale"][0]
     assert scale["passages"] == 1500 and scale["approx"]["recall_at_10"] >= 0.9
+    whole = scale["whole"]
+    assert whole["write"]["passages"] == whole["ask"]["passages"] == 1500
+    assert whole["ask"]["total"]["p50_ms"] > 0 and 0 < whole["ask"]["anon_mb"] <= whole["ask"]["rss_mb"]
+    assert whole["ask"]["answered"] > 0  # the synthetic passages are real sentences: questions find them
     report = bench.to_markdown(results, "pudong-qa bench --quick")
-    assert "| 1,500 |" in report and "warm single question" in report
+    assert "| 1,500 |" in report and "warm single question" in report and "| 1,500 (" in report
     onnx, fp32, int8 = results["backends"]
     assert onnx["within_0.01"] and fp32["within_0.01"]  # same numbers, only faster
     assert onnx["batch_independent"] and fp32["batch_independent"]

@@ -1,3 +1,5 @@
+import copy
+
 from pudong_qa.index import read_source
 
 
@@ -61,3 +63,23 @@ def test_expected_answer_type_checks(searcher):
     assert not searcher.search("浦东新区有多少所大学").answered
     assert searcher.search("医疗联合体是什么时候组建的").answered
     assert not searcher.search("曹路镇是什么时候成立的").answered
+
+
+def test_one_question_gets_the_same_answer_as_in_a_batch_and_stale_lexical_scores_are_redone(searcher):
+    import numpy as np
+
+    from pudong_qa.search import Lexical, clean_query
+
+    questions = ["浦东新区下辖多少个街道办事处", "管办评是什么"]
+    alone = [searcher.search(q, top_k=3) for q in questions]  # lexical stage beside the embedding
+    batch = searcher.search_many(questions, top_k=3)
+    assert [_ids(r) for r in alone] == [_ids(r) for r in batch]
+    assert [r.answered for r in alone] == [r.answered for r in batch]
+    q = questions[0]
+    qvec = searcher.model.encode_queries([clean_query(q)])[0]
+    index = searcher.index
+    n, m = len(index.passages), len(index.store.sentence_owner)
+    stale = Lexical(copy.copy(index), np.ones(n, dtype=np.float32), np.ones(m, dtype=np.float32), 0.0)
+    assert _ids(searcher.search_vector(q, clean_query(q), qvec, 3, early=stale)) == _ids(alone[0])
+    wrong = Lexical(index, np.zeros(n, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0)
+    assert searcher.search_vector(q, clean_query(q), qvec, 3, early=wrong).timings["bm25"] == 0.0

@@ -223,3 +223,22 @@ def test_title_score_is_the_share_of_the_title_named():
     assert title_score("北京大学建于哪一年", "北京大学") == 1.0
     assert title_score("北京的大学有哪些", "北京大学") == 0.5
     assert title_score("上海有多少人", "北京大学") == 0.0
+    assert title_score("上海有多少人", "") == 0.0 and title_score("", "北京") == 0.0
+    assert title_score("北大学生", "北京 大学") == 0.5  # spaces in a title do not count
+
+
+def test_title_score_is_the_longest_common_run_of_any_strings():
+    import random
+
+    from pudong_qa.ranking import title_score
+
+    def brute(query: str, title: str) -> float:
+        title = "".join(title.split())
+        runs = [n for i in range(len(title)) for n in range(2, len(title) - i + 1) if title[i : i + n] in query]
+        return max(runs) / len(title) if runs else 0.0
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        query = "".join(rng.choice("北京大学建年 a") for _ in range(rng.randint(0, 12)))
+        title = "".join(rng.choice("北京大学建年 a") for _ in range(rng.randint(0, 10)))
+        assert title_score(query, title) == brute(query, title), (query, title)

@@ -1,5 +1,5 @@
 from pudong_qa.corpus import parse_document
-from pudong_qa.tokenize import Tokenizer, corpus_terms, normalize
+from pudong_qa.tokenize import Tokenizer, corpus_terms, normalize, normalize_all
 
 
 def test_normalize_folds_traditional_and_width():
@@ -39,3 +39,10 @@ def test_a_texts_tokens_depend_only_on_the_corpus_terms_it_contains():
 def test_only_terms_new_to_jieba_change_its_dictionary():
     changes = Tokenizer(["经济", "一门式"]).dictionary_changes()
     assert set(changes) == {"一门式"} and changes["一门式"] > 0
+
+
+def test_normalize_all_equals_normalize_one_by_one():
+    texts = ["臺灣的ＡＢＣ", "第一句。", "两行\n文本", "㈠ 政府", ""]
+    assert normalize_all(texts) == [normalize(t) for t in texts]
+    assert normalize_all(texts[:2]) == [normalize(t) for t in texts[:2]]
+    assert normalize_all(["單"]) == ["单"]

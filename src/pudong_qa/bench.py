@@ -374,6 +374,141 @@ def scale_milvus(size: int, sample: int, questions: list[str], uri: str, seed: i
     return out
 
 
+PASSAGES_PER_DOCUMENT = 100
+
+
+def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
+    """A whole local index of ``size`` passages, written by the index's own writers, for
+    measuring ``ask`` at scale without embedding millions of texts.
+
+    Each passage is 2-4 sentences of the corpus drawn at random, 100 passages to a document.
+    Its sentences' vectors are the model's vectors of those very sentences (exact, since the
+    texts are the same); its own vector is their normalised mean (an approximation of encoding
+    the passage); its BM25 tokens are its sentences' tokens, as jieba cut them.
+    """
+    from .chunking import Passage, chunk_corpus
+    from .corpus import load_corpus
+    from .embedding import load_model
+    from .index import MANIFEST
+    from .passages import write_passages
+    from .store import LocalStore
+    from .tokenize import Tokenizer, corpus_terms
+
+    settings = Settings.from_env()
+    docs = load_corpus(settings.corpus, settings.root, settings.max_file_bytes)
+    real = chunk_corpus(docs, settings.max_chars, settings.overlap)
+    sentences = list(dict.fromkeys(s for p in real for s in p.sentence_texts()))
+    sections = sorted({p.section for p in real})
+    terms = corpus_terms(docs)
+    tokenizer = Tokenizer(terms)
+    sentence_tokens = [tokenizer.tokens(s) for s in sentences]
+    section_tokens = [tokenizer.tokens(s.rsplit(" > ", 1)[-1]) for s in sections]
+    model = load_model(settings.model, settings.cache_dir)
+    t0 = time.perf_counter()
+    pool = model.encode_passages(sentences)
+    embed_s = time.perf_counter() - t0
+
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(2, 5, size)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    picked = rng.integers(0, len(sentences), int(offsets[-1]))
+    section_of = rng.integers(0, len(sections), size)
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+
+    t0 = time.perf_counter()
+    passages, passage_tokens = [], []
+    for i in range(size):
+        ids = picked[offsets[i]:offsets[i + 1]]
+        doc, para = divmod(i, PASSAGES_PER_DOCUMENT)
+        start = 0 if para == 0 else passages[-1].end + 1  # a paragraph break between passages
+        ends = start + np.cumsum(lengths[ids])
+        spans = tuple(zip([start, *ends[:-1].tolist()], ends.tolist()))
+        section = sections[section_of[i]]
+        passages.append(Passage(i, f"corpus/synthetic/{doc:06d}.txt", f"合成文档{doc}", section, para + 1, start,
+                                int(ends[-1]), "".join(sentences[k] for k in ids), spans))
+        # what BM25 indexes of a passage: its innermost heading, then its text (index.lexical_text)
+        passage_tokens.append(section_tokens[section_of[i]] + [w for k in ids for w in sentence_tokens[k]])
+    write_passages(directory, passages)
+    (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+    LocalStore.write_lexical(directory, passage_tokens, [sentence_tokens[k] for k in picked.tolist()])
+    del passage_tokens
+    vectors = np.empty((size, pool.shape[1]), dtype=np.float32)
+    for a in range(0, size, 100_000):
+        b = min(size, a + 100_000)
+        sums = np.add.reduceat(pool[picked[offsets[a]:offsets[b]]], offsets[a:b] - offsets[a])
+        vectors[a:b] = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    LocalStore.write_vectors(directory, vectors, pool[picked], ann="auto")
+    n_docs = -(-size // PASSAGES_PER_DOCUMENT)
+    manifest = {"synthetic": True, "passages": size, "sentences": int(offsets[-1]), "model": settings.model,
+                "documents": [{"source": f"corpus/synthetic/{d:06d}.txt", "title": f"合成文档{d}"}
+                              for d in range(n_docs)],
+                "store": {"kind": "local"}}
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    disk = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    return {"passages": size, "sentences": int(offsets[-1]), "distinct_sentences": len(sentences),
+            "embed_s": round(embed_s, 1), "write_s": round(time.perf_counter() - t0, 1),
+            "disk_gb": round(disk / 2**30, 2), "peak_rss_mb": peak_rss_mb()}
+
+
+def _memory_mb() -> dict[str, float]:
+    """Resident memory now: all of it, the part that is the process's own (anonymous), and the
+    part that is memory-mapped index files (which the kernel can drop and re-read)."""
+    fields = {}
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields.get("VmRSS"), "anon_mb": fields.get("RssAnon"), "file_mb": fields.get("RssFile"),
+            "peak_rss_mb": fields.get("VmHWM")}
+
+
+def scale_ask(directory: Path, questions: list[str], seed: int = 0) -> dict:
+    """Serve the index in ``directory`` as ``pudong-qa ask`` does (model and index loaded once)
+    and answer each question end to end."""
+    from .embedding import load_model
+    from .index import load_index
+    from .search import Searcher
+
+    settings = Settings.from_env()
+    t0 = time.perf_counter()
+    index = load_index(directory, verify=False)
+    index.tokenizer.warm_up()
+    searcher = Searcher(index, load_model(settings.model, settings.cache_dir))
+    load_s = time.perf_counter() - t0
+    sentences = [s for i in range(0, len(index.passages), max(1, len(index.passages) // 500))
+                 for s in index.passages[i].sentence_texts()]
+    asked = questions + distinct_questions(sentences, 200, seed)
+    for q in asked[:5]:
+        searcher.search(q, top_k=3)
+    lat, responses = latencies(lambda q: searcher.search(q, top_k=3), asked)
+    parts: dict[str, list[float]] = {}
+    for resp in responses:
+        for key, value in resp.timings.items():
+            parts.setdefault(key, []).append(value)
+    return {"passages": len(index.passages), "questions": len(asked), "load_s": round(load_s, 1),
+            "answered": sum(r.answered for r in responses), "total": percentiles_ms(lat),
+            **{key: percentiles_ms(values) for key, values in parts.items()}, **_memory_mb()}
+
+
+def bench_ask_scale(size: int, questions_path: str) -> dict:
+    """Write a synthetic index of ``size`` passages in one child process, then serve it in
+    another, so the serving memory figure holds nothing of the writing."""
+    tmp = Path(tempfile.mkdtemp(prefix="pudong-qa-scale-"))
+    try:
+        runs = []
+        for args in (["write-index", str(size), str(tmp / "index")], ["ask-index", str(tmp / "index"), questions_path]):
+            if args[0] == "write-index":
+                (tmp / "index").mkdir()
+            proc = subprocess.run([sys.executable, "-m", "pudong_qa.bench", *args], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{args[0]} at {size} failed:\n{proc.stderr[-2000:]}")
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"passages": size, "write": runs[0], "ask": runs[1]}
+
+
 def bench_scale(sizes: list[int], sample: int, questions: list[str], log: Callable[[str], None]) -> list[dict]:
     results = []
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
@@ -382,6 +517,8 @@ def bench_scale(sizes: list[int], sample: int, questions: list[str], log: Callab
         for size in sizes:
             log(f"scale: {size:,} passages …")
             results.append(_scale_child(size, sample, f.name))
+            log(f"scale: a whole index of {size:,} passages, asked end to end …")
+            results[-1]["whole"] = bench_ask_scale(size, f.name)
     finally:
         os.unlink(f.name)
     return results
@@ -490,11 +627,33 @@ def to_markdown(r: dict, command: str) -> str:
                      f"{a['build_s']} s, {a['p50_ms']} / {a['p95_ms']} ms, {a['recall_at_10']} | "
                      f"{m['build_s']} s, {m['p50_ms']} / {m['p95_ms']} ms | "
                      f"{s['serving_rss_mb']} MB ({s['peak_rss_mb']} MB) |")
+    wholes = [s["whole"] for s in r["scale"] if "whole" in s]
+    if wholes:
+        lines += [
+            "", "## A whole index at scale, asked end to end (synthetic)", "",
+            "Written by the index's own writers (`synthetic_index`), then served in a fresh process as "
+            "`pudong-qa ask` serves it; each question answered with `Searcher.search` (top 3). Serving "
+            "memory is resident memory after the questions (the process's own / index files it maps).", "",
+            "| passages (sentences) | write | on disk | load | question p50 / p95 | of which BM25 / dense / "
+            "fusion / embedding (p50) | RSS serving (own / mapped) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for w in wholes:
+            a, wr = w["ask"], w["write"]
+            lines.append(f"| {w['passages']:,} ({wr['sentences']:,}) | {wr['write_s']} s | {wr['disk_gb']} GB | "
+                         f"{a['load_s']} s | {a['total']['p50_ms']} / {a['total']['p95_ms']} ms | "
+                         f"{a['bm25']['p50_ms']} / {a['dense']['p50_ms']} / {a['fusion']['p50_ms']} / "
+                         f"{a['embed']['p50_ms']} ms | {a['rss_mb']} MB ({a['anon_mb']} / {a['file_mb']} MB) |")
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":  # child for one scale size: python -m pudong_qa.bench scale N SAMPLE ANN QUESTIONS.txt
-    if len(sys.argv) == 6 and sys.argv[1] == "milvus-scale":  # ... milvus-scale N SAMPLE QUESTIONS.txt URI
+    if len(sys.argv) == 4 and sys.argv[1] == "write-index":  # ... write-index N DIR
+        print(json.dumps(synthetic_index(Path(sys.argv[3]), int(sys.argv[2]))))
+    elif len(sys.argv) == 4 and sys.argv[1] == "ask-index":  # ... ask-index DIR QUESTIONS.txt
+        qs = [q for q in Path(sys.argv[3]).read_text(encoding="utf-8").splitlines() if q.strip()]
+        print(json.dumps(scale_ask(Path(sys.argv[2]), qs)))
+    elif len(sys.argv) == 6 and sys.argv[1] == "milvus-scale":  # ... milvus-scale N SAMPLE QUESTIONS.txt URI
         qs = [q for q in Path(sys.argv[4]).read_text(encoding="utf-8").splitlines() if q.strip()]
         print(json.dumps(scale_milvus(int(sys.argv[2]), int(sys.argv[3]), qs, sys.argv[5])))
     elif len(sys.argv) == 6 and sys.argv[1] == "scale":

@@ -3,7 +3,7 @@
 Layout of ``index/`` (safe formats only, no pickle)::
 
     manifest.json         corpus hashes, settings, model identity, versions, file checksums
-    passages.json         passages with their citations
+    passages/             passages with their citations, as memory-mapped columns (passages.py)
     documents.json        each document's extracted text (citations index into it), title, format, encoding
     userdict.json         corpus terms added to jieba (same on index and query side)
     tokens/               each passage's and sentence's BM25 tokens (vocab.json, ids.npy,
@@ -43,11 +43,12 @@ from .chunking import Passage, chunk_corpus
 from .corpus import CorpusReading, Skipped, corpus_files, read_corpus, relative_source
 from .errors import CorpusError, IndexUnavailable
 from .locking import file_lock
+from .passages import read_passages, write_passages
 from .settings import Settings
 from .store import LocalStore, Store
 from .tokenize import STOPWORDS, Tokenizer, corpus_terms, normalize
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: passages as columns (passages/), not passages.json
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
 PIPELINE_VERSION = 3
 MANIFEST = "manifest.json"
@@ -101,11 +102,6 @@ def token_texts(passages: list[Passage]) -> list[str]:
     """Every text BM25 tokenizes, in the order its tokens are stored: each passage's lexical
     text, then all sentences."""
     return [lexical_text(p) for p in passages] + [s for p in passages for s in p.sentence_texts()]
-
-
-def read_passages(index_dir: Path) -> list[Passage]:
-    records = json.loads((Path(index_dir) / "passages.json").read_text(encoding="utf-8"))
-    return [Passage(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in records]
 
 
 VERSIONED = ("pudong-qa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba", "opencc")
@@ -241,8 +237,7 @@ def write_index(
           "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in docs], ensure_ascii=False),
         encoding="utf-8")
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-    records = [dict(vars(p)) for p in passages]  # flat dataclasses: asdict's deep copy is slow at scale
-    (directory / "passages.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    write_passages(directory, passages)
     save_tokens(directory / TOKENS, passage_tokens + sentence_tokens, dictionary)
     store_info: dict[str, Any] = {"kind": "local"}
     if settings.milvus_uri:  # vectors and lexical postings in Milvus; the folder keeps the metadata

@@ -2,7 +2,7 @@
 
 ``PUDONG_QA_MILVUS_URI`` chooses it: a path ending in ``.db`` is Milvus Lite (embedded, one
 file), ``http://host:19530`` a Milvus server or cluster (``PUDONG_QA_MILVUS_TOKEN`` if it
-needs one). The index folder keeps its local metadata (manifest, passages.json, documents,
+needs one). The index folder keeps its local metadata (manifest, passages/ (columns), documents,
 userdict, document frequencies); Milvus holds what grows with the corpus:
 
 - collection ``<name>_a`` or ``<name>_b`` (one passage a row): key, text, source, title,

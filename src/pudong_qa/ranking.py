@@ -83,10 +83,12 @@ def title_score(query: str, title: str) -> float:
     """Share of a (normalised) title found as one contiguous run in the query: the title of an
     article is usually the subject a question about it names ("北京大学" in "北京大学建于哪一年")."""
     title = "".join(title.split())
-    for n, pieces in _substrings(title):
-        if any(map(query.__contains__, pieces)):
-            return n / len(title)
-    return 0.0
+    best = 0  # the longest run of the title inside the query: from each start, grow while it matches
+    for i in range(len(title) - 1):
+        n = max(best + 1, 2)
+        while i + n <= len(title) and title[i : i + n] in query:
+            best, n = n, n + 1
+    return best / len(title) if best else 0.0
 
 
 @dataclass(frozen=True)

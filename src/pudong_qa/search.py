@@ -10,6 +10,7 @@ Storage is reached only through the ``Store`` interface (store.py).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +21,12 @@ import numpy as np
 from .answer import answer_span, confidence, sentence_prior, word_coverage
 from .chunking import Passage
 from .index import Index
+from .passages import PassageTable, labels, passages_of
 from .query import MAX_QUERY_CHARS, Question, analyze, clean_query, defines, question_problem
 from .ranking import Fusion, SearchConfig, maxnorm, phrase_score, title_score
 from .results import Citation, Result, SearchResponse
 from .store import Store
-from .tokenize import normalize
+from .tokenize import normalize, normalize_all
 
 NORMALIZED_CACHE_SIZE = 50_000  # passages whose normalised text is kept between questions
 QUERY_BATCH = 64
@@ -42,7 +44,11 @@ def lexical_stage(store: Store, tokens: Sequence[str], sentence_share: float) ->
     raw = store.lexical_scores(list(tokens))
     best_sentence = np.zeros(len(store.passages), dtype=np.float32)
     np.maximum.at(best_sentence, store.sentence_owner, raw.sentences)
-    combined = (1 - sentence_share) * maxnorm(raw.passages) + sentence_share * maxnorm(best_sentence)
+    combined = maxnorm(raw.passages)  # in place from here: at a million passages copies cost
+    combined *= 1 - sentence_share
+    best_sentence = maxnorm(best_sentence)
+    best_sentence *= sentence_share
+    combined += best_sentence
     return combined, raw.sentences
 
 
@@ -98,7 +104,7 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
     ids = cands.ids
     if title_of is None:
         def title_of(pid: int) -> str:
-            return normalize(passages[pid].title)
+            return normalize(labels(passages, "title", [pid])[0])
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
     phrase = definition = preamble = None
     if question.segments:
@@ -108,9 +114,9 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
         found = {int(i): [defines(question.subject, s) for s in normalized(int(i))[1]] for i in ids}
         definition = np.array([any(found[int(i)]) for i in ids])
     if question.about_document:  # "why did the author write this report": the preamble says
-        preamble = np.array([not passages[i].section for i in ids])
+        preamble = np.array([not section for section in labels(passages, "section", ids)])
     title = document = None
-    sources = [passages[i].source for i in ids]
+    sources = labels(passages, "source", ids)
     if fusion.title_weight and len(set(sources)) > 1:  # one document: the title tells nothing apart
         names: dict[str, str] = {}
         for src, i in zip(sources, ids):
@@ -172,6 +178,16 @@ def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, 
 # ---------------------------------------------------------------- the searcher
 
 
+@dataclass(frozen=True)
+class Lexical:
+    """A question's lexical stage, computed on ``index`` (possibly while its vector was made)."""
+
+    index: Index
+    scores: np.ndarray  # per passage, in [0, 1]
+    sentences: np.ndarray  # raw BM25 per sentence row
+    seconds: float
+
+
 @dataclass
 class _State:
     index: Index
@@ -187,6 +203,8 @@ class Searcher:
         self.model = model
         self.config = config or SearchConfig()
         self.fusion = Fusion.from_config(self.config)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.swap_index(index)
 
     def swap_index(self, index: Index) -> None:
@@ -235,24 +253,36 @@ class Searcher:
             vecs = self.model.encode_queries(texts, batch_size=batch_size) if texts else None
             return vecs, (time.perf_counter() - t) / max(len(texts), 1)
 
-        def answer(chunk: list[int], vecs: np.ndarray | None, t_embed: float) -> None:
+        def analyse(chunk: list[int], index: Index) -> dict[int, Question]:
+            return {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
+
+        def answer(chunk: list[int], vecs: np.ndarray | None, t_embed: float,
+                   analysed: dict[int, Question] | None = None, lexical: dict[int, Lexical] | None = None) -> None:
             vec_rows = iter(vecs if vecs is not None else [])
             index = self._state.index
-            analysed = {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
+            if analysed is None:
+                analysed = analyse(chunk, index)
             if vecs is not None and len(analysed) > 1:
                 index.store.prefetch([q.tokens for q in analysed.values()], vecs, self.config.candidates)
             for i in chunk:
                 if not queries[i]:
                     out.append(SearchResponse(questions[i], queries[i], False, []))
                     continue
-                resp = self.search_vector(questions[i], queries[i], next(vec_rows), top_k, analysed[i])
+                resp = self.search_vector(questions[i], queries[i], next(vec_rows), top_k, analysed[i],
+                                          (lexical or {}).get(i))
                 resp.timings["embed"] = t_embed
                 out.append(resp)
             if on_progress:
                 on_progress(len(chunk))
 
         out: list[SearchResponse] = []
-        if len(chunks) <= 1:  # a single question (the chat page): no thread to start
+        if len(questions) == 1:  # one question (the chat page): BM25 runs while the model embeds
+            pending = self._embedding_thread().submit(embed, chunks[0])
+            index = self._state.index
+            analysed = analyse(chunks[0], index)
+            answer(chunks[0], *pending.result(), analysed, {i: self._lexical(index, q) for i, q in analysed.items()})
+            return out
+        if len(chunks) <= 1:  # a few questions: the store may fetch them together (prefetch)
             for chunk in chunks:
                 answer(chunk, *embed(chunk))
             return out
@@ -265,9 +295,23 @@ class Searcher:
                 answer(chunk, vecs, t_embed)
         return out
 
+    def _embedding_thread(self) -> ThreadPoolExecutor:
+        """Threads for query embedding beside the lexical stage (ONNX Runtime releases the GIL)."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pudong-qa-embed")
+        return self._pool
+
+    def _lexical(self, index: Index, q: Question) -> Lexical:
+        t = time.perf_counter()
+        scores, sentences = lexical_stage(index.store, q.tokens, self.config.sentence_share)
+        return Lexical(index, scores, sentences, time.perf_counter() - t)
+
     def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int,
-                      analysed: Question | None = None) -> SearchResponse:
-        """Run the stages for one cleaned query whose vector (and analysis) is already known."""
+                      analysed: Question | None = None, early: Lexical | None = None) -> SearchResponse:
+        """Run the stages for one cleaned query whose vector (and analysis, and lexical scores)
+        is already known."""
         cfg = self.config
         state = self._state
         index = state.index
@@ -276,17 +320,23 @@ class Searcher:
         def normalized(pid: int) -> tuple[str, list[str]]:
             return self._normalized(state, pid)
 
-        t0 = time.perf_counter()
         q = analysed or analyze(question, query, index.tokenizer)
-        lexical, sentence_lex = lexical_stage(store, q.tokens, cfg.sentence_share)
+        if early is None or early.index is not index:  # not computed yet, or on an index since swapped
+            early = self._lexical(index, q)
+        lexical, sentence_lex = early.scores, early.sentences
         t1 = time.perf_counter()
+        t0 = t1 - early.seconds
         cands = candidate_stage(store, lexical, qvec, cfg.candidates)
         t2 = time.perf_counter()
+        def title_of(pid: int) -> str:
+            source, title = (labels(store.passages, name, [pid])[0] for name in ("source", "title"))
+            return self._title(state, source, title)
+
         ranking = rank_stage(q, lexical, cands, store.passages, normalized, self.fusion, cfg.sentence_share,
                              use_lexical=bool(lexical.max() > 0),
                              document_words=lambda src: self._document_words(state, src), idf=store.idf,
-                             title_of=lambda pid: self._title(state, store.passages[pid].source,
-                                                              store.passages[pid].title))
+                             title_of=title_of)
+
         def prior(pid: int) -> np.ndarray:
             p = store.passages[pid]
             return sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
@@ -319,7 +369,7 @@ class Searcher:
             cache = state.documents = {}
         if source not in cache:
             tok = state.index.tokenizer
-            text = "\n".join(normalize(p.text) for p in state.index.passages if p.source == source)
+            text = "\n".join(normalize(p.text) for p in passages_of(state.index.passages, source))
             cache[source] = frozenset(tok.tokens(text, normalized=True))
         return cache[source]
 
@@ -330,6 +380,11 @@ class Searcher:
         if pid not in cache:
             if len(cache) > NORMALIZED_CACHE_SIZE:
                 cache.clear()
-            p = state.index.passages[pid]
-            cache[pid] = (normalize(p.text), [normalize(s) for s in p.sentence_texts()])
+            passages = state.index.passages
+            if isinstance(passages, PassageTable):
+                cache[pid] = passages.folded(pid)
+            else:
+                p = passages[pid]
+                folded = normalize_all([p.text, *p.sentence_texts()])
+                cache[pid] = (folded[0], folded[1:])
         return cache[pid]

@@ -13,6 +13,7 @@ from .conversation import contextualize
 from .corpus import LOADERS, relative_source
 from .errors import CorpusError, RebuildBusy
 from .index import BuildReport, build_index, load_index, read_manifest, stale_reasons
+from .passages import outline
 from .results import SearchResponse
 from .search import Searcher
 from .settings import Settings
@@ -94,14 +95,9 @@ class QAService:
         headings in order, and how many body paragraphs it has."""
         docs = {d["source"]: {**d, "sections": [], "paragraphs": 0} for d in self.searcher.index.manifest.get(
             "documents", [])}
-        for p in self.searcher.index.passages:
-            d = docs.get(p.source)
-            if d is None:
-                continue
-            top = p.section.split(" > ")[0] if p.section else ""
-            if top and top not in d["sections"]:
-                d["sections"].append(top)
-            d["paragraphs"] = max(d["paragraphs"], p.paragraph)
+        for source, d in docs.items():
+            sections, d["paragraphs"] = outline(self.searcher.index.passages, source)
+            d["sections"] = list(dict.fromkeys(s.split(" > ")[0] for s in sections if s))
         return list(docs.values())
 
     def source_text(self, source: str) -> str:

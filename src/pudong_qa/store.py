@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .chunking import Passage
+from .rowfile import NpyRows
 
 ANN_THRESHOLD = 200_000  # from this many passages "auto" uses HNSW instead of exact search
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
@@ -81,8 +82,11 @@ class Store(ABC):
 
 def sentence_layout(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, owner) of the sentence rows, which follow passage order."""
-    counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(counts)]), np.repeat(np.arange(len(passages)), counts)
+    offsets = getattr(passages, "sentence_offsets", None)  # a PassageTable has them without decoding
+    if offsets is None:
+        counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return offsets, np.repeat(np.arange(len(passages)), np.diff(offsets))
 
 
 def _top(x: np.ndarray, k: int) -> np.ndarray:
@@ -165,14 +169,14 @@ class LocalStore(Store):
 
     @classmethod
     def load(cls, directory: Path, passages: Sequence[Passage]) -> LocalStore:
-        """Open the files; sentence vectors are memory-mapped, so a search reads only its candidates' rows."""
+        """Open the files; sentence vectors stay on disk, a search reads only its candidates' rows."""
         import bm25s
         import faiss
 
         vectors = faiss.read_index(str(directory / VECTORS_FILE))
         if hasattr(vectors, "hnsw"):
             vectors.hnsw.efSearch = HNSW_EF_SEARCH
-        sentence_vectors = np.load(directory / SENTENCES_FILE, mmap_mode="r", allow_pickle=False)
+        sentence_vectors = NpyRows(directory / SENTENCES_FILE)
         bm25 = bm25s.BM25.load(str(directory / PASSAGE_LEXICON), load_corpus=False, allow_pickle=False)
         bm25_sentences = bm25s.BM25.load(str(directory / SENTENCE_LEXICON), load_corpus=False, allow_pickle=False)
         doc_freq = json.loads((directory / DOC_FREQ_FILE).read_text(encoding="utf-8"))
@@ -199,7 +203,7 @@ class LocalStore(Store):
     def passage_vectors(self, ids: np.ndarray) -> np.ndarray:
         if self.flat is not None:
             return self.flat[ids]
-        return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+        return self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def sentence_vectors(self, rows: np.ndarray) -> np.ndarray:
         return self.sentence_matrix[rows]

@@ -27,6 +27,7 @@ from .batch import CSV_COLUMNS, answer_items, csv_rows, read_question_file, writ
 from .errors import CorpusError, QuestionFileError, RebuildBusy
 from .feedback import record_feedback
 from .formats import read_question_text
+from .passages import passages_of
 from .query import question_problem
 from .rendering import CSS, reply_attr, source_page
 from .rendering import render_response as render_response
@@ -228,8 +229,8 @@ class ChatPage:
         """The ``/doc`` page for a citation (KeyError if the source is not an indexed document)."""
         text = self.service.source_text(source)
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-        para = next((p for p in self.service.searcher.index.passages
-                     if p.source == source and p.start <= start < p.end), None)
+        para = next((p for p in passages_of(self.service.searcher.index.passages, source)
+                     if p.start <= start < p.end), None)
         title = next((d["title"] for d in self.service.overview() if d["source"] == source), source)
         c = Citation(source, title, para.section if para else "", para.paragraph if para else 0, start, end,
                      para.page if para else None)

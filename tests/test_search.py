@@ -83,3 +83,27 @@ def test_one_question_gets_the_same_answer_as_in_a_batch_and_stale_lexical_score
     assert _ids(searcher.search_vector(q, clean_query(q), qvec, 3, early=stale)) == _ids(alone[0])
     wrong = Lexical(index, np.zeros(n, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0)
     assert searcher.search_vector(q, clean_query(q), qvec, 3, early=wrong).timings["bm25"] == 0.0
+
+
+def test_a_single_questions_lexical_stage_runs_while_it_is_embedded(project, model):
+    """The chat page's question: BM25 does not wait for the query vector (at a million passages
+    both take ~20 ms). The encoder below refuses to finish until the lexical stage has run."""
+    import threading
+
+    from pudong_qa.index import load_index
+    from pudong_qa.search import Searcher
+
+    index = load_index(project[0].index)
+    lexical_ran = threading.Event()
+    scores = index.store.lexical_scores
+    index.store.lexical_scores = lambda tokens: lexical_ran.set() or scores(tokens)
+
+    class WaitsForLexical:
+        dim = model.dim
+
+        def encode_queries(self, texts, batch_size=64):
+            assert lexical_ran.wait(10), "the lexical stage waited for the embedding"
+            return model.encode_queries(texts, batch_size=batch_size)
+
+    resp = Searcher(index, WaitsForLexical()).search("浦东新区的面积有多大", top_k=1)
+    assert resp.answered and "569平方公里" in resp.results[0].answer

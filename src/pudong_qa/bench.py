@@ -444,6 +444,7 @@ def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
                               for d in range(n_docs)],
                 "store": {"kind": "local"}}
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    os.sync()  # as a real build fsyncs: the serving measurement must not share the disk with writeback
     disk = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     return {"passages": size, "sentences": int(offsets[-1]), "distinct_sentences": len(sentences),
             "embed_s": round(embed_s, 1), "write_s": round(time.perf_counter() - t0, 1),

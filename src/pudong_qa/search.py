@@ -280,7 +280,8 @@ class Searcher:
             pending = self._embedding_thread().submit(embed, chunks[0])
             index = self._state.index
             analysed = analyse(chunks[0], index)
-            answer(chunks[0], *pending.result(), analysed, {i: self._lexical(index, q) for i, q in analysed.items()})
+            lexical = {i: self._lexical(index, q) for i, q in analysed.items()}  # before waiting for the vector
+            answer(chunks[0], *pending.result(), analysed, lexical)
             return out
         if len(chunks) <= 1:  # a few questions: the store may fetch them together (prefetch)
             for chunk in chunks:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .settings import Settings
-from .timing import latencies, peak_rss_mb, percentiles_ms, timed
+from .timing import latencies, memory_mb, peak_rss_mb, percentiles_ms, stage_percentiles, timed
 
 NOISE = 0.0316  # per-dimension noise: a perturbed copy keeps cosine ~0.85 to its real vector
 
@@ -111,13 +111,7 @@ def bench_queries(searcher, questions: list[str], rounds: int) -> dict:
     for q in questions[:5]:
         searcher.search(q)
     total, responses = latencies(lambda q: searcher.search(q, top_k=3), questions * rounds)
-    parts: dict[str, list[float]] = {}
-    for resp in responses:
-        for key, value in resp.timings.items():
-            parts.setdefault(key, []).append(value)
-    out = {"questions": len(total), "total": percentiles_ms(total)}
-    out.update({key: percentiles_ms(values) for key, values in parts.items()})
-    return out
+    return {"questions": len(total), "total": percentiles_ms(total), **stage_percentiles(responses)}
 
 
 def distinct_questions(sentences: list[str], n: int, seed: int = 0) -> list[str]:
@@ -451,19 +445,6 @@ def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
             "disk_gb": round(disk / 2**30, 2), "peak_rss_mb": peak_rss_mb()}
 
 
-def _memory_mb() -> dict[str, float]:
-    """Resident memory now: all of it, the part that is the process's own (anonymous), and the
-    part that is memory-mapped index files (which the kernel can drop and re-read)."""
-    fields = {}
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
-                fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": fields.get("VmRSS"), "anon_mb": fields.get("RssAnon"), "file_mb": fields.get("RssFile"),
-            "peak_rss_mb": fields.get("VmHWM")}
-
-
 def scale_ask(directory: Path, questions: list[str], seed: int = 0) -> dict:
     """Serve the index in ``directory`` as ``pudong-qa ask`` does (model and index loaded once)
     and answer each question end to end."""
@@ -483,13 +464,9 @@ def scale_ask(directory: Path, questions: list[str], seed: int = 0) -> dict:
     for q in asked[:5]:
         searcher.search(q, top_k=3)
     lat, responses = latencies(lambda q: searcher.search(q, top_k=3), asked)
-    parts: dict[str, list[float]] = {}
-    for resp in responses:
-        for key, value in resp.timings.items():
-            parts.setdefault(key, []).append(value)
     return {"passages": len(index.passages), "questions": len(asked), "load_s": round(load_s, 1),
             "answered": sum(r.answered for r in responses), "total": percentiles_ms(lat),
-            **{key: percentiles_ms(values) for key, values in parts.items()}, **_memory_mb()}
+            **stage_percentiles(responses), **memory_mb()}
 
 
 def bench_ask_scale(size: int, questions_path: str) -> dict:

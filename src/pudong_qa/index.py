@@ -3,7 +3,7 @@
 Layout of ``index/`` (safe formats only, no pickle)::
 
     manifest.json         corpus hashes, settings, model identity, versions, file checksums
-    passages/             passages with their citations, as memory-mapped columns (passages.py)
+    passages/             passages with their citations, as numpy columns and texts (passages.py)
     documents.json        each document's extracted text (citations index into it), title, format, encoding
     userdict.json         corpus terms added to jieba (same on index and query side)
     tokens/               each passage's and sentence's BM25 tokens (vocab.json, ids.npy,

@@ -166,7 +166,8 @@ def outline(passages: Sequence[Passage], source: str) -> tuple[list[str], int]:
     """One document's heading paths in order of first use, and its last paragraph number, from
     the columns alone when it can (the page's welcome lists every document)."""
     if isinstance(passages, PassageTable):
-        rows = passages.columns[passages.of_source(source).start:passages.of_source(source).stop]
+        ids = passages.of_source(source)
+        rows = passages.columns[ids.start : ids.stop]
         if not len(rows):
             return [], 0
         ids, first = np.unique(np.asarray(rows["section"]), return_index=True)

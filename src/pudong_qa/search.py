@@ -287,17 +287,18 @@ class Searcher:
             for chunk in chunks:
                 answer(chunk, *embed(chunk))
             return out
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(embed, chunks[0])
-            for n, chunk in enumerate(chunks):
-                vecs, t_embed = pending.result()
-                if n + 1 < len(chunks):
-                    pending = pool.submit(embed, chunks[n + 1])
-                answer(chunk, vecs, t_embed)
+        pool = self._embedding_thread()
+        pending = pool.submit(embed, chunks[0])
+        for n, chunk in enumerate(chunks):
+            vecs, t_embed = pending.result()
+            if n + 1 < len(chunks):
+                pending = pool.submit(embed, chunks[n + 1])
+            answer(chunk, vecs, t_embed)
         return out
 
     def _embedding_thread(self) -> ThreadPoolExecutor:
-        """Threads for query embedding beside the lexical stage (ONNX Runtime releases the GIL)."""
+        """Threads that embed questions while this one searches (ONNX Runtime releases the GIL):
+        a single question's BM25, or a batch's previous chunk."""
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:

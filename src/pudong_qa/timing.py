@@ -39,10 +39,34 @@ def percentiles_ms(xs: list[float]) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(arr, 95)) * 1e3, 2)}
 
 
-def peak_rss_mb(pid: int | None = None) -> float:
-    """Peak resident memory (VmHWM) of a process, in MiB."""
+def _status_mb(pid: int | None, keys: tuple[str, ...]) -> dict[str, float]:
+    """Fields of /proc/PID/status (kB) in MiB."""
+    out = {}
     with open(f"/proc/{pid or os.getpid()}/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+            key, _, value = line.partition(":")
+            if key in keys:
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process, in MiB."""
+    return _status_mb(pid, ("VmHWM",)).get("VmHWM", float("nan"))
+
+
+def memory_mb(pid: int | None = None) -> dict[str, float | None]:
+    """Resident memory now: all of it, the part that is the process's own (anonymous), the part
+    that is mapped files (which the kernel can drop and re-read), and the peak."""
+    m = _status_mb(pid, ("VmRSS", "RssAnon", "RssFile", "VmHWM"))
+    return {"rss_mb": m.get("VmRSS"), "anon_mb": m.get("RssAnon"), "file_mb": m.get("RssFile"),
+            "peak_rss_mb": m.get("VmHWM")}
+
+
+def stage_percentiles(responses) -> dict[str, dict[str, float]]:
+    """p50/p95 of each stage a search reports in ``SearchResponse.timings``."""
+    parts: dict[str, list[float]] = {}
+    for resp in responses:
+        for key, value in resp.timings.items():
+            parts.setdefault(key, []).append(value)
+    return {key: percentiles_ms(values) for key, values in parts.items()}

@@ -150,10 +150,12 @@ def test_a_batch_of_questions_is_fetched_in_a_few_calls_with_the_same_answers(bu
     store = searcher.index.store
     calls = []
     search, get = store.client.search, store.client.get
-    store.client.search = lambda *a, **k: calls.append("search") or search(*a, **k)
+    fields = []
+    store.client.search = lambda *a, **k: calls.append("search") or fields.append(k["output_fields"]) or search(*a, **k)
     store.client.get = lambda *a, **k: calls.append("get") or get(*a, **k)
     batch = searcher.search_many(QUESTIONS, top_k=3)
     assert len(calls) <= 4 < 3 * len(QUESTIONS)  # 2 lexical + 1 dense searches and a get, for all of them
+    assert all(f == ["pk"] for f in fields)  # a hit's vectors come once in the get, not with every hit
     for a, b in zip(one_by_one, batch):
         assert [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in a.results] == \
                [(r.citation.source, r.citation.start, r.answer, round(r.score, 5)) for r in b.results]

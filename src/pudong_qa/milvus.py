@@ -420,17 +420,18 @@ class MilvusStore(Store):
 
     def prefetch(self, token_lists: list[list[str]], qvecs: np.ndarray, n: int) -> None:
         """A batch of questions' lexical hits, dense hits and candidate vectors in a few calls
-        (each Milvus search takes many queries), kept for this thread until the next batch."""
+        (each Milvus search takes many queries), kept for this thread until the next batch.
+        Searches return ids only: the vectors of the batch's candidates, which recur across its
+        questions, come in one ``get`` (returned with every hit, the report's were sent ~60 times)."""
         qvecs = np.asarray(qvecs, np.float32)
         lexical = self._lexical_hits(token_lists)
-        dense = self._dense_hits(qvecs, n)
+        dense = [ids for ids, _ in self._dense_hits(qvecs, n, vectors=False)]
         self._local.prefetched = ({tuple(t): hits for t, hits in zip(token_lists, lexical)},
-                                  {(q.tobytes(), n): hits for q, hits in zip(qvecs, dense)})
-        self._local.vectors = batch = {}  # one cache for the batch: candidates recur across questions
-        for pos_vectors in (v for _, v in dense):
-            batch.update(pos_vectors)
+                                  {(q.tobytes(), n): ids for q, ids in zip(qvecs, dense)})
+        self._local.vectors = {}  # one cache for the batch
         wanted = set()
-        for (prow, pscore), _ in lexical:
+        for ids, ((prow, pscore), _) in zip(dense, lexical):
+            wanted.update(int(i) for i in ids)
             wanted.update(int(i) for i in prow[np.argsort(-pscore)[:n]])
         self._vectors_of(wanted)
 
@@ -456,21 +457,23 @@ class MilvusStore(Store):
                                np.array([d for _, d in pairs], dtype=np.float32)))
         return [tuple(x) for x in out]
 
-    def _dense_hits(self, qvecs: np.ndarray, k: int) -> list[tuple[np.ndarray, dict[int, np.ndarray]]]:
-        """Per question, the nearest passages and their packed vectors."""
+    def _dense_hits(self, qvecs: np.ndarray, k: int, vectors: bool) -> list[tuple[np.ndarray, dict[int, np.ndarray]]]:
+        """Per question, the positions of its nearest passages (nearest first) and, if asked
+        for, their packed vectors (saving one question a second call)."""
         if not len(qvecs):
             return []
         results = self._call(self.client.search, self.collection, data=[q.tolist() for q in qvecs],
-                             anns_field="dense", limit=min(k, len(self.passages)), output_fields=["pk", "vectors"],
+                             anns_field="dense", limit=min(k, len(self.passages)),
+                             output_fields=["pk", "vectors"] if vectors else ["pk"],
                              search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF, k)}})
         out = []
         for hits in results:
-            vectors = {}
+            found = {}
             for h in hits:
                 pos = self.position.get(_hit_id(h))
                 if pos is not None:
-                    vectors[pos] = _unpack(h["entity"]["vectors"], self.dim)
-            out.append((np.array(list(vectors), dtype=np.int64), vectors))
+                    found[pos] = _unpack(h["entity"]["vectors"], self.dim) if vectors else None
+            out.append((np.array(list(found), dtype=np.int64), found if vectors else {}))
         return out
 
     # ------------------------------------------------------------ the Store interface
@@ -493,9 +496,10 @@ class MilvusStore(Store):
     def nearest(self, qvec: np.ndarray, k: int) -> np.ndarray:
         qvec = np.asarray(qvec, np.float32)
         _, dense = getattr(self._local, "prefetched", ({}, {}))
-        hit = dense.get((qvec.tobytes(), k))
-        ids, vectors = hit if hit is not None else self._dense_hits(qvec[None, :], k)[0]
-        self._cache().update(vectors)
+        ids = dense.get((qvec.tobytes(), k))
+        if ids is None:  # a single question: its hits bring their vectors
+            ids, vectors = self._dense_hits(qvec[None, :], k, vectors=True)[0]
+            self._cache().update(vectors)
         return ids
 
     def _vectors_of(self, ids: Iterable[int]) -> dict[int, np.ndarray]:

@@ -117,3 +117,24 @@ def test_an_hnsw_index_answers_like_the_exact_one(small, model):
     assert sorted(approx.nearest(q, 2)) == sorted(exact.nearest(q, 2))
     a = Searcher(load_index(graph.index), model).search("浦东新区的面积有多大", top_k=1)
     assert a.answered and "569平方公里" in a.results[0].answer
+
+
+def test_bm25_indexes_each_passage_and_sentence_with_its_documents_title(tmp_path, fake_encoder):
+    # articles name their subject in the title and first sentence, then write "镇上": a question
+    # naming the subject must still match the fact's passage and sentence, above the same fact
+    # in the other articles (without the title they tie)
+    root = tmp_path / "p"
+    (root / "corpus").mkdir(parents=True)
+    towns = (("青石镇", "江南水乡", "丝绸"), ("白沙镇", "东海之滨", "渔业"), ("红岩镇", "西南山区", "茶叶"))
+    for name, place, product in towns:
+        text = f"{name}\n\n{name}是{place}的一座古镇，{name}的石桥很有名。\n\n镇上的主要产业是{product}。"
+        (root / "corpus" / f"{product}.txt").write_text(text, encoding="utf-8")
+    settings = Settings(root=root)
+    build_index(settings, model=fake_encoder)
+    index = load_index(settings.index)
+    assert {p.title for p in index.passages} == {name for name, _, _ in towns}
+    scores = index.store.lexical_scores(index.tokenizer.tokens("青石镇的主要产业是什么"))
+    facts = {p.text[-3:-1]: p.id for p in index.passages if p.text.startswith("镇上")}
+    assert scores.passages[facts["丝绸"]] > max(scores.passages[facts["渔业"]], scores.passages[facts["茶叶"]])
+    row = {p.text[-3:-1]: int(index.store.sentence_offsets[p.id]) for p in index.passages if p.text.startswith("镇上")}
+    assert scores.sentences[row["丝绸"]] > max(scores.sentences[row["渔业"]], scores.sentences[row["茶叶"]])

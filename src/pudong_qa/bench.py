@@ -397,6 +397,7 @@ def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
     tokenizer = Tokenizer(terms)
     sentence_tokens = [tokenizer.tokens(s) for s in sentences]
     section_tokens = [tokenizer.tokens(s.rsplit(" > ", 1)[-1]) for s in sections]
+    title_tokens = tokenizer.tokens("合成文档")
     model = load_model(settings.model, settings.cache_dir)
     t0 = time.perf_counter()
     pool = model.encode_passages(sentences)
@@ -410,7 +411,7 @@ def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)
 
     t0 = time.perf_counter()
-    passages, passage_tokens = [], []
+    passages, passage_tokens, sentence_rows = [], [], []
     for i in range(size):
         ids = picked[offsets[i]:offsets[i + 1]]
         doc, para = divmod(i, PASSAGES_PER_DOCUMENT)
@@ -420,12 +421,14 @@ def synthetic_index(directory: Path, size: int, seed: int = 0) -> dict:
         section = sections[section_of[i]]
         passages.append(Passage(i, f"corpus/synthetic/{doc:06d}.txt", f"合成文档{doc}", section, para + 1, start,
                                 int(ends[-1]), "".join(sentences[k] for k in ids), spans))
-        # what BM25 indexes of a passage: its innermost heading, then its text (index.lexical_text)
-        passage_tokens.append(section_tokens[section_of[i]] + [w for k in ids for w in sentence_tokens[k]])
+        # what BM25 indexes (index.lexical_context): title and innermost heading, then the text
+        context = [*title_tokens, str(doc), *section_tokens[section_of[i]]]
+        passage_tokens.append(context + [w for k in ids for w in sentence_tokens[k]])
+        sentence_rows.extend(context + sentence_tokens[k] for k in ids.tolist())
     write_passages(directory, passages)
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-    LocalStore.write_lexical(directory, passage_tokens, [sentence_tokens[k] for k in picked.tolist()])
-    del passage_tokens
+    LocalStore.write_lexical(directory, passage_tokens, sentence_rows)
+    del passage_tokens, sentence_rows
     vectors = np.empty((size, pool.shape[1]), dtype=np.float32)
     for a in range(0, size, 100_000):
         b = min(size, a + 100_000)

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +50,7 @@ from .tokenize import STOPWORDS, Tokenizer, corpus_terms, normalize
 
 FORMAT_VERSION = 4  # 4: passages as columns (passages/), not passages.json
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4  # 4: BM25 texts carry the document title (lexical_context)
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 TOKENS = "tokens"
@@ -92,16 +92,34 @@ def indexed_text(p: Passage) -> str:
     return f"{context}\n{p.text}" if context else p.text
 
 
-def lexical_text(p: Passage) -> str:
-    """What BM25 indexes: the passage and its innermost heading (title words are everywhere)."""
+def lexical_context(p: Passage) -> str:
+    """What BM25 indexes before a passage's own words, and before each of its sentences': the
+    document's title and the innermost heading. An article names its subject in the title but
+    in its text often once ("本鱼", "其", or not at all), so without it the passage or sentence
+    that repeats the subject outranks the one holding the asked-for fact."""
     last = p.section.rsplit(" > ", 1)[-1]
-    return f"{last}\n{p.text}" if last else p.text
+    return " ".join(x for x in (p.title, last) if x)
 
 
-def token_texts(passages: list[Passage]) -> list[str]:
+def _with_context(context: str, text: str) -> str:
+    return f"{context}\n{text}" if context else text
+
+
+def lexical_text(p: Passage) -> str:
+    """What BM25 indexes of a passage: its context (``lexical_context``) and its text."""
+    return _with_context(lexical_context(p), p.text)
+
+
+def sentence_lexical_texts(p: Passage) -> list[str]:
+    """What BM25 indexes of each sentence of a passage: the passage's context and the sentence."""
+    context = lexical_context(p)
+    return [_with_context(context, s) for s in p.sentence_texts()]
+
+
+def token_texts(passages: Sequence[Passage]) -> list[str]:
     """Every text BM25 tokenizes, in the order its tokens are stored: each passage's lexical
-    text, then all sentences."""
-    return [lexical_text(p) for p in passages] + [s for p in passages for s in p.sentence_texts()]
+    text, then every sentence's."""
+    return [lexical_text(p) for p in passages] + [s for p in passages for s in sentence_lexical_texts(p)]
 
 
 VERSIONED = ("pudong-qa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba", "opencc")
@@ -337,7 +355,7 @@ def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[st
         affected = {d.source for d, text in ((d, normalize(d.text)) for d in docs) if any(t in text for t in changed)}
         for p in passages:
             if p.source in affected:
-                for text in (lexical_text(p), *p.sentence_texts()):
+                for text in (lexical_text(p), *sentence_lexical_texts(p)):
                     if text in cache:
                         folded = normalize(text)
                         if any(t in folded for t in changed):

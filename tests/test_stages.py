@@ -7,7 +7,7 @@ import pytest
 from pudong_qa.answer import answer_span, confidence
 from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
-from pudong_qa.query import analyze, clean_query, defines, quantity_focus
+from pudong_qa.query import analyze, clean_query, count_unit, defines, quantity_focus
 from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
 from pudong_qa.search import candidate_stage, lexical_stage, overlaps, rank_stage, result_stage
 from pudong_qa.store import LexicalScores, Store, bm25_idf, sentence_layout
@@ -173,6 +173,16 @@ def test_confidence_caps_answers_lacking_what_is_asked():
 def test_question_analysis():
     tok = Tokenizer()
     assert quantity_focus("示范区有多少所大学", tok) == "大学"
+    # what is counted is a noun: after the question word, or else before it
+    assert quantity_focus("示范区有多少个村", tok) == "村"
+    assert quantity_focus("服务中心的电话是多少", tok) == "电话"
+    assert quantity_focus("示范区的面积有多大", tok) == "面积"
+    # not a thing counted: a time question's 几, a ratio's word, a verb before an ordinal or a measure word
+    when = _question("示范区是西元几年的事情")
+    assert when.asks_when and when.quantity is None
+    assert quantity_focus("工业占全区总产值的多少比例", tok) == "总产值"
+    assert quantity_focus("示范区的面积位居第几位", tok) is None
+    assert quantity_focus("老人享年几岁", tok) is None and count_unit("老人享年几岁") == "岁"
     assert defines("一网通办", "“一网通办”是指只需登录一个网站") and not defines("一网通办", "推进一网通办建设")
     assert _question("作者为什么写这份报告").about_document
     assert not _question("What is it?").chinese

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .tokenize import Tokenizer, normalize
+from .tokenize import MIN_WORD_CHARS, Tokenizer, normalize
 
 MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
 DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters
 DEFINITION_BEFORE_CHARS = 3  # "即/所谓 X" must precede it within this many
-QUANTITY_LOOKAHEAD = 2  # content words after 多少/几 that may name what is counted
+QUANTITY_LOOKAHEAD = 2  # words after 多少/几 (past measure words) that may name what is counted
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
@@ -24,7 +24,7 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
 _QUANTITY = re.compile(r"多少|几|多大")
-_WHEN = re.compile(r"什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
+_WHEN = re.compile(r"(?:[西公]元|民国)几年|何年|什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
 _TIME = re.compile(r"\d{1,4}\s*[年月日时]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|"
                    r"年底|年初|世纪|年代|时期|季|[早晚]期|初期|末期|当日|当天|正午|[上下]午|凌晨|"
                    r"[早晚]上|平日|每[天日年月周]|周[一二三四五六日末]|星期|朝|\d{3,4}")
@@ -34,6 +34,9 @@ _ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个名家位座条所项次年岁
 _ASKS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人")
 _ASKS_PLACE = re.compile(r"哪里|哪儿|哪个(?:国家|城市|省|地区|地方)|什么地方|何处|何地|在哪")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半][余多]?[个名家位座条所项次岁种人万亿元米倍%％]")
+# Words that name the form of an amount or the question itself, never what is counted.
+_NOT_FOCUS = frozenset("比例 百分之 百分比 比率 比重 占比 时候 事情 时间".split())
+_NUMERAL_FLAGS = ("m", "q", "mq")  # jieba: numerals and measure words (个, 所)
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
 _DEFINITION_ASK = re.compile(
     r"^(.+?)(?:到底|究竟)?(?:是什么|是啥|指的?是什么|指什么|是什么意思|什么意思|"
@@ -102,17 +105,26 @@ def defines(term: str, sentence: str) -> bool:
 def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
     """What a "how many/how big" question counts: 有多少所大学 → 大学, 面积有多大 → 面积.
 
-    The word after the question word (past a one-character measure word), else the last
-    content word before it. A report that never names it cannot answer the question.
+    The first noun after the question word (past a measure word), else the last noun before it
+    (中心的电话是多少 → 电话). A corpus that never names it cannot answer the question. Not a
+    focus: the question word inside a time question (西元几年, 几月), a ratio's own word (多少比例,
+    百分之多少: the answer shows "23%"), and nouns before an ordinal (第几) or a measure word
+    (享年几岁): the measure word itself is checked (``count_unit``).
     """
+    query = _WHEN.sub("，", query)
     m = _QUANTITY.search(query)
     if not m:
         return None
-    after = tokenizer.content_words(query[m.end():], min_chars=1)[:QUANTITY_LOOKAHEAD]
-    after = [w for w in after if len(w) >= 2]
-    if after:
-        return after[0]
-    before = [w for w in tokenizer.content_words(query[: m.start()]) if w not in _AMOUNT_VERBS]
+    after = [(w, f) for w, f in tokenizer.tagged(query[m.end():])
+             if tokenizer.is_content(w) and f not in _NUMERAL_FLAGS][:QUANTITY_LOOKAHEAD]
+    nouns = [w for w, f in after if tokenizer.is_noun(f) and w not in _NOT_FOCUS]
+    if nouns:
+        return nouns[0]
+    if count_unit(query) or query[m.start() - 1 : m.start()] == "第":
+        return None
+    before = [w for w, f in tokenizer.tagged(query[: m.start()])
+              if tokenizer.is_noun(f) and tokenizer.is_content(w) and len(w) >= MIN_WORD_CHARS
+              and w not in _NOT_FOCUS | _AMOUNT_VERBS]
     return before[-1] if before else None
 
 

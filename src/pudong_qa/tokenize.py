@@ -150,11 +150,22 @@ class Tokenizer:
 
     @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
     def _tags(self, text: str) -> frozenset[str]:
+        return frozenset(f[:2] for _, f in self.tagged(text) if f[:2] in ("nr", "ns", "nt"))
+
+    @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
+    def tagged(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(word, jieba part-of-speech flag) of already normalised text; the corpus dictionary's
+        own terms have the flag "x"."""
         if self._posseg is None:
             import jieba.posseg
 
             self._posseg = jieba.posseg.POSTokenizer(self._get())
-        return frozenset(f[:2] for _, f in self._posseg.cut(text) if f[:2] in ("nr", "ns", "nt"))
+        return tuple((w.strip(), f) for w, f in self._posseg.cut(text) if w.strip())
+
+    @staticmethod
+    def is_noun(flag: str) -> bool:
+        """A jieba flag of a noun, a name, a verbal noun, a Latin word or a corpus term ("x")."""
+        return flag[:1] == "n" or flag in ("vn", "eng", "x")
 
     @lru_cache(maxsize=WORDS_CACHE_SIZE)  # noqa: B019 - one tokenizer per index, kept for the process
     def _words(self, text: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
 from pudong_qa.query import analyze, clean_query, count_unit, defines, quantity_focus
 from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
-from pudong_qa.search import candidate_stage, lexical_stage, overlaps, rank_stage, result_stage
+from pudong_qa.search import Candidates, candidate_stage, lexical_stage, overlaps, rank_stage, result_stage
 from pudong_qa.store import LexicalScores, Store, bm25_idf, sentence_layout
 from pudong_qa.tokenize import Tokenizer, normalize
 
@@ -107,6 +107,20 @@ def test_phrase_score_prefers_the_longest_verbatim_match():
     assert phrase_score(("公共服务",), "提供公共服务") == 1.0
     assert 0 < phrase_score(("公共服务",), "公共的服务") < 1.0
     assert phrase_score((), "任何文本") == 0.0
+
+
+def test_phrase_bonus_counts_the_documents_title_as_said_in_each_of_its_passages():
+    # the subject is named in the title and the first passage; the second answers with "镇上"
+    doc = parse_document("corpus/town.txt", "青石古镇\n\n青石古镇是江南水乡的一座古镇。\n\n镇上的主要产业是丝绸。\n")
+    passages = chunk_document(doc, max_chars=20)
+    assert [p.text for p in passages] == ["青石古镇是江南水乡的一座古镇。", "镇上的主要产业是丝绸。"]
+    q = _question("青石古镇的产业")
+    n = len(passages)
+    cands = Candidates(np.arange(n), np.zeros(n, np.float32), np.zeros(n, np.float32), np.arange(n + 1))
+    texts = {i: (normalize(p.text), [normalize(p.text)]) for i, p in enumerate(passages)}
+    phrase_only = Fusion(lexical_weight=0.0, phrase_weight=1.0, definition_weight=0.0, preamble_weight=0.0)
+    ranking = rank_stage(q, np.zeros(n, np.float32), cands, passages, texts.__getitem__, phrase_only, 0.5, False)
+    assert ranking.fused[1] > ranking.fused[0]  # both name the subject (by the title); only one names 产业
 
 
 def test_definition_question_ranks_the_defining_sentence_first(store, fake_encoder):

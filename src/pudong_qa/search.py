@@ -108,7 +108,10 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
     phrase = definition = preamble = None
     if question.segments:
-        phrase = np.array([phrase_score(question.segments, normalized(int(i))[0]) for i in ids])
+        # the document's title counts as said in each of its passages (as for BM25,
+        # index.lexical_context): else the passage repeating the subject outranks the one that answers
+        phrase = np.array([phrase_score(question.segments, f"{title_of(int(i))}\n{normalized(int(i))[0]}")
+                           for i in ids])
     found: dict[int, list[bool]] = {}
     if question.subject:
         found = {int(i): [defines(question.subject, s) for s in normalized(int(i))[1]] for i in ids}

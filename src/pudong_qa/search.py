@@ -106,12 +106,17 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
         def title_of(pid: int) -> str:
             return normalize(labels(passages, "title", [pid])[0])
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
+    sources = labels(passages, "source", ids)
+    names: dict[str, str] = {}  # each candidate document's normalised title, looked up once
+    for src, i in zip(sources, ids):
+        if src not in names:
+            names[src] = title_of(int(i))
     phrase = definition = preamble = None
     if question.segments:
         # the document's title counts as said in each of its passages (as for BM25,
         # index.lexical_context): else the passage repeating the subject outranks the one that answers
-        phrase = np.array([phrase_score(question.segments, f"{title_of(int(i))}\n{normalized(int(i))[0]}")
-                           for i in ids])
+        phrase = np.array([phrase_score(question.segments, f"{names[src]}\n{normalized(int(i))[0]}")
+                           for src, i in zip(sources, ids)])
     found: dict[int, list[bool]] = {}
     if question.subject:
         found = {int(i): [defines(question.subject, s) for s in normalized(int(i))[1]] for i in ids}
@@ -119,12 +124,7 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
     if question.about_document:  # "why did the author write this report": the preamble says
         preamble = np.array([not section for section in labels(passages, "section", ids)])
     title = document = None
-    sources = labels(passages, "source", ids)
     if fusion.title_weight and len(set(sources)) > 1:  # one document: the title tells nothing apart
-        names: dict[str, str] = {}
-        for src, i in zip(sources, ids):
-            if src not in names:
-                names[src] = title_of(int(i))
         title = np.array([title_score(question.query, names[src]) for src in sources])
     if fusion.document_weight and document_words and idf and question.words and len(set(sources)) > 1:
         weights = {w: idf(w) for w in question.words}
@@ -135,8 +135,8 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
     coverage = None
     if fusion.coverage_weight and idf and question.words:
         cov = []
-        for i in ids:
-            words = [w for w in question.words if w not in title_of(int(i))]
+        for src, i in zip(sources, ids):
+            words = [w for w in question.words if w not in names[src]]
             cov.append(word_coverage(words, [idf(w) for w in words], normalized(int(i))[0]) if words else 0.0)
         coverage = np.array(cov)
     fused = fusion(lexical[ids], dense, use_lexical, phrase, definition, preamble, title, document, coverage)

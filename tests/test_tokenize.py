@@ -46,3 +46,11 @@ def test_normalize_all_equals_normalize_one_by_one():
     assert normalize_all(texts) == [normalize(t) for t in texts]
     assert normalize_all(texts[:2]) == [normalize(t) for t in texts[:2]]
     assert normalize_all(["單"]) == ["单"]
+
+
+def test_warm_up_loads_the_part_of_speech_tables_a_quantity_question_needs():
+    tok = Tokenizer(["功能区域"])
+    tok.warm_up()  # at start-up, beside the model: not on the first "how many" question
+    assert tok._posseg is not None
+    tagged = dict(tok.tagged("浦东有几个功能区域"))
+    assert tagged["功能区域"] == "x" and tok.is_noun(tagged["功能区域"])  # a corpus term counts as a noun

@@ -47,7 +47,8 @@ SHARED = Path(__import__("os").environ.get("PUDONG_QA_SHARED", "/work/shared"))
 DEV = SHARED / "eval" / "dev_questions.jsonl"
 REPORT_SETS = {"dev": DEV, "own": ROOT / "tests/data/own_questions.jsonl",
                "heldout": ROOT / "tests/data/heldout_questions.jsonl",
-               "heldout2": ROOT / "tests/data/heldout2_questions.jsonl"}
+               "heldout2": ROOT / "tests/data/heldout2_questions.jsonl",
+               "heldout3": ROOT / "tests/data/heldout3_questions.jsonl"}
 
 
 class CachedModel:

@@ -86,10 +86,13 @@ class Index:
 # ---------------------------------------------------------------- what gets indexed
 
 
+def _with_context(context: str, text: str) -> str:
+    return f"{context}\n{text}" if context else text
+
+
 def indexed_text(p: Passage) -> str:
     """What gets embedded: passage text with its heading path for context (never cited)."""
-    context = " ".join(x for x in (p.title, p.section.replace(" > ", " ")) if x)
-    return f"{context}\n{p.text}" if context else p.text
+    return _with_context(" ".join(x for x in (p.title, p.section.replace(" > ", " ")) if x), p.text)
 
 
 def lexical_context(p: Passage) -> str:
@@ -99,10 +102,6 @@ def lexical_context(p: Passage) -> str:
     that repeats the subject outranks the one holding the asked-for fact."""
     last = p.section.rsplit(" > ", 1)[-1]
     return " ".join(x for x in (p.title, last) if x)
-
-
-def _with_context(context: str, text: str) -> str:
-    return f"{context}\n{text}" if context else text
 
 
 def lexical_text(p: Passage) -> str:

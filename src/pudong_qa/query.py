@@ -38,6 +38,7 @@ _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半][余
 _NOT_FOCUS = frozenset("比例 百分之 百分比 比率 比重 占比 时候 事情 时间".split())
 _NUMERAL_FLAGS = ("m", "q", "mq")  # jieba: numerals and measure words (个, 所)
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
+_NOT_FOCUS_BEFORE = _NOT_FOCUS | _AMOUNT_VERBS  # before 多少: neither of these names what is counted
 _DEFINITION_ASK = re.compile(
     r"^(.+?)(?:到底|究竟)?(?:是什么|是啥|指的?是什么|指什么|是什么意思|什么意思|"
     r"的含义是什么|的含义|的定义是什么|的定义|的意思是什么|的意思)[?？。!！\s]*$"
@@ -124,7 +125,7 @@ def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
         return None
     before = [w for w, f in tokenizer.tagged(query[: m.start()])
               if tokenizer.is_noun(f) and tokenizer.is_content(w) and len(w) >= MIN_WORD_CHARS
-              and w not in _NOT_FOCUS | _AMOUNT_VERBS]
+              and w not in _NOT_FOCUS_BEFORE]
     return before[-1] if before else None
 
 

@@ -9,7 +9,16 @@ from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
 from pudong_qa.query import analyze, clean_query, count_unit, defines, quantity_focus
 from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
-from pudong_qa.search import Candidates, candidate_stage, lexical_stage, overlaps, rank_stage, result_stage
+from pudong_qa.search import (
+    Candidates,
+    Ranking,
+    answer_stage,
+    candidate_stage,
+    lexical_stage,
+    overlaps,
+    rank_stage,
+    result_stage,
+)
 from pudong_qa.store import LexicalScores, Store, bm25_idf, sentence_layout
 from pudong_qa.tokenize import Tokenizer, normalize
 
@@ -121,6 +130,16 @@ def test_phrase_bonus_counts_the_documents_title_as_said_in_each_of_its_passages
     phrase_only = Fusion(lexical_weight=0.0, phrase_weight=1.0, definition_weight=0.0, preamble_weight=0.0)
     ranking = rank_stage(q, np.zeros(n, np.float32), cands, passages, texts.__getitem__, phrase_only, 0.5, False)
     assert ranking.fused[1] > ranking.fused[0]  # both name the subject (by the title); only one names 产业
+
+
+def test_answer_stage_lifts_a_passage_whose_sentence_answers_among_the_first_few_only():
+    cands = Candidates(np.array([10, 11, 12]), np.zeros(3), np.zeros(3), np.arange(4))
+    ranking = Ranking(np.array([0, 1, 2]), np.array([1.0, 0.9, 0.8]), {})
+    priors = {10: np.array([0.0, 0.1]), 11: np.array([0.5, 0.0]), 12: np.array([1.0])}
+    out = answer_stage(ranking, cands, priors.__getitem__, weight=0.3, depth=2)
+    assert out.order.tolist() == [1, 0, 2]  # 0.9 + 0.15 beats 1.0 + 0.03; the third is not looked at
+    assert out.fused[2] == 0.8 and out.fused[1] == pytest.approx(1.05)
+    assert answer_stage(ranking, cands, priors.__getitem__, weight=0.0, depth=2) is ranking
 
 
 def test_definition_question_ranks_the_defining_sentence_first(store, fake_encoder):

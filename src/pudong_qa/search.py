@@ -3,7 +3,8 @@
 The one retrieval API; the CLI and the chat page only render what ``Searcher.search``
 returns. A question goes through named stages, each taking and returning plain data:
 
-    analyze (query.py) → lexical_stage → candidate_stage → rank_stage → result_stage → confidence (answer.py)
+    analyze (query.py) → lexical_stage → candidate_stage → rank_stage → answer_stage → result_stage
+    → confidence (answer.py)
 
 Storage is reached only through the ``Store`` interface (store.py).
 """
@@ -141,6 +142,21 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
         coverage = np.array(cov)
     fused = fusion(lexical[ids], dense, use_lexical, phrase, definition, preamble, title, document, coverage)
     return Ranking(np.argsort(-fused, kind="stable"), fused, found)
+
+
+def answer_stage(ranking: Ranking, cands: Candidates, prior: Callable[[int], np.ndarray], weight: float,
+                 depth: int) -> Ranking:
+    """Reorder the first ``depth`` passages by how well their best sentence answers (the asked-for
+    kind of thing and the question's words together), as a reader would check the few best."""
+    if not weight or len(ranking.order) < 2:
+        return ranking
+    top = ranking.order[:depth]
+    fused = ranking.fused.copy()
+    for k in top:
+        p = prior(int(cands.ids[k]))
+        fused[k] += weight * (float(p.max()) if len(p) else 0.0)
+    order = np.concatenate([top[np.argsort(-fused[top], kind="stable")], ranking.order[depth:]])
+    return Ranking(order, fused, ranking.defines)
 
 
 def overlaps(p: Passage, c: Citation, share: float) -> bool:
@@ -342,11 +358,17 @@ class Searcher:
                              document_words=lambda src: self._document_words(state, src), idf=store.idf,
                              title_of=title_of)
 
-        def prior(pid: int) -> np.ndarray:
-            p = store.passages[pid]
-            return sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
-                                  self._title(state, p.source, p.title))
+        priors: dict[int, np.ndarray] = {}
 
+        def prior(pid: int) -> np.ndarray:
+            if pid not in priors:
+                p = store.passages[pid]
+                priors[pid] = sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
+                                             self._title(state, p.source, p.title))
+            return priors[pid]
+
+        if not q.about_document:  # the preamble answers those, whatever words it shares
+            ranking = answer_stage(ranking, cands, prior, cfg.answer_weight, cfg.answer_depth)
         results = result_stage(ranking, cands, sentence_lex, store, index.titles, cfg, top_k, prior)
         sure = 0.0
         if results:

@@ -361,10 +361,9 @@ class Searcher:
         priors: dict[int, np.ndarray] = {}
 
         def prior(pid: int) -> np.ndarray:
-            if pid not in priors:
-                p = store.passages[pid]
+            if pid not in priors:  # title_of, not passages[pid]: at a million passages decoding one costs
                 priors[pid] = sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
-                                             self._title(state, p.source, p.title))
+                                             title_of(pid))
             return priors[pid]
 
         if not q.about_document:  # the preamble answers those, whatever words it shares

@@ -36,6 +36,15 @@ def test_a_texts_tokens_depend_only_on_the_corpus_terms_it_contains():
     assert Tokenizer(others)._get().total == Tokenizer()._get().total  # jieba's path scores unchanged
 
 
+def test_tokenizers_in_one_process_share_jiebas_dictionary_but_not_their_corpus_terms():
+    # a rebuild in the chat page makes a new tokenizer beside the serving one: jieba's own
+    # dictionary is loaded once per process, each tokenizer adds its terms to its own copy
+    first, second = Tokenizer(["一门式"]), Tokenizer()
+    assert "一门式" in first.tokens("推行一门式服务") and "一门式" not in second.tokens("推行一门式服务")
+    assert first._get().FREQ is not second._get().FREQ and second._get().FREQ.get("一门式") is None
+    assert first.tokens("推行一门式服务") == Tokenizer(["一门式"]).tokens("推行一门式服务")
+
+
 def test_only_terms_new_to_jieba_change_its_dictionary():
     changes = Tokenizer(["经济", "一门式"]).dictionary_changes()
     assert set(changes) == {"一门式"} and changes["一门式"] > 0

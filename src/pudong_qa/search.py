@@ -99,19 +99,20 @@ def rank_stage(question: Question, lexical: np.ndarray, cands: Candidates, passa
                use_lexical: bool,
                document_words: Callable[[str], frozenset[str]] | None = None,
                idf: Callable[[str], float] | None = None,
-               title_of: Callable[[int], str] | None = None) -> Ranking:
+               title_of: Callable[[str, str], str] | None = None) -> Ranking:
     """Fuse lexical and dense scores of the candidates and add the question's bonuses.
-    ``title_of`` gives a passage's normalised document title (the passage's own title if omitted)."""
+    ``title_of(source, passage title)`` gives a document's normalised title (the passage's own
+    title, normalised, if omitted)."""
     ids = cands.ids
     if title_of is None:
-        def title_of(pid: int) -> str:
-            return normalize(labels(passages, "title", [pid])[0])
+        def title_of(source: str, title: str) -> str:
+            return normalize(title)
     dense = (1 - sentence_share) * cands.dense + sentence_share * cands.best_sentence
     sources = labels(passages, "source", ids)
     names: dict[str, str] = {}  # each candidate document's normalised title, looked up once
-    for src, i in zip(sources, ids):
+    for src, title in zip(sources, labels(passages, "title", ids)):
         if src not in names:
-            names[src] = title_of(int(i))
+            names[src] = title_of(src, title)
     phrase = definition = preamble = None
     if question.segments:
         # the document's title counts as said in each of its passages (as for BM25,
@@ -349,8 +350,7 @@ class Searcher:
         t0 = t1 - early.seconds
         cands = candidate_stage(store, lexical, qvec, cfg.candidates)
         t2 = time.perf_counter()
-        def title_of(pid: int) -> str:
-            source, title = (labels(store.passages, name, [pid])[0] for name in ("source", "title"))
+        def title_of(source: str, title: str) -> str:
             return self._title(state, source, title)
 
         ranking = rank_stage(q, lexical, cands, store.passages, normalized, self.fusion, cfg.sentence_share,
@@ -361,9 +361,10 @@ class Searcher:
         priors: dict[int, np.ndarray] = {}
 
         def prior(pid: int) -> np.ndarray:
-            if pid not in priors:  # title_of, not passages[pid]: at a million passages decoding one costs
+            if pid not in priors:  # labels, not passages[pid]: at a million passages decoding one costs
+                source, title = (labels(store.passages, name, [pid])[0] for name in ("source", "title"))
                 priors[pid] = sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
-                                             title_of(pid))
+                                             title_of(source, title))
             return priors[pid]
 
         if not q.about_document:  # the preamble answers those, whatever words it shares

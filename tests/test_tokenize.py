@@ -43,6 +43,11 @@ def test_tokenizers_in_one_process_share_jiebas_dictionary_but_not_their_corpus_
     assert "一门式" in first.tokens("推行一门式服务") and "一门式" not in second.tokens("推行一门式服务")
     assert first._get().FREQ is not second._get().FREQ and second._get().FREQ.get("一门式") is None
     assert first.tokens("推行一门式服务") == Tokenizer(["一门式"]).tokens("推行一门式服务")
+    # the part-of-speech tagger too: each over its own tokenizer, jieba's tags read once
+    assert ("一门式", "x") in first.tagged("推行一门式服务")
+    assert "一门式" not in dict(second.tagged("推行一门式服务"))
+    assert dict(second.tagged("浦东新区有多少个村"))["浦东新区"] == "ns"
+    assert first._posseg.word_tag_tab is not second._posseg.word_tag_tab
 
 
 def test_only_terms_new_to_jieba_change_its_dictionary():

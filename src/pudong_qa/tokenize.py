@@ -98,6 +98,19 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     return _BASE
 
 
+def _pos_tokenizer(tok):
+    """jieba's part-of-speech tagger over ``tok``, with a copy of the word → tag table jieba.posseg
+    read at import: ``POSTokenizer(tok)`` would read dict.txt again (~0.6 s) for each new index."""
+    import jieba.posseg
+
+    class _Tagger(jieba.posseg.POSTokenizer):
+        def __init__(self) -> None:  # noqa: D107 - what the parent's does, minus reading the file
+            self.tokenizer = tok
+            self.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+
+    return _Tagger()
+
+
 class Tokenizer:
     """jieba (search mode) with the corpus's own terms, minus stop-words and punctuation."""
 
@@ -178,9 +191,7 @@ class Tokenizer:
         """(word, jieba part-of-speech flag) of already normalised text; the corpus dictionary's
         own terms have the flag "x"."""
         if self._posseg is None:
-            import jieba.posseg
-
-            self._posseg = jieba.posseg.POSTokenizer(self._get())
+            self._posseg = _pos_tokenizer(self._get())
         return tuple((w.strip(), f) for w, f in self._posseg.cut(text) if w.strip())
 
     @staticmethod

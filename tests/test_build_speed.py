@@ -1,10 +1,13 @@
 """Faster builds (embedding/late.py): sentence and window vectors pooled from passages' token
 states. These check behaviour, never timings (docs/benchmarks.md has those)."""
 
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 
 from pudong_qa.chunking import Passage
+from pudong_qa.embedding.encoders import BULK_BATCHES, length_batches, side_by_side
 from pudong_qa.embedding.late import choose_cover, late_vectors
 from pudong_qa.index import embed_texts
 
@@ -94,3 +97,55 @@ def test_unknown_mode_is_refused(model):
     texts, spans, keys = _windows()
     with pytest.raises(ValueError):
         late_vectors(model, texts, spans, keys, mode="fast")
+
+
+def test_side_by_side_returns_every_batch_in_order_and_passes_errors_on():
+    batches = [[i, i + 1] for i in range(0, 40, 2)]
+    seen: list[str] = []
+
+    def run(worker, batch):
+        seen.append(worker)
+        return [10 * x for x in batch]
+
+    assert side_by_side(["a", "b"], batches, run) == [[10 * x for x in b] for b in batches]
+    assert len(seen) == len(batches)
+    assert side_by_side(["a"], batches[:3], run) == [[0, 10], [20, 30], [40, 50]]
+
+    def failing(worker, batch):
+        if batch[0] == 20:
+            raise RuntimeError("batch 10 failed")
+        return batch
+
+    with pytest.raises(RuntimeError, match="batch 10 failed"):
+        side_by_side(["a", "b"], batches, failing)
+
+
+def test_a_build_encodes_with_one_thread_sessions_side_by_side_and_gives_the_same_vectors(model):
+    threads = model._opts.intra_op_num_threads
+    if threads < 2:
+        pytest.skip("one core: the build uses the query session")
+    texts = [s * k + str(r) for r in range(4) for k in (4, 6, 8) for s in SENTENCES]  # enough batches
+    assert len(length_batches([len(t) for t in texts], 32)) >= BULK_BATCHES
+    alone = model.encode_passages(texts)
+    calls: list[int] = []
+
+    class Counted:  # the one-thread session, counting its forward passes
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, *args):
+            calls.append(id(self))
+            return self.session.run(*args)
+
+    with model.bulk():
+        with model.bulk():  # a nested build shares them
+            sessions = [made.result() for made in model._bulk]
+        assert len(sessions) == threads
+        assert all(s.get_session_options().intra_op_num_threads == 1 for s in sessions)
+        model._bulk = [Future() for _ in sessions]
+        for made, session in zip(model._bulk, sessions):
+            made.set_result(Counted(session))
+        together = model.encode_passages(texts)
+    assert model._bulk is None  # dropped with the build
+    assert np.abs(together - alone).max() < 1e-6  # each text's own vector, in input order
+    assert len(set(calls)) == threads and len(calls) >= BULK_BATCHES

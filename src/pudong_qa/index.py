@@ -426,6 +426,12 @@ def embed_texts(model, texts: list[str], cache: dict[str, np.ndarray],
     return vecs, len(need) + len(pooled)
 
 
+def _bulk(model) -> contextlib.AbstractContextManager:
+    """The encoder's resources for encoding many texts at once (``Encoder.bulk``), if it has any."""
+    bulk = getattr(model, "bulk", None)
+    return bulk() if bulk else contextlib.nullcontext()
+
+
 def in_background(work: Callable[[], Any]) -> Callable[[], Any]:
     """Start ``work`` in a daemon thread (an interrupted build does not wait for it); the returned
     function waits for its result or raises its exception."""
@@ -474,7 +480,8 @@ def build_index(
     def waiting() -> None:
         log("Another build of this index is running; waiting for it to finish …")
 
-    with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting):
+    with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting), \
+            contextlib.ExitStack() as build_resources:
         _cleanup_strays(index_dir)
         reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)  # before touching the index
         docs = reading.documents
@@ -497,9 +504,12 @@ def build_index(
             return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
 
         loading = None
-        if model is None and (force or any(r.startswith(("new document", "changed document", "no index"))
-                                           for r in reasons)):
-            loading = in_background(load_model)  # texts to embed are likely: load while the corpus is chunked
+        if force or any(r.startswith(("new document", "changed document", "no index")) for r in reasons):
+            # texts to embed are likely: ready the model while the corpus is chunked
+            if model is None:
+                loading = in_background(load_model)
+            else:
+                build_resources.enter_context(_bulk(model))
         passages = chunk_corpus(docs, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
@@ -529,8 +539,9 @@ def build_index(
             nonlocal model
             if model is None and new:  # an unchanged or shrinking corpus needs no model
                 model = loading() if loading else load_model()
-            return embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
-                               mode=mode, int8=settings.build_int8)
+            with _bulk(model) if new else contextlib.nullcontext():
+                return embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
+                                   mode=mode, int8=settings.build_int8)
 
         # the model runs in native threads that release the GIL: meanwhile jieba tokenizes here
         # and the files that need no vectors are written

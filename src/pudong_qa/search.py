@@ -216,6 +216,17 @@ class _State:
     titles: dict[str, str] = field(default_factory=dict)  # source -> normalised title
 
 
+def _warm_model(settings, progress: bool):
+    """The model, loaded and run once (the question session is made on first use)."""
+    from .embedding import load_model
+
+    model = load_model(settings.model, settings.cache_dir, settings.backend, progress)
+    warm_up = getattr(model, "warm_up", None)
+    if warm_up:
+        warm_up()
+    return model
+
+
 class Searcher:
     """Holds the index and model (loaded once); ``search`` is safe to call from several threads."""
 
@@ -238,11 +249,10 @@ class Searcher:
     @classmethod
     def open(cls, settings, log=print, progress: bool = False, rebuild: bool = True) -> Searcher:
         """Load the model once, rebuild the index first if it is missing or stale, load it."""
-        from .embedding import load_model
         from .index import build_index, load_index, stale_reasons, verify_files
 
         with ThreadPoolExecutor(max_workers=1) as pool:  # the model loads while we check the index
-            loading = pool.submit(load_model, settings.model, settings.cache_dir, settings.backend, progress)
+            loading = pool.submit(_warm_model, settings, progress)
             reasons = stale_reasons(settings) or [f"damaged file {f}" for f in verify_files(settings.index)]
             if not reasons:
                 index = load_index(settings.index, verify=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,13 +156,15 @@ class LocalStore(Store):
     @staticmethod
     def write_lexical(directory: Path, passage_tokens: list[list[str]], sentence_tokens: list[list[str]]) -> None:
         """The BM25 indexes and document frequencies: they need tokens only, not vectors."""
-        import bm25s
+        from .lexical import ArrayBM25
 
         for name, docs in ((PASSAGE_LEXICON, passage_tokens), (SENTENCE_LEXICON, sentence_tokens)):
-            bm25 = bm25s.BM25()
+            bm25 = ArrayBM25()
             bm25.index([tokens or [EMPTY_TOKEN] for tokens in docs], show_progress=False)
             bm25.save(str(directory / name), show_progress=False)
-        doc_freq = Counter(word for tokens in passage_tokens for word in set(tokens))
+            if name == PASSAGE_LEXICON:
+                doc_freq = bm25.document_frequencies()
+        doc_freq.pop(EMPTY_TOKEN, None)
         (directory / DOC_FREQ_FILE).write_text(json.dumps(doc_freq, ensure_ascii=False, sort_keys=True),
                                                encoding="utf-8")
 

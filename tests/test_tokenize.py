@@ -68,3 +68,21 @@ def test_warm_up_loads_the_part_of_speech_tables_a_quantity_question_needs():
     assert tok._posseg is not None
     tagged = dict(tok.tagged("浦东有几个功能区域"))
     assert tagged["功能区域"] == "x" and tok.is_noun(tagged["功能区域"])  # a corpus term counts as a noun
+
+
+def test_jiebas_dictionary_kept_as_plain_files_is_jiebas_own(tmp_path, monkeypatch):
+    import jieba
+    import numpy as np
+
+    from pudong_qa import tokenize
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tokenize._dictionary_cache()
+    assert folder.is_relative_to(tmp_path) and tokenize._read_dictionary(folder) is None
+    freq, total = tokenize._jieba_dictionary()  # jieba's load, then the files are written
+    own = jieba.Tokenizer()
+    own.initialize()
+    assert (freq, total) == (own.FREQ, own.total)
+    assert tokenize._read_dictionary(folder) == (own.FREQ, own.total)
+    np.save(folder / "counts.npy", np.zeros(3, dtype=np.int64))  # damaged: not used
+    assert tokenize._read_dictionary(folder) is None

@@ -76,7 +76,7 @@ def test_jiebas_dictionary_kept_as_plain_files_is_jiebas_own(tmp_path, monkeypat
 
     from pudong_qa import tokenize
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("PUDONG_QA_CACHE", str(tmp_path))
     folder = tokenize._dictionary_cache()
     assert folder.is_relative_to(tmp_path) and tokenize._read_dictionary(folder) is None
     freq, total = tokenize._jieba_dictionary()  # jieba's load, then the files are written

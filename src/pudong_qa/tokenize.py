@@ -8,6 +8,7 @@ dictionary, so a query matches the index however it was typed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -98,11 +99,12 @@ def _dictionary_cache() -> Path:
     """Where jieba's dictionary is kept as plain files, per jieba version and dictionary file."""
     import jieba
 
-    from .settings import default_cache_dir
+    from .settings import default_cache_dir, env_name
 
     source = Path(jieba.__file__).parent / "dict.txt"
     stat = source.stat()
-    return default_cache_dir() / "jieba" / f"{jieba.__version__}-{stat.st_size}-{int(stat.st_mtime)}"
+    cache = Path(os.environ.get(env_name("cache_dir")) or default_cache_dir()).expanduser()  # beside the model
+    return cache / "jieba" / f"{jieba.__version__}-{stat.st_size}-{int(stat.st_mtime)}"
 
 
 def _read_dictionary(folder: Path) -> tuple[dict[str, int], int] | None:
@@ -125,7 +127,6 @@ def _read_dictionary(folder: Path) -> tuple[dict[str, int], int] | None:
 def _jieba_dictionary() -> tuple[dict[str, int], int]:
     """jieba's dictionary as jieba loads it, kept as plain files for the next process."""
     import logging
-    import os
     import tempfile
 
     import jieba

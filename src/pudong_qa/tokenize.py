@@ -97,14 +97,15 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
 
 def _dictionary_cache() -> Path:
     """Where jieba's dictionary is kept as plain files, per jieba version and dictionary file."""
+    import hashlib
+
     import jieba
 
     from .settings import default_cache_dir, env_name
 
-    source = Path(jieba.__file__).parent / "dict.txt"
-    stat = source.stat()
+    digest = hashlib.sha256((Path(jieba.__file__).parent / "dict.txt").read_bytes()).hexdigest()[:16]
     cache = Path(os.environ.get(env_name("cache_dir")) or default_cache_dir()).expanduser()  # beside the model
-    return cache / "jieba" / f"{jieba.__version__}-{stat.st_size}-{int(stat.st_mtime)}"
+    return cache / "jieba" / f"{jieba.__version__}-{digest}"  # one per dictionary, shared by virtualenvs
 
 
 def _read_dictionary(folder: Path) -> tuple[dict[str, int], int] | None:

@@ -79,7 +79,7 @@ def test_jiebas_dictionary_kept_as_plain_files_is_jiebas_own(tmp_path, monkeypat
     monkeypatch.setenv("PUDONG_QA_CACHE", str(tmp_path))
     folder = tokenize._dictionary_cache()
     assert folder.is_relative_to(tmp_path) and tokenize._read_dictionary(folder) is None
-    freq, total = tokenize._jieba_dictionary()  # jieba's load, then the files are written
+    freq, total = tokenize._jieba_dictionary(folder)  # jieba's load, then the files are written
     own = jieba.Tokenizer()
     own.initialize()
     assert (freq, total) == (own.FREQ, own.total)

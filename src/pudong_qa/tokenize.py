@@ -91,7 +91,8 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
-            _BASE = _read_dictionary(_dictionary_cache()) or _jieba_dictionary()
+            folder = _dictionary_cache()
+            _BASE = _read_dictionary(folder) or _jieba_dictionary(folder)
     return _BASE
 
 
@@ -125,8 +126,8 @@ def _read_dictionary(folder: Path) -> tuple[dict[str, int], int] | None:
     return dict(zip(words, counts.tolist())), total
 
 
-def _jieba_dictionary() -> tuple[dict[str, int], int]:
-    """jieba's dictionary as jieba loads it, kept as plain files for the next process."""
+def _jieba_dictionary(folder: Path) -> tuple[dict[str, int], int]:
+    """jieba's dictionary as jieba loads it, kept as plain files in ``folder`` for the next process."""
     import logging
     import tempfile
 
@@ -137,7 +138,6 @@ def _jieba_dictionary() -> tuple[dict[str, int], int]:
     tok = jieba.Tokenizer()
     tok.initialize()
     freq, total = tok.FREQ, tok.total
-    folder = _dictionary_cache()
     if "\n" not in "".join(freq) and not folder.exists():
         tmp = None
         try:

@@ -178,7 +178,7 @@ class OnnxEncoder(Encoder):
         self._doc_sessions: dict[bool, object] = {}
         self._session = None
         self._bulk: list[Future] | None = None
-        self._bulk_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the lazily made sessions
         self._bulk_users = 0
         self.token_states = True
 
@@ -189,7 +189,7 @@ class OnnxEncoder(Encoder):
         if self._session is None:
             import onnxruntime as ort
 
-            with self._bulk_lock:
+            with self._lock:
                 if self._session is None:
                     self._session = ort.InferenceSession(str(self.folder / ONNX_FILE), self._opts,
                                                          providers=["CPUExecutionProvider"])
@@ -204,7 +204,7 @@ class OnnxEncoder(Encoder):
         busier thread (docs/benchmarks.md). They are made in the background from the moment a
         build asks (~0.3 s each, while it reads the corpus) and, at ~110 MB each, dropped when the
         outermost build that asked for them ends."""
-        with self._bulk_lock:
+        with self._lock:
             self._bulk_users += 1
             if self._bulk is None and self._opts.intra_op_num_threads > 1:
                 pool = ThreadPoolExecutor(self._opts.intra_op_num_threads)
@@ -213,7 +213,7 @@ class OnnxEncoder(Encoder):
         try:
             yield
         finally:
-            with self._bulk_lock:
+            with self._lock:
                 self._bulk_users -= 1
                 if not self._bulk_users:
                     self._bulk = None

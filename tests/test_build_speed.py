@@ -149,3 +149,21 @@ def test_a_build_encodes_with_one_thread_sessions_side_by_side_and_gives_the_sam
     assert model._bulk is None  # dropped with the build
     assert np.abs(together - alone).max() < 1e-6  # each text's own vector, in input order
     assert len(set(calls)) == threads and len(calls) >= BULK_BATCHES
+
+
+def test_an_encoder_loaded_for_a_build_makes_its_bulk_sessions_while_loading(model):
+    from pudong_qa.embedding import OnnxEncoder
+
+    threads = model._opts.intra_op_num_threads
+    if threads < 2:
+        pytest.skip("one core: the build uses the query session")
+    assert model._ready is None  # loaded for questions: no build sessions held
+    encoder = OnnxEncoder(model.folder, model.identity, for_build=True)
+    ready = encoder._ready
+    assert ready is not None and len(ready) == threads
+    with encoder.bulk():
+        assert encoder._bulk is ready and encoder._ready is None  # the build takes those, makes none
+        assert all(made.result().get_session_options().intra_op_num_threads == 1 for made in ready)
+        texts = SENTENCES * 4
+        assert np.abs(encoder.encode_passages(texts) - model.encode_passages(texts)).max() < 1e-6
+    assert encoder._bulk is None

@@ -260,6 +260,16 @@ def test_binary_is_refused(data):
         decode(data, "f.bin")
 
 
+def test_control_characters_are_counted_as_unicode_defines_them():
+    text = "报告正文，第一段。\t制表\f换页\v\r\n" * 40  # whitespace controls are text
+    assert decode(text.encode(), "f.txt") == (text, "utf-8")
+    for control in ("\x01", "\x1b", "\x7f", "\x85", "\x9f"):  # C0, DEL, C1 (UTF-8 encodes C1 as two bytes)
+        noisy = (control * 3 + "正文") * 10
+        with pytest.raises(CorpusError, match="mostly control characters"):
+            decode(noisy.encode(), "f.txt")
+    assert decode(("\x01" + "正文" * 200).encode(), "f.txt")[1] == "utf-8"  # a stray one is not binary
+
+
 def test_empty_and_oversized_text_files(tmp_path):
     with pytest.raises(CorpusError, match=r"^empty\.txt: the file is empty$"):
         load("empty.txt")

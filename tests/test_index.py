@@ -1,5 +1,8 @@
+import gc
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,73 @@ def test_failure_while_writing_leaves_previous_index_and_no_strays(small, model,
     assert (small.index / "manifest.json").read_text() == manifest
     assert load_index(small.index).passages
     assert not [p for p in small.root.iterdir() if p.name.startswith(".index.tmp")]
+
+
+def _add_document(settings: Settings) -> None:
+    (settings.corpus / "new.txt").write_text("新增报告\n一、科创\n张江科学城集聚了大批研发机构。\n二、人口\n"
+                                             "常住人口约五百六十八万。\n", encoding="utf-8")
+
+
+def test_a_new_documents_texts_are_embedded_while_the_previous_vectors_are_read(small, model, monkeypatch):
+    started = threading.Event()
+    encoded: list[str] = []
+    encode = model.encode_passages
+
+    def recorded(texts, *args, **kwargs):
+        encoded.extend(texts)
+        started.set()
+        return encode(texts, *args, **kwargs)
+
+    previous = index_mod._previous_vectors
+
+    def read_previous(*args, **kwargs):  # goes on only once the model works on the new document
+        assert started.wait(30), "the new document's texts waited for the previous index's vectors"
+        return previous(*args, **kwargs)
+
+    monkeypatch.setattr(model, "encode_passages", recorded)
+    monkeypatch.setattr(index_mod, "_previous_vectors", read_previous)
+    _add_document(small)
+    report = build_index(small, model=model)
+    index = load_index(small.index)
+    new = [p for p in index.passages if p.source == "corpus/new.txt"]
+    assert new and set(encoded) == {t for p in new for t in (index_mod.indexed_text(p), *p.sentence_texts())}
+    assert report.embedded == len(encoded) == len(set(encoded))  # each new text once, nothing else
+    rows = [p.id for p in new]
+    assert abs(index.store.passage_vectors(rows) - encode([index_mod.indexed_text(p) for p in new])).max() < 1e-6
+
+
+def test_a_failure_reading_the_previous_vectors_ends_the_models_work_too(small, model, monkeypatch):
+    def unreadable(*args, **kwargs):
+        raise OSError("read error")
+
+    monkeypatch.setattr(index_mod, "_previous_vectors", unreadable)
+    _add_document(small)
+    with pytest.raises(OSError, match="read error"):
+        build_index(small, model=model)
+    deadline = time.monotonic() + 30
+    while model._bulk_users and time.monotonic() < deadline:  # the model's thread lets go of its sessions
+        time.sleep(0.05)
+    assert model._bulk_users == 0 and model._bulk is None
+    monkeypatch.undo()
+    assert build_index(small, model=model).rebuilt
+
+
+def test_the_garbage_collector_is_paused_for_a_build_and_resumed_after(small, model, monkeypatch):
+    seen = []
+    chunk = index_mod.chunk_corpus
+
+    def chunk_and_look(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return chunk(*args, **kwargs)
+
+    monkeypatch.setattr(index_mod, "chunk_corpus", chunk_and_look)
+    assert gc.isenabled()
+    build_index(small, model=model, force=True)
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(index_mod, "chunk_corpus", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build_index(small, model=model, force=True)
+    assert gc.isenabled()
 
 
 def test_half_swapped_index_is_restored(small, model):

@@ -67,3 +67,13 @@ def test_other_bm25_variants_use_bm25s_own_build(method):
     theirs.index(corpus, show_progress=False)
     a, b = _matrix(ours), _matrix(theirs)
     assert all(np.allclose(a[w], b[w]) for w in a)
+
+
+def test_token_ids_number_words_in_order_of_first_use():
+    from pudong_qa.tokenize import token_ids
+
+    vocab, ids = token_ids([["浦东", "新区", "浦东"], [], ["面积", "新区"]])
+    assert list(vocab.items()) == [("浦东", 0), ("新区", 1), ("面积", 2)]
+    assert ids.tolist() == [0, 1, 0, 2, 1]
+    vocab, ids = token_ids([])
+    assert vocab == {} and ids.tolist() == []

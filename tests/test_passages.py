@@ -93,3 +93,35 @@ def test_labels_come_from_the_columns(tmp_path):
     for name in ("source", "title", "section"):
         assert labels(table, name, [3, 0, 2]) == labels(_passages(), name, [3, 0, 2]) \
             == [getattr(_passages()[i], name) for i in (3, 0, 2)]
+
+
+def test_walking_the_table_in_blocks_decodes_each_passage_as_alone(tmp_path, monkeypatch):
+    from pudong_qa import passages as passages_mod
+
+    passages = _passages()
+    write_passages(tmp_path, passages)
+    table = read_passages(tmp_path)
+    for block in (1, 3, 100):  # blocks that split the table, and one that holds it whole
+        monkeypatch.setattr(passages_mod, "ITER_BLOCK", block)
+        assert list(table) == passages == [table._passage(i) for i in range(len(table))]
+    assert table[1:3] == passages[1:3] and table[3:1] == [] and table[::2] == passages[::2]
+
+
+def test_a_rebuild_reuses_stored_folds_and_writes_the_same_files(tmp_path):
+    from pudong_qa.tokenize import normalize
+
+    passages = [Passage(0, "d.txt", "", "", 1, 0, 11, "臺灣的ＡＢＣ。第二句！", ((0, 7), (7, 11))), *_passages()[1:]]
+    passages = [Passage(**{**vars(p), "id": i}) for i, p in enumerate(passages)]
+    for name in ("first", "again", "given"):
+        (tmp_path / name).mkdir()
+    write_passages(tmp_path / "first", passages)
+    folds = read_passages(tmp_path / "first").folds()
+    pieces = {piece for p in passages for piece in (p.text, *p.sentence_texts())}
+    assert folds == {piece: normalize(piece) for piece in pieces}
+    write_passages(tmp_path / "again", passages, folds)
+    for name in ("folded.npy", "folded_offsets.npy", "text.npy", "columns.npy"):
+        first, again = (tmp_path / d / "passages" / name for d in ("first", "again"))
+        assert first.read_bytes() == again.read_bytes()
+    # what is given is used as it is (only texts it lacks are folded)
+    write_passages(tmp_path / "given", passages, {"臺灣的ＡＢＣ。": "given"})
+    assert read_passages(tmp_path / "given").folded(0) == (normalize(passages[0].text), ["given", "第二句!"])

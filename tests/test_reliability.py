@@ -40,6 +40,26 @@ def _env(root: Path, **extra) -> dict:
     return env
 
 
+def test_a_finished_command_ends_with_its_output_whole_and_its_exit_status(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "r.txt").write_text("小型报告\n一、概况\n浦东新区区域面积569平方公里。\n", encoding="utf-8")
+    # an atexit handler shows whether Python's teardown ran (it is skipped once a command's work is done)
+    cli = [sys.executable, "-c", "import atexit, sys; atexit.register(lambda: print('teardown', file=sys.stderr)); "
+                                 "from pudong_qa.cli import main; main()"]
+
+    def run(*args):
+        return subprocess.run([*cli, *args], env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+
+    built = run("build")  # stdout is a pipe here: block-buffered, flushed before the process ends
+    assert built.returncode == 0 and built.stdout.startswith("Built ") and built.stdout.endswith("index)\n")
+    assert "teardown" not in built.stderr
+    asked = run("ask", "--format", "jsonl", "浦东新区的面积有多大")
+    assert asked.returncode == 0 and json.loads(asked.stdout)["results"][0]["text"].startswith("浦东新区区域面积")
+    assert "teardown" not in asked.stderr
+    refused = run("ask", "？？")
+    assert refused.returncode == 2 and "no words" in refused.stderr and "teardown" in refused.stderr
+
+
 # ---------------------------------------------------------------- bad questions
 
 

@@ -22,6 +22,7 @@ def test_corpus_terms_come_from_quotes_titles_and_headings():
     doc = parse_document("corpus/a.txt", "标题\n一、小政府模式\n推行“一门式”服务和《行政效能暂行办法》。\n")
     terms = corpus_terms([doc])
     assert "一门式" in terms and "行政效能暂行办法" in terms and "小政府模式" in terms
+    assert corpus_terms([doc], [normalize(doc.text)]) == terms  # folded by the caller: the same terms
 
 
 def test_user_words_are_kept_whole():

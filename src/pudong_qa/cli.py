@@ -105,20 +105,20 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
     so an interrupted build leaves the previous index usable. Only new or changed passages are
     embedded; nothing happens when corpus and settings are unchanged.
     """
-    from .index import build_index, stale_reasons
+    from .index import build_index
 
     settings = _settings(ctx)
     with _friendly_errors():
-        reasons = stale_reasons(settings)
         report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log, strict=strict)
     if report.skipped:
         _log(f"{len(report.skipped)} file(s) could not be read and were skipped (see above).")
     if not report.rebuilt:
         click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); use --force to rebuild.")
         return
-    why = f" ({'; '.join(reasons[:3])})" if reasons and not force else ""
+    why = f" ({'; '.join(report.reasons[:3])})" if report.reasons and not force else ""
     click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
                f"{report.embedded} texts embedded, {report.tokenized} tokenized, {report.seconds:.1f} s{why}")
+    _done()
 
 
 @cli.command()
@@ -170,6 +170,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
         errors = sum(bool(r.get("error")) for r in records)
         _log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
              f"{answered} confident, {len(items) - answered - errors} low-confidence, {errors} unusable lines")
+    _done()
 
 
 def _write_output(output: Path | None, write) -> None:
@@ -213,6 +214,7 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
         else:
             for key, value in metrics.items():
                 click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+        _done()
         return
     with _friendly_errors():
         questions = load_eval_questions(file)
@@ -226,9 +228,10 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
             click.echo(f"answered although unanswerable: {q!r}")
     if as_json:
         click.echo(json.dumps(report.metrics, ensure_ascii=False))
-        return
-    for key, value in report.metrics.items():
-        click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+    else:
+        for key, value in report.metrics.items():
+            click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+    _done()
 
 
 @cli.command()
@@ -300,8 +303,34 @@ def feedback(ctx: click.Context, export: Path) -> None:
     click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
 
 
+# set by a command whose work is done and whose process may end without Python's teardown
+_finished = False
+
+
+def _done() -> None:
+    """Mark the command's work as done (its files written and closed): see ``main``."""
+    global _finished
+    _finished = True
+
+
 def main(argv: list[str] | None = None) -> None:
-    cli(args=argv, prog_name="pudong-qa")
+    """The console script. After ``build``, ``ask`` or ``eval`` has done its work, the process
+    flushes its output and ends with ``os._exit``: Python's teardown would free the model's
+    tokenizer (a 250,000-piece trie, one allocation per node) and run a last garbage collection,
+    ~0.7 s added to every command that loaded the model (docs/benchmarks.md); the system frees the
+    memory at once. Called with ``argv`` (in-process, e.g. ``app.py``), Python exits as usual."""
+    try:
+        cli(args=argv, prog_name="pudong-qa")
+    except SystemExit as ended:
+        if argv is None and _finished:
+            code = ended.code if isinstance(ended.code, int) else 0 if ended.code is None else 1
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # closed or broken pipe: nothing more can be written
+                    code = code or 1
+            os._exit(code)
+        raise
 
 
 if __name__ == "__main__":

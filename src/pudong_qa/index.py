@@ -23,15 +23,18 @@ failed or killed build leaves the previous index in place.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib.metadata
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,10 +46,10 @@ from .chunking import Passage, chunk_corpus
 from .corpus import CorpusReading, Skipped, corpus_files, read_corpus, relative_source
 from .errors import CorpusError, IndexUnavailable
 from .locking import file_lock
-from .passages import read_passages, write_passages
+from .passages import PassageTable, read_passages, write_passages
 from .settings import Settings
 from .store import LocalStore, Store
-from .tokenize import STOPWORDS, Tokenizer, corpus_terms, normalize
+from .tokenize import STOPWORDS, Tokenizer, corpus_terms, normalize, token_ids
 
 FORMAT_VERSION = 4  # 4: passages as columns (passages/), not passages.json
 # Bump when the text that gets indexed or tokenized changes, so old indexes go stale.
@@ -66,6 +69,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # files that could not be read
     embedded: int = 0  # texts embedded by this build (the rest were reused from the previous index)
     tokenized: int = 0  # texts tokenized by this build (likewise)
+    reasons: list[str] = field(default_factory=list)  # why the index was out of date (``stale_reasons``)
 
 
 @dataclass
@@ -244,6 +248,7 @@ def write_index(
     vectors: Callable[[], tuple[np.ndarray, np.ndarray]],
     state: dict[str, Any],
     settings: Settings,
+    folds: dict[str, str] | None = None,
 ) -> None:
     """Write every index file into ``directory`` and the manifest last. ``vectors`` returns the
     passage and sentence vectors; it is called only once the files that need no vectors are
@@ -254,7 +259,7 @@ def write_index(
           "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in docs], ensure_ascii=False),
         encoding="utf-8")
     (directory / "userdict.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-    write_passages(directory, passages)
+    write_passages(directory, passages, folds)
     save_tokens(directory / TOKENS, passage_tokens + sentence_tokens, dictionary)
     store_info: dict[str, Any] = {"kind": "local"}
     if settings.milvus_uri:  # vectors and lexical postings in Milvus; the folder keeps the metadata
@@ -298,8 +303,8 @@ def save_tokens(directory: Path, token_lists: list[list[str]], dictionary: dict[
     directory.mkdir()
     (directory / "dictionary.json").write_text(json.dumps(dictionary, ensure_ascii=False, sort_keys=True),
                                                encoding="utf-8")
-    vocab: dict[str, int] = {}
-    ids = np.fromiter((vocab.setdefault(w, len(vocab)) for toks in token_lists for w in toks), dtype=np.int32)
+    vocab, ids = token_ids(token_lists)
+    ids = ids.astype(np.int32)
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in token_lists], dtype=np.int64)])
     (directory / "vocab.json").write_text(json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8")
     np.save(directory / "ids.npy", ids, allow_pickle=False)
@@ -310,7 +315,7 @@ def load_tokens(directory: Path) -> list[list[str]]:
     vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
     ids = np.load(directory / "ids.npy", allow_pickle=False).tolist()
     offsets = np.load(directory / "offsets.npy", allow_pickle=False).tolist()
-    words = [vocab[i] for i in ids]
+    words = list(map(vocab.__getitem__, ids))
     return [words[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
@@ -330,12 +335,12 @@ def tokenize_texts(tokenizer: Tokenizer, texts: list[str],
     return out, len(fresh)
 
 
-def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[str, int], docs,
-                     passages: list[Passage]) -> dict[str, list[str]]:
+def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[str, int],
+                     folded_docs: dict[str, str], passages: list[Passage]) -> dict[str, list[str]]:
     """Tokens of the current index by text, for the texts whose tokens cannot have changed: same
     tokenizer, stop-words and pipeline, and no dictionary change added, dropped or reweighted
     occurs in the text (``Tokenizer`` pins jieba's total, so a text's cut depends only on the
-    dictionary words in it)."""
+    dictionary words in it). ``folded_docs``: each document's text through ``normalize``, by source."""
     manifest = read_manifest(index_dir)
     have = (manifest or {}).get("state", {})
     if not manifest or any(have.get(k) != state[k] for k in ("format", "pipeline", "stopwords", "tokenizer")):
@@ -351,7 +356,7 @@ def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[st
     cache = dict(zip(texts, tokens))
     changed = {w for w in old.keys() | dictionary.keys() if old.get(w) != dictionary.get(w)}
     if changed:
-        affected = {d.source for d, text in ((d, normalize(d.text)) for d in docs) if any(t in text for t in changed)}
+        affected = {source for source, text in folded_docs.items() if any(t in text for t in changed)}
         for p in passages:
             if p.source in affected:
                 for text in (lexical_text(p), *sentence_lexical_texts(p)):
@@ -360,6 +365,28 @@ def _previous_tokens(index_dir: Path, state: dict[str, Any], dictionary: dict[st
                         if any(t in folded for t in changed):
                             del cache[text]
     return cache
+
+
+def _previous_folds(index_dir: Path, state: dict[str, Any]) -> dict[str, str]:
+    """The current index's folded texts (``tokenize.normalize``, most of the time writing the
+    passage files takes) by raw text, when folding cannot have changed: same format, pipeline and
+    OpenCC."""
+    have = (read_manifest(index_dir) or {}).get("state", {})
+    if not have or any(have.get(k) != state[k] for k in ("format", "pipeline", "tokenizer")):
+        return {}
+    try:
+        table = read_passages(index_dir)
+        return table.folds() if isinstance(table, PassageTable) else {}
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        return {}
+
+
+def _texts_of_new_documents(index_dir: Path, passages: list[Passage]) -> list[str]:
+    """The distinct texts (``indexed_text`` and sentences) of the passages of documents that the
+    index at ``index_dir`` does not have: none of them can have a vector there yet."""
+    have = {f["source"] for f in (read_manifest(index_dir) or {}).get("state", {}).get("corpus", [])}
+    return list(dict.fromkeys(t for p in passages if p.source not in have
+                              for t in (indexed_text(p), *p.sentence_texts())))
 
 
 def _previous_vectors(index_dir: Path, identity: str, method: str = "direct") -> dict[str, np.ndarray]:
@@ -375,10 +402,12 @@ def _previous_vectors(index_dir: Path, identity: str, method: str = "direct") ->
         index = load_index(index_dir, verify=False)
     except IndexUnavailable:
         return {}
-    store, passages = index.store, index.passages
+    store, texts, sentences = index.store, [], []
+    for p in index.passages:  # decoded once, in blocks
+        texts.append(indexed_text(p))
+        sentences.extend(p.sentence_texts())
     try:  # through the Store interface, so a Milvus index is reused the same way
-        cache = dict(zip((indexed_text(p) for p in passages), store.passage_vectors(np.arange(len(passages)))))
-        sentences = [s for p in passages for s in p.sentence_texts()]
+        cache = dict(zip(texts, store.passage_vectors(np.arange(len(texts)))))
         cache.update(zip(sentences, np.asarray(store.sentence_vectors(np.arange(len(sentences))))))
     except IndexUnavailable:
         return {}
@@ -457,6 +486,22 @@ def in_background(work: Callable[[], Any]) -> Callable[[], Any]:
     return wait
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a build. A build makes and drops hundreds of
+    thousands of small lists and dicts (token lists, caches by text), all freed by reference
+    counting, and each of the collector's passes walks the whole growing heap: ~1 s of an 11 s
+    incremental build on 2 cores (docs/benchmarks.md). Cycles made meanwhile are collected once
+    it runs again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build_index(
     settings: Settings,
     force: bool = False,
@@ -480,7 +525,7 @@ def build_index(
     def waiting() -> None:
         log("Another build of this index is running; waiting for it to finish …")
 
-    with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting), \
+    with file_lock(_lock_path(index_dir), timeout=lock_timeout, on_wait=waiting), collector_paused(), \
             contextlib.ExitStack() as build_resources:
         _cleanup_strays(index_dir)
         reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)  # before touching the index
@@ -501,7 +546,8 @@ def build_index(
 
         def load_model():
             log(f"Loading embedding model {settings.model} …")
-            return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress)
+            return embedding.load_model(settings.model, settings.cache_dir, settings.backend, progress=progress,
+                                        for_build=True)
 
         loading = None
         if force or any(r.startswith(("new document", "changed document", "no index")) for r in reasons):
@@ -513,7 +559,6 @@ def build_index(
         passages = chunk_corpus(docs, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
-        terms = corpus_terms(docs)
         from .embedding.late import MODES
 
         if settings.fast_build not in MODES:
@@ -529,24 +574,50 @@ def build_index(
         if mode != "off":  # vectors depend on how they were made: never mix two methods in one index
             state["vectors"] = f"late-{mode}/{model.tokens_identity(settings.build_int8)}"
         method = state.get("vectors", "direct")
-        cache = {} if force else _previous_vectors(index_dir, state["model"], method)
+        # the texts of documents the index has never seen are embedded from the start, while the
+        # previous index's vectors of the others are read
+        ahead = [] if force or mode != "off" else _texts_of_new_documents(index_dir, passages)
+        previous: Future = Future()
+        started = threading.Event()
+
+        def embed():
+            nonlocal model
+            with contextlib.ExitStack() as bulk:
+                fresh: dict[str, np.ndarray] = {}
+                if ahead:
+                    try:
+                        if model is None:
+                            model = loading() if loading else load_model()
+                        bulk.enter_context(_bulk(model))
+                    finally:
+                        started.set()
+                    fresh = dict(zip(ahead, model.encode_passages(ahead, progress=progress)))
+                known = {**fresh, **previous.result()}
+                if any(t not in known for t in texts + sentences):
+                    if model is None:  # an unchanged or shrinking corpus needs no model
+                        model = loading() if loading else load_model()
+                    if not ahead:
+                        bulk.enter_context(_bulk(model))
+                vecs, embedded = embed_texts(model, texts + sentences, known, progress=progress, passages=passages,
+                                             mode=mode, int8=settings.build_int8)
+                return vecs, embedded + len(fresh)
+
+        # the model runs in native threads that release the GIL: meanwhile the previous vectors
+        # are read, jieba tokenizes here and the files that need no vectors are written
+        wait_for_vectors = in_background(embed)
+        embedded = 0
+        if ahead:  # until the model runs, work here would only slow its loading (the GIL): wait
+            started.wait()
+        try:
+            cache = {} if force else _previous_vectors(index_dir, state["model"], method)
+        except BaseException:
+            previous.cancel()  # the model's thread stops waiting for them and ends
+            raise
+        previous.set_result(cache)
         new = sum(t not in cache for t in texts + sentences)
         log(f"Embedding {len(texts)} passages and {len(sentences)} sentences"
             + (f" ({new} new)" if cache else "")
             + (f", pooling from token states ({method})" if mode != "off" else "") + " …")
-
-        def embed():
-            nonlocal model
-            if model is None and new:  # an unchanged or shrinking corpus needs no model
-                model = loading() if loading else load_model()
-            with _bulk(model) if new else contextlib.nullcontext():
-                return embed_texts(model, texts + sentences, cache, progress=progress, passages=passages,
-                                   mode=mode, int8=settings.build_int8)
-
-        # the model runs in native threads that release the GIL: meanwhile jieba tokenizes here
-        # and the files that need no vectors are written
-        wait_for_vectors = in_background(embed)
-        embedded = 0
 
         def vectors() -> tuple[np.ndarray, np.ndarray]:
             nonlocal embedded
@@ -554,21 +625,25 @@ def build_index(
             cache.clear()
             return vecs[: len(texts)], vecs[len(texts):]
 
+        folded_docs = {d.source: normalize(d.text) for d in docs}  # for the terms and the tokens' reuse
+        terms = corpus_terms(docs, folded_docs.values())
         tokenizer = Tokenizer(terms)
         dictionary = tokenizer.dictionary_changes()
-        token_cache = {} if force else _previous_tokens(index_dir, state, dictionary, docs, passages)
+        token_cache = {} if force else _previous_tokens(index_dir, state, dictionary, folded_docs, passages)
+        del folded_docs
         tokens, tokenized = tokenize_texts(tokenizer, token_texts(passages), token_cache)
         del token_cache
+        folds = {} if force else _previous_folds(index_dir, state)
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
             write_index(tmp, reading, passages, terms, dictionary, tokens[: len(passages)], tokens[len(passages):],
-                        vectors, state, settings)
+                        vectors, state, settings, folds)
             _fsync_tree(tmp)
             _swap_in(tmp, index_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return BuildReport(len(docs), len(passages), time.perf_counter() - t0, index_dir, True, reading.skipped, embedded,
-                       tokenized)
+                       tokenized, reasons)
 
 
 # ---------------------------------------------------------------- load

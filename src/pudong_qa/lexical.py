@@ -15,23 +15,31 @@ from itertools import chain
 import bm25s
 import numpy as np
 
+from .tokenize import token_ids
+
 
 class ArrayBM25(bm25s.BM25):
     """bm25s.BM25 whose index is built by numpy (Lucene BM25, bm25s's default); other methods fall
     back to bm25s's own build."""
 
     def build_index_from_tokens(self, corpus_tokens, show_progress=True, leave_progress=False):
-        vocab: dict[str, int] = {}  # in order of first use, so the same corpus gives the same files
-        ids = [[vocab.setdefault(t, len(vocab)) for t in tokens] for tokens in corpus_tokens]
-        return self.build_index_from_ids(list(range(len(vocab))), ids, show_progress, leave_progress), vocab
+        if (self.method, self.idf_method) != ("lucene", "lucene"):
+            return super().build_index_from_tokens(corpus_tokens, show_progress, leave_progress)
+        vocab, ids = token_ids(corpus_tokens)
+        lengths = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=len(corpus_tokens))
+        return self._lucene(ids, lengths, len(vocab)), vocab
 
     def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False):
         if (self.method, self.idf_method) != ("lucene", "lucene"):
             return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
-        self.nonoccurrence_array = None  # as bm25s sets it for Lucene BM25
         lengths = np.fromiter(map(len, corpus_token_ids), dtype=np.int64, count=len(corpus_token_ids))
-        n_docs, n_vocab = len(lengths), len(unique_token_ids)
         ids = np.fromiter(chain.from_iterable(corpus_token_ids), dtype=np.int64, count=int(lengths.sum()))
+        return self._lucene(ids, lengths, len(unique_token_ids))
+
+    def _lucene(self, ids: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict:
+        """The score matrix of documents whose token ids, one after another, are ``ids``."""
+        self.nonoccurrence_array = None  # as bm25s sets it for Lucene BM25
+        n_docs = len(lengths)
         docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         # one entry per (token, document), sorted by token then document: the CSC layout bm25s stores
         pairs, tf = np.unique(ids * n_docs + docs, return_counts=True)

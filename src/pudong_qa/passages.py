@@ -19,7 +19,7 @@ passages it looks at, reading their texts from the files (``rowfile.NpyRows``). 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,10 +35,13 @@ COLUMNS = np.dtype([("source", "<i4"), ("title", "<i4"), ("section", "<i4"), ("p
                     ("page", "<i4"), ("start", "<i8"), ("end", "<i8")])
 _STRING_FIELDS = ("source", "title", "section")
 CACHE_SIZE = 4096  # decoded passages kept (about 20 questions' candidates)
+ITER_BLOCK = 1024  # passages decoded per read when the whole table is walked
 
 
-def write_passages(directory: Path, passages: Sequence[Passage]) -> None:
-    """``passages`` (ids 0..n-1 in order) as the columns above, in ``directory/passages``."""
+def write_passages(directory: Path, passages: Sequence[Passage], folds: Mapping[str, str] | None = None) -> None:
+    """``passages`` (ids 0..n-1 in order) as the columns above, in ``directory/passages``.
+    ``folds`` are texts already folded (``PassageTable.folds`` of the previous index): an
+    incremental build folds only the others."""
     bad = next((i for i, p in enumerate(passages) if p.id != i), None)
     if bad is not None:
         raise ValueError(f"passage ids must be 0..n-1 in order (passage {bad} has id {passages[bad].id})")
@@ -46,7 +49,7 @@ def write_passages(directory: Path, passages: Sequence[Passage]) -> None:
     folder.mkdir()
     tables: dict[str, dict[str, int]] = {name: {} for name in _STRING_FIELDS}
     columns = np.zeros(len(passages), dtype=COLUMNS)
-    texts, folded = [], []
+    texts = []
     for i, p in enumerate(passages):
         for name in _STRING_FIELDS:
             table = tables[name]
@@ -54,7 +57,11 @@ def write_passages(directory: Path, passages: Sequence[Passage]) -> None:
         columns["paragraph"][i], columns["page"][i] = p.paragraph, p.page or 0
         columns["start"][i], columns["end"][i] = p.start, p.end
         texts.append(p.text.encode("utf-8"))
-        folded.extend(piece.encode("utf-8") for piece in normalize_all([p.text, *p.sentence_texts()]))
+    folds = folds or {}
+    pieces = [piece for p in passages for piece in (p.text, *p.sentence_texts())]
+    todo = list(dict.fromkeys(piece for piece in pieces if piece not in folds))
+    fresh = dict(zip(todo, normalize_all(todo)))
+    folded = [(fresh[piece] if piece in fresh else folds[piece]).encode("utf-8") for piece in pieces]
     text_offsets = np.zeros(len(passages) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in texts], out=text_offsets[1:])
     sentence_offsets = np.zeros(len(passages) + 1, dtype=np.int64)
@@ -110,17 +117,30 @@ class PassageTable(Sequence[Passage]):
         return len(self.columns)
 
     def _passage(self, i: int) -> Passage:
-        source, title, section, paragraph, page, start, end = self.columns[i].item()
-        a, b = self._text_offsets[i : i + 2].tolist()
-        lo, hi = self.sentence_offsets[i : i + 2].tolist()
+        return self._block(i, i + 1)[0]
+
+    def _block(self, first: int, stop: int) -> list[Passage]:
+        """Passages ``first:stop`` decoded from one read of their texts."""
+        if stop <= first:
+            return []
+        bounds = self._text_offsets[first : stop + 1].tolist()
+        data = self._text.read(bounds[0], bounds[-1]).tobytes()
+        spans = self.sentence_offsets[first : stop + 1].tolist()
+        pairs = list(map(tuple, self._spans[spans[0] : spans[-1]].tolist()))
         sources, titles, sections = self._strings
-        return Passage(id=i, source=sources[source], title=titles[title], section=sections[section],
-                       paragraph=paragraph, start=start, end=end, text=self._text.read(a, b).tobytes().decode("utf-8"),
-                       sentences=tuple(map(tuple, self._spans[lo:hi].tolist())), page=page or None)
+        out = []
+        for k, (source, title, section, paragraph, page, start, end) in enumerate(self.columns[first:stop].tolist()):
+            out.append(Passage(
+                id=first + k, source=sources[source], title=titles[title], section=sections[section],
+                paragraph=paragraph, start=start, end=end,
+                text=data[bounds[k] - bounds[0] : bounds[k + 1] - bounds[0]].decode("utf-8"),
+                sentences=tuple(pairs[spans[k] - spans[0] : spans[k + 1] - spans[0]]), page=page or None))
+        return out
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            return [self._passage(k) for k in range(*i.indices(len(self)))]
+            ids = range(*i.indices(len(self)))
+            return self._block(ids.start, ids.stop) if ids.step == 1 else [self._passage(k) for k in ids]
         k = int(i)
         if k < 0:
             k += len(self)
@@ -129,7 +149,23 @@ class PassageTable(Sequence[Passage]):
         return self._cached(k)
 
     def __iter__(self) -> Iterator[Passage]:
-        return (self._passage(k) for k in range(len(self)))
+        """Every passage, in order, a block at a time: a build walks the whole table, and one read
+        per passage made that 2.5x slower (20,000 passages, docs/benchmarks.md)."""
+        for first in range(0, len(self), ITER_BLOCK):
+            yield from self._block(first, min(len(self), first + ITER_BLOCK))
+
+    def folds(self) -> dict[str, str]:
+        """Every passage text and sentence with its stored folding, by the raw text."""
+        out: dict[str, str] = {}
+        for first in range(0, len(self), ITER_BLOCK):
+            stop = min(len(self), first + ITER_BLOCK)
+            raw = [piece for p in self._block(first, stop) for piece in (p.text, *p.sentence_texts())]
+            a, b = first + int(self.sentence_offsets[first]), stop + int(self.sentence_offsets[stop])
+            bounds = self._folded_offsets[a : b + 1].tolist()
+            data = self._folded.read(bounds[0], bounds[-1]).tobytes()
+            out.update(zip(raw, (data[x - bounds[0] : y - bounds[0]].decode("utf-8")
+                                 for x, y in zip(bounds[:-1], bounds[1:]))))
+        return out
 
     def folded(self, i: int) -> tuple[str, list[str]]:
         """Passage ``i``'s text and sentences as ``tokenize.normalize`` folds them, stored at build

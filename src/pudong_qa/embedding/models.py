@@ -89,19 +89,20 @@ _load_lock = threading.Lock()
 
 
 def load_model(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, backend: str = "onnx",
-               progress: bool = False) -> Encoder:
-    """The encoder for ``model``, loaded once per process; never touches the network for local folders."""
+               progress: bool = False, for_build: bool = False) -> Encoder:
+    """The encoder for ``model``, loaded once per process; never touches the network for local folders.
+    ``for_build``: the first user is a build, which encodes in bulk (``OnnxEncoder``)."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown model backend {backend!r}; use one of {', '.join(BACKENDS)}")
     cache_dir = Path(cache_dir or default_cache_dir())
     key = (model, str(cache_dir), backend)
     with _load_lock:
         if key not in _loaded:
-            _loaded[key] = _load(model, cache_dir, backend, progress)
+            _loaded[key] = _load(model, cache_dir, backend, progress, for_build)
         return _loaded[key]
 
 
-def _load(model: str, cache_dir: Path, backend: str, progress: bool) -> Encoder:
+def _load(model: str, cache_dir: Path, backend: str, progress: bool, for_build: bool = False) -> Encoder:
     onnx = model == DEFAULT_MODEL and backend == "onnx"
     if not onnx or not _onnx_ready(_cached_folder(model, cache_dir)):
         quiet_transformers()
@@ -116,7 +117,7 @@ def _load(model: str, cache_dir: Path, backend: str, progress: bool) -> Encoder:
                         print("Exporting the model to ONNX for fast CPU inference (once)…", flush=True)
                     export_onnx(folder)
         try:
-            return OnnxEncoder(folder, identity)
+            return OnnxEncoder(folder, identity, for_build=for_build)
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"could not load {folder / ONNX_FILE}: {exc}") from exc
     from sentence_transformers import SentenceTransformer

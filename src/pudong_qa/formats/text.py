@@ -10,7 +10,7 @@ rather than indexed as mojibake.
 from __future__ import annotations
 
 import codecs
-import unicodedata
+import re
 from pathlib import Path
 
 import charset_normalizer
@@ -31,6 +31,9 @@ _BOMS = [
 # Legacy encodings worth guessing for Chinese text. GB18030 is a superset of GBK and GB2312.
 _CANDIDATES = ["gb18030", "big5", "cp950", "big5hkscs"]
 _MAX_CONTROL_SHARE = 0.01  # more control characters than this and it is not text
+# Unicode's control characters (category Cc: C0, DEL and C1) other than tab, newline, carriage
+# return, form feed and vertical tab; one regular expression instead of a category lookup per character
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def decode(data: bytes, display: str) -> tuple[str, str]:
@@ -62,7 +65,7 @@ def decode(data: bytes, display: str) -> tuple[str, str]:
 def _checked(text: str, display: str) -> str:
     if "\x00" in text:
         raise CorpusError(f"{display}: contains NUL bytes; is it a binary file?")
-    controls = sum(1 for ch in text if ch not in "\t\n\r\f\v" and unicodedata.category(ch) == "Cc")
+    controls = len(_CONTROLS.findall(text))
     if controls > max(2, len(text) * _MAX_CONTROL_SHARE):
         raise CorpusError(f"{display}: mostly control characters; is it a binary file?")
     return text

@@ -581,23 +581,23 @@ def build_index(
         started = threading.Event()
 
         def embed():
-            nonlocal model
-            with contextlib.ExitStack() as bulk:
+            with contextlib.ExitStack() as held:
+                def ready() -> None:  # the model loaded and holding its build sessions (once)
+                    nonlocal model
+                    if model is None:  # an unchanged or shrinking corpus needs no model
+                        model = loading() if loading else load_model()
+                    held.enter_context(_bulk(model))
+
                 fresh: dict[str, np.ndarray] = {}
                 if ahead:
                     try:
-                        if model is None:
-                            model = loading() if loading else load_model()
-                        bulk.enter_context(_bulk(model))
+                        ready()
                     finally:
                         started.set()
                     fresh = dict(zip(ahead, model.encode_passages(ahead, progress=progress)))
                 known = {**fresh, **previous.result()}
-                if any(t not in known for t in texts + sentences):
-                    if model is None:  # an unchanged or shrinking corpus needs no model
-                        model = loading() if loading else load_model()
-                    if not ahead:
-                        bulk.enter_context(_bulk(model))
+                if not ahead and any(t not in known for t in texts + sentences):
+                    ready()
                 vecs, embedded = embed_texts(model, texts + sentences, known, progress=progress, passages=passages,
                                              mode=mode, int8=settings.build_int8)
                 return vecs, embedded + len(fresh)

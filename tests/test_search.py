@@ -107,3 +107,37 @@ def test_a_single_questions_lexical_stage_runs_while_it_is_embedded(project, mod
 
     resp = Searcher(index, WaitsForLexical()).search("浦东新区的面积有多大", top_k=1)
     assert resp.answered and "569平方公里" in resp.results[0].answer
+
+
+def test_a_question_naming_an_article_gets_the_passage_on_what_it_asks_not_the_articles_lead(tmp_path, model):
+    """Three short articles (tests/fixtures/trees, written for this test): each lead names the
+    subject, so it is the closest passage to any question about it in the dense score; what the
+    question asks besides the title (the leaves) picks the passage that answers."""
+    import shutil
+    from pathlib import Path
+
+    from pudong_qa.index import build_index, load_index
+    from pudong_qa.search import Searcher
+    from pudong_qa.settings import Settings
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "trees", tmp_path / "corpus")
+    settings = Settings(root=tmp_path)
+    build_index(settings, model=model)
+    calls = []
+
+    class Counting:
+        dim = model.dim
+
+        def encode_queries(self, texts, batch_size=64):
+            calls.append(list(texts))
+            return model.encode_queries(texts, batch_size=batch_size)
+
+    searcher = Searcher(load_index(settings.index), Counting())
+    questions = ["银杏的叶子是什么形状", "水杉的叶子是什么样的"]
+    batch = searcher.search_many(questions, top_k=3)
+    assert calls == [[*questions, "叶子是什么形状", "叶子是什么样的"]]  # the aspects ride in the questions' batch
+    for resp, leaf in zip(batch, ["叶呈扇形", "叶为条形"]):
+        assert leaf in resp.results[0].answer and resp.answered  # the title counts as said in its passages
+    assert [_ids(searcher.search(q, top_k=3)) for q in questions] == [_ids(r) for r in batch]
+    assert searcher.aspect_text("银杏是什么") == "是什么"  # embedded, but the question asks nothing besides:
+    assert "活化石" in searcher.search("银杏是什么").results[0].answer  # the lead still answers

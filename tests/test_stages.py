@@ -7,12 +7,13 @@ import pytest
 from pudong_qa.answer import answer_span, confidence
 from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
-from pudong_qa.query import analyze, clean_query, count_unit, defines, quantity_focus
+from pudong_qa.query import Titles, analyze, aspect, clean_query, count_unit, defines, quantity_focus
 from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
 from pudong_qa.search import (
     Candidates,
     Ranking,
     answer_stage,
+    aspect_stage,
     candidate_stage,
     lexical_stage,
     overlaps,
@@ -140,6 +141,26 @@ def test_answer_stage_lifts_a_passage_whose_sentence_answers_among_the_first_few
     assert out.order.tolist() == [1, 0, 2]  # 0.9 + 0.15 beats 1.0 + 0.03; the third is not looked at
     assert out.fused[2] == 0.8 and out.fused[1] == pytest.approx(1.05)
     assert answer_stage(ranking, cands, priors.__getitem__, weight=0.0, depth=2) is ranking
+
+
+def test_titles_a_question_names_and_what_it_asks_besides():
+    titles = Titles.of(["青石古镇", "古镇", "镇", "丝绸之路", "x" * 100])
+    assert titles.named_in("青石古镇的古镇风貌") == ["青石古镇", "古镇"]  # longest first
+    assert titles.named_in("镇上有什么") == []  # a one-character title is too common to count
+    assert titles.named_in("丝绸") == []
+    assert aspect("青石古镇的主要产业是什么", ["青石古镇"]) == "主要产业是什么"
+    assert aspect("丝绸之路经过青石古镇吗", ["丝绸之路", "青石古镇"]) == "经过 吗"
+    assert aspect("主要产业是什么", []) is None and aspect("青石古镇", ["青石古镇"]) is None
+
+
+def test_aspect_stage_scores_each_passages_sentences_over_all_of_them(store, fake_encoder):
+    vec = fake_encoder.encode_queries(["社区食堂"])[0]
+    ids = [0, 1]
+    out = aspect_stage(vec, ids, store)
+    sizes = [int(store.sentence_offsets[i + 1] - store.sentence_offsets[i]) for i in ids]
+    assert sorted(out) == ids and [len(out[i]) for i in ids] == sizes
+    joined = np.concatenate([out[i] for i in ids])
+    assert joined.min() == 0.0 and joined.max() == 1.0  # range-normalised over both passages together
 
 
 def test_definition_question_ranks_the_defining_sentence_first(store, fake_encoder):

@@ -8,6 +8,7 @@ its content phrases, and the few things the ranking and the confidence check car
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .tokenize import MIN_WORD_CHARS, Tokenizer, normalize
@@ -16,6 +17,7 @@ MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
 DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters
 DEFINITION_BEFORE_CHARS = 3  # "即/所谓 X" must precede it within this many
 QUANTITY_LOOKAHEAD = 2  # words after 多少/几 (past measure words) that may name what is counted
+MIN_TITLE_CHARS, MAX_TITLE_CHARS = 2, 64  # a document title a question may name (one character is too common)
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
@@ -46,6 +48,7 @@ _DEFINITION_ASK = re.compile(
 _DEFINITION_ASK_EN = re.compile(r"^what (?:is|are|does) (.+?)(?: mean)?[?？.\s]*$")
 _DEFINES_AFTER = re.compile(r"是|指|即|:|：")
 _DEFINES_BEFORE = re.compile(r"即|所谓|称为|叫做")
+_ASPECT_LEAD = re.compile(r"^[\s的之,，、:：]+")
 
 
 def clean_query(question: str) -> str:
@@ -58,6 +61,38 @@ def clean_query(question: str) -> str:
     q = _SPACE.sub(" ", normalize(q)).strip()
     q = _CJK_GAP.sub("", q)[:MAX_QUERY_CHARS]  # "浦东新区  下辖" = "浦东新区下辖": Chinese does not space words
     return q if _WORD.search(q) else ""
+
+
+@dataclass(frozen=True)
+class Titles:
+    """The (normalised) titles of an index's documents, to find those a question names."""
+
+    names: frozenset[str]
+    longest: int
+
+    @classmethod
+    def of(cls, titles: Iterable[str]) -> Titles:
+        names = frozenset(t for t in titles if MIN_TITLE_CHARS <= len(t) <= MAX_TITLE_CHARS)
+        return cls(names, max(map(len, names), default=0))
+
+    def named_in(self, query: str) -> list[str]:
+        """The titles found in the (normalised) query, longest first: every substring is looked up,
+        so the cost grows with the question, not with the number of documents."""
+        found = {query[i:j] for i in range(len(query))
+                 for j in range(i + MIN_TITLE_CHARS, min(len(query), i + self.longest) + 1) if query[i:j] in self.names}
+        return sorted(found, key=len, reverse=True)
+
+
+def aspect(query: str, named: list[str]) -> str | None:
+    """What a question asks about the articles it names: the query without their titles
+    ("黄蝉的花是什么样子" → "花是什么样子"), or None when it names none. An article's subject is in
+    most of its sentences, so it makes the lead sentence look closest to any question about it in
+    the dense score; what is asked besides it tells the sentences apart."""
+    if not named:
+        return None
+    for t in named:
+        query = query.replace(t, " ")
+    return _ASPECT_LEAD.sub("", _SPACE.sub(" ", query)).strip() or None
 
 
 def question_problem(question: str) -> str | None:

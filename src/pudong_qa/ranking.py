@@ -37,6 +37,7 @@ class SearchConfig:
     document_weight: float = 0.0  # many documents: bonus x IDF-weighted share of the question's words in the document
     answer_weight: float = 0.3  # the first answer_depth passages: bonus x their best sentence's answer prior
     answer_depth: int = 10  # (the asked-for kind + the question's non-title words, answer.sentence_prior)
+    aspect_weight: float = 0.8  # ... + this x the sentence's closeness to what is asked besides the title (aspect)
     min_confidence: float = 0.4  # below this the first result is shown as low-confidence
     coverage_share: float = 0.5  # confidence = this share of word coverage + the rest of sentence closeness
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...

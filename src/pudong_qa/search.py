@@ -3,8 +3,8 @@
 The one retrieval API; the CLI and the chat page only render what ``Searcher.search``
 returns. A question goes through named stages, each taking and returning plain data:
 
-    analyze (query.py) → lexical_stage → candidate_stage → rank_stage → answer_stage → result_stage
-    → confidence (answer.py)
+    analyze (query.py) → lexical_stage → candidate_stage → rank_stage → aspect_stage → answer_stage
+    → result_stage → confidence (answer.py)
 
 Storage is reached only through the ``Store`` interface (store.py).
 """
@@ -23,8 +23,8 @@ from .answer import answer_span, confidence, sentence_prior, word_coverage
 from .chunking import Passage
 from .index import Index
 from .passages import PassageTable, labels, passages_of
-from .query import MAX_QUERY_CHARS, Question, analyze, clean_query, defines, question_problem
-from .ranking import Fusion, SearchConfig, maxnorm, phrase_score, title_score
+from .query import MAX_QUERY_CHARS, Question, Titles, analyze, aspect, clean_query, defines, question_problem
+from .ranking import Fusion, SearchConfig, maxnorm, phrase_score, rangenorm, title_score
 from .results import Citation, Result, SearchResponse
 from .store import Store
 from .tokenize import normalize, normalize_all
@@ -160,6 +160,16 @@ def answer_stage(ranking: Ranking, cands: Candidates, prior: Callable[[int], np.
     return Ranking(order, fused, ranking.defines)
 
 
+def aspect_stage(vec: np.ndarray, ids: Sequence[int], store: Store) -> dict[int, np.ndarray]:
+    """Each passage's sentences' closeness to what the question asks besides the article it names
+    (``vec``: query.aspect, embedded), range-normalised over these passages' sentences."""
+    ids = np.asarray(ids, dtype=np.int64)
+    starts, ends = store.sentence_offsets[ids], store.sentence_offsets[ids + 1]
+    cos = rangenorm(store.sentence_vectors(np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])) @ vec)
+    bounds = np.concatenate([[0], np.cumsum(ends - starts)])
+    return {int(pid): cos[bounds[k] : bounds[k + 1]] for k, pid in enumerate(ids)}
+
+
 def overlaps(p: Passage, c: Citation, share: float) -> bool:
     """A passage mostly inside one already shown adds nothing (overlapping windows)."""
     if c.source != p.source:
@@ -214,6 +224,7 @@ class _State:
     normalized: dict[int, tuple[str, list[str]]]  # pid -> normalised passage and sentence texts
     documents: dict[str, frozenset[str]] | None = None  # source -> the document's words
     titles: dict[str, str] = field(default_factory=dict)  # source -> normalised title
+    named: Titles | None = None  # every document's normalised title, to find those a question names
 
 
 def _warm_model(settings, progress: bool):
@@ -277,16 +288,22 @@ class Searcher:
         queries = [clean_query(q) for q in questions]
         chunks = [list(range(k, min(k + batch_size, len(queries)))) for k in range(0, len(queries), batch_size)]
 
-        def embed(chunk: list[int]) -> tuple[np.ndarray | None, float]:
+        def embed(chunk: list[int]) -> tuple[np.ndarray | None, dict[int, np.ndarray], float]:
+            """The questions' vectors, and those of what they ask besides the titles they name
+            (in the same batch: after the ranking one more call would cost a batch its speed)."""
             texts = [queries[i] for i in chunk if queries[i]]
+            aspects = {i: a for i in chunk if queries[i] and (a := self.aspect_text(queries[i]))}
             t = time.perf_counter()
-            vecs = self.model.encode_queries(texts, batch_size=batch_size) if texts else None
-            return vecs, (time.perf_counter() - t) / max(len(texts), 1)
+            vecs = self.model.encode_queries(texts + list(aspects.values()), batch_size=batch_size) if texts else None
+            seconds = (time.perf_counter() - t) / max(len(texts), 1)
+            if vecs is None:
+                return None, {}, seconds
+            return vecs[: len(texts)], dict(zip(aspects, vecs[len(texts) :])), seconds
 
         def analyse(chunk: list[int], index: Index) -> dict[int, Question]:
             return {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
 
-        def answer(chunk: list[int], vecs: np.ndarray | None, t_embed: float,
+        def answer(chunk: list[int], vecs: np.ndarray | None, aspect_vecs: dict[int, np.ndarray], t_embed: float,
                    analysed: dict[int, Question] | None = None, lexical: dict[int, Lexical] | None = None) -> None:
             vec_rows = iter(vecs if vecs is not None else [])
             index = self._state.index
@@ -299,7 +316,7 @@ class Searcher:
                     out.append(SearchResponse(questions[i], queries[i], False, []))
                     continue
                 resp = self.search_vector(questions[i], queries[i], next(vec_rows), top_k, analysed[i],
-                                          (lexical or {}).get(i))
+                                          (lexical or {}).get(i), aspect_vecs.get(i))
                 resp.timings["embed"] = t_embed
                 out.append(resp)
             if on_progress:
@@ -320,10 +337,10 @@ class Searcher:
         pool = self._embedding_thread()
         pending = pool.submit(embed, chunks[0])
         for n, chunk in enumerate(chunks):
-            vecs, t_embed = pending.result()
+            embedded = pending.result()
             if n + 1 < len(chunks):
                 pending = pool.submit(embed, chunks[n + 1])
-            answer(chunk, vecs, t_embed)
+            answer(chunk, *embedded)
         return out
 
     def _embedding_thread(self) -> ThreadPoolExecutor:
@@ -341,9 +358,10 @@ class Searcher:
         return Lexical(index, scores, sentences, time.perf_counter() - t)
 
     def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int,
-                      analysed: Question | None = None, early: Lexical | None = None) -> SearchResponse:
-        """Run the stages for one cleaned query whose vector (and analysis, and lexical scores)
-        is already known."""
+                      analysed: Question | None = None, early: Lexical | None = None,
+                      aspect_vec: np.ndarray | None = None) -> SearchResponse:
+        """Run the stages for one cleaned query whose vector (and analysis, and lexical scores,
+        and the vector of what it asks besides the titles it names, ``aspect_text``) is already known."""
         cfg = self.config
         state = self._state
         index = state.index
@@ -368,6 +386,13 @@ class Searcher:
                              document_words=lambda src: self._document_words(state, src), idf=store.idf,
                              title_of=title_of)
 
+        closeness: dict[int, np.ndarray] = {}  # to the question's aspect, for the first answer_depth passages
+        if aspect_vec is not None and cfg.aspect_weight and not q.about_document:
+            first_few = [int(cands.ids[k]) for k in ranking.order[: cfg.answer_depth]]
+            named = set(self._titles(state).named_in(q.query))
+            named &= set(map(title_of, *(labels(store.passages, name, first_few) for name in ("source", "title"))))
+            if named and not all(any(w in t for t in named) for w in q.words):  # it asks more than the subject
+                closeness = aspect_stage(aspect_vec, first_few, store)
         priors: dict[int, np.ndarray] = {}
 
         def prior(pid: int) -> np.ndarray:
@@ -375,6 +400,8 @@ class Searcher:
                 source, title = (labels(store.passages, name, [pid])[0] for name in ("source", "title"))
                 priors[pid] = sentence_prior(q, normalized(pid)[1], index.tokenizer.entity_tags, store.idf, cfg,
                                              title_of(source, title))
+                if pid in closeness:
+                    priors[pid] = priors[pid] + cfg.aspect_weight * closeness[pid]
             return priors[pid]
 
         if not q.about_document:  # the preamble answers those, whatever words it shares
@@ -383,12 +410,23 @@ class Searcher:
         sure = 0.0
         if results:
             top = int(np.searchsorted(cands.ids, results[0].passage_id))
-            sure = confidence(q, normalize(results[0].answer), normalized(results[0].passage_id)[0],
+            first = results[0]  # its document's title counts as said in it, as for BM25 and the phrase bonus
+            said = f"{title_of(first.citation.source, first.citation.title)}\n{normalized(first.passage_id)[0]}"
+            sure = confidence(q, normalize(first.answer), said,
                               float(cands.sentences(top).max()), cands.dense, cands.sentence_cos, store.idf, cfg,
                               index.tokenizer.entity_tags)
         t3 = time.perf_counter()
         return SearchResponse(question, query, sure >= cfg.min_confidence, results, sure,
                               {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2})
+
+    def aspect_text(self, query: str) -> str | None:
+        """What a cleaned query asks besides the titles of this index's documents that it names."""
+        return aspect(query, self._titles(self._state).named_in(query))
+
+    def _titles(self, state: _State) -> Titles:
+        if state.named is None:  # one set per index, built on first use
+            state.named = Titles.of(normalize(t) for t in state.index.titles.values())
+        return state.named
 
     @staticmethod
     def _title(state: _State, source: str, fallback: str) -> str:

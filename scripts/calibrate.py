@@ -48,7 +48,8 @@ DEV = SHARED / "eval" / "dev_questions.jsonl"
 REPORT_SETS = {"dev": DEV, "own": ROOT / "tests/data/own_questions.jsonl",
                "heldout": ROOT / "tests/data/heldout_questions.jsonl",
                "heldout2": ROOT / "tests/data/heldout2_questions.jsonl",
-               "heldout3": ROOT / "tests/data/heldout3_questions.jsonl"}
+               "heldout3": ROOT / "tests/data/heldout3_questions.jsonl",
+               "heldout4": ROOT / "tests/data/heldout4_questions.jsonl"}
 
 
 class CachedModel:
@@ -284,7 +285,10 @@ def parse_overrides(items: list[str]) -> dict:
         k, v = it.split("=", 1)
         if k not in fields:
             sys.exit(f"unknown SearchConfig field {k}")
-        out[k] = type(getattr(SearchConfig(), k))(v)
+        kind = type(getattr(SearchConfig(), k))
+        if kind is bool and v.lower() not in ("true", "false", "1", "0"):
+            sys.exit(f"{k} is true or false, not {v!r}")
+        out[k] = v.lower() in ("true", "1") if kind is bool else kind(v)
     return out
 
 

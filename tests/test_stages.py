@@ -229,6 +229,7 @@ def test_question_analysis():
     assert quantity_focus("示范区有多少所大学", tok) == "大学"
     # what is counted is a noun: after the question word, or else before it
     assert quantity_focus("示范区有多少个村", tok) == "村"
+    assert quantity_focus("示范区有几条地铁线路", tok) == "地铁"  # jieba's "几条": 条 is the unit, not the thing
     assert quantity_focus("服务中心的电话是多少", tok) == "电话"
     assert quantity_focus("示范区的面积有多大", tok) == "面积"
     # not a thing counted: a time question's 几, a ratio's word, a verb before an ordinal or a measure word

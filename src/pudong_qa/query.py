@@ -151,8 +151,11 @@ def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
     m = _QUANTITY.search(query)
     if not m:
         return None
-    after = [(w, f) for w, f in tokenizer.tagged(query[m.end():])
-             if tokenizer.is_content(w) and f not in _NUMERAL_FLAGS][:QUANTITY_LOOKAHEAD]
+    tagged = list(tokenizer.tagged(query[m.end():]))
+    unit = _COUNT_ASK.match(query, m.start())
+    if unit and tagged and tagged[0][0] == unit.group(1):  # 几条地铁线路: jieba cuts "几条" as one
+        tagged = tagged[1:]  # numeral, and the 条 left after 几 is tagged a noun
+    after = [(w, f) for w, f in tagged if tokenizer.is_content(w) and f not in _NUMERAL_FLAGS][:QUANTITY_LOOKAHEAD]
     nouns = [w for w, f in after if tokenizer.is_noun(f) and w not in _NOT_FOCUS]
     if nouns:
         return nouns[0]

@@ -32,7 +32,7 @@ class SearchConfig:
     overlap_share: float = 0.5  # a passage this much inside one already shown is left out
     definition_weight: float = 0.2  # "X 是什么": bonus for a sentence that defines X ("X…是…", "即X")
     preamble_weight: float = 0.3  # questions about the document itself favour the text before the first heading
-    title_weight: float = 0.2  # many documents: bonus x share of the document's title the question names
+    title_weight: float = 0.1  # many documents: bonus x share of the document's title the question names
     passage_coverage: float = 0.0  # bonus x IDF-weighted share of the question's non-title words in the passage
     document_weight: float = 0.0  # many documents: bonus x IDF-weighted share of the question's words in the document
     answer_weight: float = 0.3  # the first answer_depth passages: bonus x their best sentence's answer prior

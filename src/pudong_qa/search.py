@@ -76,15 +76,20 @@ def _top(x: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-x, k)[:k] if len(x) > k else np.arange(len(x))
 
 
+def sentence_rows(store: Store, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence rows of passages ``ids``, one passage after another, and where each passage's
+    rows start: passage k's are rows[bounds[k]:bounds[k+1]]."""
+    starts, ends = store.sentence_offsets[ids], store.sentence_offsets[ids + 1]
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+    return rows, np.concatenate([[0], np.cumsum(ends - starts)])
+
+
 def candidate_stage(store: Store, lexical: np.ndarray, qvec: np.ndarray, n: int) -> Candidates:
     """The best ``n`` passages of each retriever, and dense scores for them and their sentences."""
     ids = np.union1d(_top(lexical, n), store.nearest(qvec, n)).astype(np.int64)
     dense = store.passage_vectors(ids) @ qvec
-    starts, ends = store.sentence_offsets[ids], store.sentence_offsets[ids + 1]
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    sentence_cos = store.sentence_vectors(rows) @ qvec
-    bounds = np.concatenate([[0], np.cumsum(ends - starts)])
-    return Candidates(ids, dense, sentence_cos, bounds)
+    rows, bounds = sentence_rows(store, ids)
+    return Candidates(ids, dense, store.sentence_vectors(rows) @ qvec, bounds)
 
 
 @dataclass(frozen=True)
@@ -164,9 +169,8 @@ def aspect_stage(vec: np.ndarray, ids: Sequence[int], store: Store) -> dict[int,
     """Each passage's sentences' closeness to what the question asks besides the article it names
     (``vec``: query.aspect, embedded), range-normalised over these passages' sentences."""
     ids = np.asarray(ids, dtype=np.int64)
-    starts, ends = store.sentence_offsets[ids], store.sentence_offsets[ids + 1]
-    cos = rangenorm(store.sentence_vectors(np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])) @ vec)
-    bounds = np.concatenate([[0], np.cumsum(ends - starts)])
+    rows, bounds = sentence_rows(store, ids)
+    cos = rangenorm(store.sentence_vectors(rows) @ vec)
     return {int(pid): cos[bounds[k] : bounds[k + 1]] for k, pid in enumerate(ids)}
 
 
@@ -389,8 +393,10 @@ class Searcher:
         closeness: dict[int, np.ndarray] = {}  # to the question's aspect, for the first answer_depth passages
         if aspect_vec is not None and cfg.aspect_weight and not q.about_document:
             first_few = [int(cands.ids[k]) for k in ranking.order[: cfg.answer_depth]]
-            named = set(self._titles(state).named_in(q.query))
-            named &= set(map(title_of, *(labels(store.passages, name, first_few) for name in ("source", "title"))))
+            # the titles of these documents that the question names (as aspect_text found them)
+            known = self._titles(state).names
+            columns = (labels(store.passages, name, first_few) for name in ("source", "title"))
+            named = {t for t in map(title_of, *columns) if t in known and t in q.query}
             if named and not all(any(w in t for t in named) for w in q.words):  # it asks more than the subject
                 closeness = aspect_stage(aspect_vec, first_few, store)
         priors: dict[int, np.ndarray] = {}

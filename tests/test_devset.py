@@ -77,11 +77,12 @@ def test_second_held_out_set_meets_the_unseen_question_targets(project, monkeypa
 
 
 @pytest.mark.parametrize("name, hit1, sentence1, refusal",
-                         [("heldout3", 0.95, 0.9, 0.8), ("heldout4", 0.95, 0.85, 0.6)])
+                         [("heldout3", 0.95, 0.9, 0.95), ("heldout4", 0.95, 0.85, 0.85)])
 def test_later_held_out_sets_do_not_regress(project, monkeypatch, name, hit1, sentence1, refusal):
     """tests/data/heldout3 (written after round 3) and heldout4 (after round 7): floors a little under
     what each measured when written (docs/retrieval.md), so a change that loses unseen questions fails.
-    Their refusal misses are "who is the X" and "what was it in another year" questions (round 8)."""
+    Their refusal misses were "who is the X" and "what was it in another year" questions (round 8),
+    refused since round 9 (the role and the year the question names must be in the first passage)."""
     from click.testing import CliRunner
 
     from pudong_qa.cli import cli

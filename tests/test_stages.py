@@ -307,3 +307,66 @@ def test_title_score_is_the_longest_common_run_of_any_strings():
         query = "".join(rng.choice("北京大学建年 a") for _ in range(rng.randint(0, 12)))
         title = "".join(rng.choice("北京大学建年 a") for _ in range(rng.randint(0, 10)))
         assert title_score(query, title) == brute(query, title), (query, title)
+
+
+def _capped(question: str, answer: str, passage: str | None = None, **cfg) -> bool:
+    """Is the confidence held at the mismatch cap, all else being a perfect match?"""
+    c = SearchConfig(**cfg)
+    sure = confidence(_question(question), answer, passage or answer, 0.99, np.array([0.9]), np.array([0.99]),
+                      lambda w: 1.0, c)
+    return sure <= c.mismatch_cap
+
+
+def test_an_amount_in_the_unit_asked_answers_whatever_it_calls_the_quantity():
+    from pudong_qa.query import asked_measure, states
+
+    tok = Tokenizer()
+    assert asked_measure("果实的长度约是多少厘米", tok) == "厘米"
+    assert asked_measure("新生儿一天要睡多少个小时", tok) == "小时"  # past the generic 个
+    assert asked_measure("工业占全区总产值的多少比例", tok) == "%"
+    assert asked_measure("示范区有多少所大学", tok) is None  # 所 counts 大学, which must still be named
+    assert states("果实长约15至20厘米", "厘米") and states("占2.1%", "%") and not states("果实很长", "厘米")
+    # 长度 is never said, yet the answer gives the length in the unit asked
+    assert not _capped("果实的长度约是多少厘米", "果实长约15至20厘米。")
+    assert _capped("果实的长度约是多少厘米", "果实长约15至20厘米。", measure_check=False)
+    assert _capped("果实的长度约是多少", "果实长得很快。")
+    assert not _capped("新生儿一天要睡多少个小时", "新生儿每天睡18小时以上。")
+    # 几乎 ("almost") asks for nothing
+    assert _question("七十年几乎没有黑子活动是在什么时期").quantity is None
+
+
+def test_reigns_and_dynasties_date_an_event():
+    from pudong_qa.query import mentions_time
+
+    for text in ("康熙年间逐渐形成", "始建于南宋", "战国时燕昭王击东胡", "同年辞世", "唐代的诗人"):
+        assert mentions_time(text), text
+    assert not mentions_time("城中央有镇淮楼") and not mentions_time("宋先生来访")
+    assert not _capped("镇淮楼最早于何时兴建", "镇淮楼始建于南宋。")
+
+
+def test_who_holds_a_role_needs_the_role_named():
+    from pudong_qa.query import asked_role
+
+    tok = Tokenizer()
+    assert asked_role("曹路镇的镇长叫什么名字", tok) == "镇长"  # jieba tags 镇长 a verb: the tail after 的
+    assert asked_role("示范区的区委书记是谁", tok) == "区委书记"
+    assert asked_role("示范区区长是谁", tok) == "区长"
+    assert asked_role("这本书的作者有可能是谁", tok) == "作者"
+    assert asked_role("谁提出了这个方案", tok) is None and asked_role("他是谁", tok) is None
+    close = "示范区政府与服务中心签订了委托管理协议。"
+    assert _capped("服务中心的负责人是谁", close)
+    assert not _capped("服务中心的负责人是谁", close, role_check=False)
+    assert not _capped("服务中心的负责人是谁", "服务中心的负责人张三主持签约。")
+
+
+def test_a_year_the_question_names_must_be_in_the_passage():
+    from pudong_qa.query import names_year
+
+    assert _question("示范区2010年的生产总值是多少").years == ("2010",)
+    assert _question("长城已有2000多年历史").years == ()  # a span of time, not a year
+    assert _question("平台是2019年还是哪一年上线的").years == ()  # the year is what is asked
+    assert names_year("于二零零五年七月迁移", "2005") and names_year("二〇〇五年", "2005")
+    assert not names_year("2006年生产总值达到2365亿元", "2010")
+    assert _capped("示范区2010年的生产总值是多少", "2006年示范区生产总值达到2365亿元。")
+    assert not _capped("示范区2010年的生产总值是多少", "2006年示范区生产总值达到2365亿元。", year_check=False)
+    assert not _capped("示范区2006年的生产总值是多少", "2006年示范区生产总值达到2365亿元。")

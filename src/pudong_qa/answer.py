@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .chunking import Passage
-from .query import Question, counts, mentions_number, mentions_time
+from .query import Question, counts, mentions_number, mentions_time, names_year, states
 from .ranking import SearchConfig, clip01, maxnorm, rangenorm
 
 LEAD_CONTINUES = ":："  # a sentence ending like this introduces the ones after it
@@ -123,10 +123,15 @@ def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchCon
     words = question.words
     weights = [idf(w) for w in words]
     coverage = sum(wt for w, wt in zip(words, weights) if w in top_text) / sum(weights) if words else 0.0
-    capped = bool(question.quantity and word_coverage([question.quantity], [1.0], top_text) < 0.5)
+    stated = bool(cfg.measure_check and question.measure and states(answer, question.measure))
+    capped = bool(question.quantity and not stated and word_coverage([question.quantity], [1.0], top_text) < 0.5)
     capped |= question.asks_when and not mentions_time(answer)
-    capped |= bool(cfg.count_check and question.unit and not (
+    capped |= bool(cfg.count_check and question.unit and not stated and not (
         counts(answer, question.unit) and (not question.quantity or question.quantity in answer)))
+    if cfg.role_check and question.role:
+        capped |= word_coverage([question.role], [1.0], top_text) < 0.5  # "镇长是谁": no 镇长 named
+    if cfg.year_check and question.years:
+        capped |= not all(names_year(top_text, y) for y in question.years)  # "2010年的生产总值": the report has 2006
     if cfg.person_check and tags is not None and question.kind == "person":
         capped |= not holds_kind("person", answer, tags)  # "区长是谁": an answer naming no one
     return coverage, capped

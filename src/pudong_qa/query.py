@@ -17,6 +17,7 @@ MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
 DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters
 DEFINITION_BEFORE_CHARS = 3  # "即/所谓 X" must precede it within this many
 QUANTITY_LOOKAHEAD = 2  # words after 多少/几 (past measure words) that may name what is counted
+MAX_ROLE_CHARS = 6  # "X的负责人是谁": a longer tail after 的 is a clause, not a role
 MIN_TITLE_CHARS, MAX_TITLE_CHARS = 2, 64  # a document title a question may name (one character is too common)
 
 _SPACE = re.compile(r"\s+")
@@ -25,11 +26,13 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
-_QUANTITY = re.compile(r"多少|几|多大")
+_QUANTITY = re.compile(r"多少|几(?!乎)|多大")  # 几乎 is "almost"
 _WHEN = re.compile(r"(?:[西公]元|民国)几年|何年|什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
 _TIME = re.compile(r"\d{1,4}\s*[年月日时]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|"
                    r"年底|年初|世纪|年代|时期|季|[早晚]期|初期|末期|当日|当天|正午|[上下]午|凌晨|"
-                   r"[早晚]上|平日|每[天日年月周]|周[一二三四五六日末]|星期|朝|\d{3,4}")
+                   r"[早晚]上|平日|每[天日年月周]|周[一二三四五六日末]|星期|朝|\d{3,4}|"
+                   r"年间|[同当次翌]年|[夏商周秦汉晋隋唐宋元明清]代|[汉唐宋元明清][初末]|[东西南北前后][汉晋宋齐魏周]|"
+                   r"战国|春秋|三国|五代|民国")  # reigns and dynasties date events too (康熙年间, 始建于南宋)
 # What kind of thing a factoid question asks for, and how a sentence shows it holds one.
 _ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个名家位座条所项次年岁种十百千万]|多大|多长|多高|多重|多远|多久|"
                           r"比例|百分之|第几|排名")
@@ -48,6 +51,8 @@ _DEFINITION_ASK = re.compile(
 _DEFINITION_ASK_EN = re.compile(r"^what (?:is|are|does) (.+?)(?: mean)?[?？.\s]*$")
 _DEFINES_AFTER = re.compile(r"是|指|即|:|：")
 _DEFINES_BEFORE = re.compile(r"即|所谓|称为|叫做")
+_WHO_IS = re.compile(r"^(.+?)(?:到底|究竟|有可能|可能|应该)?"
+                     r"(?:是谁|叫什么名字|是哪位|是哪一位|是何人|是什么人)[?？。!！\s]*$")
 _ASPECT_LEAD = re.compile(r"^[\s的之,，、:：]+")
 
 
@@ -167,6 +172,20 @@ def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
     return before[-1] if before else None
 
 
+def asked_role(query: str, tokenizer: Tokenizer) -> str | None:
+    """The role a "who is the X" question names: 曹路镇的镇长叫什么名字 → 镇长, 中心的负责人是谁 → 负责人.
+    A passage that never names the role does not say who holds it, however close it is."""
+    m = _WHO_IS.match(query.strip())
+    if not m:
+        return None
+    named = m.group(1)
+    if "的" in named:  # the role follows the last 的 (jieba tags 镇长 a verb, cuts 制作人 in two)
+        role = named.rsplit("的", 1)[1]
+        return role if MIN_WORD_CHARS <= len(role) <= MAX_ROLE_CHARS else None
+    words = [w for w in tokenizer.content_words(named) if len(w) >= MIN_WORD_CHARS]
+    return words[-1] if words else None
+
+
 def answer_kind(query: str) -> str | None:
     """The kind of thing a factoid question asks for: "time", "number", "person", "place" or None."""
     if _WHEN.search(query):
@@ -188,12 +207,49 @@ def mentions_number(text: str) -> bool:
 _MEASURE = "个名家位座条所项次种只件本台辆栋间处届岁"
 _COUNT_ASK = re.compile(rf"(?:多少|(?<!哪)几)([{_MEASURE}])")
 _NUMERAL = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万亿两〇零]+)"
+_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?=年)")  # not "2000多年", a span of time
+_CHINESE_DIGITS = tuple(str.maketrans("0123456789", zero + "一二三四五六七八九") for zero in "〇零")
+_RATIO_ASK = re.compile(r"比例|百分之|百分比|比率|比重|占比")
+_RATIO = re.compile(r"\d\s*[%％]|百分之|[一二三四五六七八九十]成")
 
 
 def count_unit(query: str) -> str | None:
     """The measure word a "how many" question counts in: 有多少家医院 → 家, 几个新市镇 → 个."""
     m = _COUNT_ASK.search(query)
     return m.group(1) if m else None
+
+
+def asked_measure(query: str, tokenizer: Tokenizer) -> str | None:
+    """The unit an amount is asked in, when it is a unit of measure and not a classifier:
+    多少厘米 → 厘米, 多少个小时 → 小时, 多少比例 → %; 多少所大学 → None (所 counts 大学, whose
+    absence still matters). An answer stating an amount in that unit answers the question
+    whatever it calls the quantity (长度约是多少厘米 / "长约15至20厘米")."""
+    if _RATIO_ASK.search(query):
+        return "%"
+    m = _QUANTITY.search(query)
+    if not m or m.group() == "多大":
+        return None
+    rest = query[m.end():]
+    rest = rest[1:] if rest[:1] == "个" else rest
+    tagged = tokenizer.tagged(rest)
+    if not tagged or tagged[0][0][:1] in _MEASURE or not _WORD.match(tagged[0][0]):
+        return None
+    return tagged[0][0]
+
+
+def states(text: str, measure: str) -> bool:
+    """Does the text state an amount in ``measure`` (asked_measure): "20厘米", "2.1%"?"""
+    return bool(_RATIO.search(text)) if measure == "%" else counts(text, measure)
+
+
+def years(text: str) -> tuple[str, ...]:
+    """The years a text names in digits ("2010年", "1990-2006")."""
+    return tuple(dict.fromkeys(_YEAR.findall(text)))
+
+
+def names_year(text: str, year: str) -> bool:
+    """Is ``year`` in the text, in digits or in Chinese (二〇〇五 / 二零零五)?"""
+    return year in text or any(year.translate(t) in text for t in _CHINESE_DIGITS)
 
 
 def counts(text: str, unit: str) -> bool:
@@ -218,6 +274,9 @@ class Question:
     subject: str | None  # "X 是什么" → X
     quantity: str | None  # "有多少所大学" → 大学
     unit: str | None  # "有多少所大学" → 所 (count_unit)
+    measure: str | None  # "长度是多少厘米" → 厘米 (asked_measure)
+    role: str | None  # "中心的负责人是谁" → 负责人 (asked_role)
+    years: tuple[str, ...]  # "2010年的生产总值" → ("2010",)
     asks_when: bool
     kind: str | None  # what the answer must hold: "time", "number", "person", "place" (answer_kind)
     about_document: bool  # "why did the author write this report"
@@ -233,6 +292,9 @@ def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
         subject=definition_subject(query, tokenizer),
         quantity=quantity_focus(query, tokenizer),
         unit=count_unit(query),
+        measure=asked_measure(query, tokenizer),
+        role=asked_role(query, tokenizer),
+        years=years(query) if not _WHEN.search(query) else (),
         asks_when=bool(_WHEN.search(query)),
         kind=answer_kind(query),
         about_document=bool(_SELF_REFERENCE.search(query)),

@@ -44,6 +44,9 @@ class SearchConfig:
     cosine_span: float = 0.12  # ... and how far above it counts as full evidence
     mismatch_cap: float = 0.2  # confidence ceiling when the answer lacks what the question asks for
     count_check: bool = True  # "how many X (unit)": the answer itself must count X in that unit, else capped
+    measure_check: bool = True  # ... unless the answer states an amount in the unit asked (多少厘米 / "20厘米")
+    role_check: bool = True  # "who is the X": a first passage that never names X is capped
+    year_check: bool = True  # a first passage that never names a year the question names is capped
     person_check: bool = False  # "who" questions: an answer naming no person (jieba "nr") is capped
     margin_floor: float = 0.045  # non-Chinese questions: how much the best match must stand out
     margin_span: float = 0.025

@@ -370,3 +370,9 @@ def test_a_year_the_question_names_must_be_in_the_passage():
     assert _capped("示范区2010年的生产总值是多少", "2006年示范区生产总值达到2365亿元。")
     assert not _capped("示范区2010年的生产总值是多少", "2006年示范区生产总值达到2365亿元。", year_check=False)
     assert not _capped("示范区2006年的生产总值是多少", "2006年示范区生产总值达到2365亿元。")
+
+
+def test_which_and_several_are_not_how_many():
+    assert _question("约束行政效能的制度有哪几种").quantity is None  # asks which, not how many
+    assert _question("一条路好几个名字的问题管了没有").quantity is None  # 好几 is "several"
+    assert _question("示范区有几种制度").quantity == "制度"

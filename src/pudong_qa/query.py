@@ -26,7 +26,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 _SELF_REFERENCE = re.compile(r"作者|笔者|本文|本报告|这份报告|这篇报告|该报告|这篇文章|本篇|全文|"
                              r"\b(?:the )?author\b|\bthis (?:report|document|article)\b")
-_QUANTITY = re.compile(r"多少|几(?!乎)|多大")  # 几乎 is "almost"
+_QUANTITY = re.compile(r"多少|(?<![哪好])几(?!乎)|多大")  # 哪几种 asks which, 好几 is "several", 几乎 "almost"
 _WHEN = re.compile(r"(?:[西公]元|民国)几年|何年|什么时候|什么时间|哪一年|哪年|哪天|哪一天|何时|几月|几号|\bwhen\b")
 _TIME = re.compile(r"\d{1,4}\s*[年月日时]|[一二三四五六七八九十〇零]{1,4}[年月日]|今年|去年|前年|明年|"
                    r"年底|年初|世纪|年代|时期|季|[早晚]期|初期|末期|当日|当天|正午|[上下]午|凌晨|"

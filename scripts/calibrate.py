@@ -1,7 +1,7 @@
 """Measure retrieval on every question set in one process, and re-derive the calibrated constants.
 
     python scripts/calibrate.py measure [--ext DIR ...] [--set KEY=VALUE ...]
-    python scripts/calibrate.py calibrate [--ext DIR ...]
+    python scripts/calibrate.py calibrate [--ext DIR ...] [--near-misses]
 
 Report sets (the shared dev set and tests/data/*_questions.jsonl) run against ./index; each
 external set is a folder prepared and built by ../shared/eval/external/external_bench.py
@@ -19,6 +19,9 @@ negatives are made the general way: every set's questions asked against *another
 unanswerable there, as are the report's own unanswerable questions. Positives are answerable
 questions whose first result holds the evidence. The confidence threshold is the one that
 keeps false refusal on the fit data ≤ the target while refusing as many negatives as possible.
+With ``--near-misses`` every external question is also asked of its own corpus with each passage
+holding one of its answers left out: a near miss (the article about the thing asked, without the
+fact), the kind of unanswerable question the report gets, counted as a negative too.
 """
 
 from __future__ import annotations
@@ -186,14 +189,39 @@ GRID = {"coverage_share": [0.3, 0.4, 0.5, 0.6, 0.7],
         "cosine_span": [0.06, 0.08, 0.10, 0.12, 0.15]}
 
 
-def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str) -> list[dict]:
+def answer_passages(index, rows: list[dict]) -> dict[str, set[int]]:
+    """Per external question, every passage of the corpus holding one of its gold answers."""
+    texts = [clean(p.text) for p in index.passages]
+    return {r["question"]: {i for i, t in enumerate(texts) if any(clean(e) in t for e in r["evidence"])}
+            for r in rows}
+
+
+def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str,
+             without: dict[str, set[int]] | None = None) -> list[dict]:
     """(coverage, best-sentence cosine, capped) of the first result of every question, via the
-    real search (the confidence function is wrapped to record its inputs)."""
+    real search (the confidence function is wrapped to record its inputs). ``without`` leaves
+    out, per question, the passages given (its answers: a near miss, unanswerable in its own corpus)."""
     import pudong_qa.search as search_mod
     from pudong_qa.answer import evidence
 
     rec: list[dict] = []
     real = search_mod.confidence
+    real_candidates, real_search = search_mod.candidate_stage, search_mod.Searcher.search_vector
+    asked: list[str] = []
+
+    def search_vector(self, question, *args, **kwargs):
+        asked[:] = [question]
+        return real_search(self, question, *args, **kwargs)
+
+    def candidates(store, lexical, qvec, n):
+        c = real_candidates(store, lexical, qvec, n)
+        gone = without.get(asked[0], set()) if asked else set()
+        keep = [k for k, i in enumerate(c.ids) if int(i) not in gone]
+        if len(keep) == len(c.ids):
+            return c
+        parts = [c.sentences(k) for k in keep]
+        bounds = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
+        return search_mod.Candidates(c.ids[keep], c.dense[keep], np.concatenate(parts), bounds)
 
     def spy(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, tags=None):
         cov, capped = evidence(q, answer, top_text, idf, c, tags)
@@ -203,17 +231,20 @@ def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str) -
         return rec[-1]["score"]
 
     search_mod.confidence = spy
+    if without:
+        search_mod.candidate_stage, search_mod.Searcher.search_vector = candidates, search_vector
     try:
         index, cache = corpora[corpus]
         resps = run(Searcher(index, model, cfg), model, cache if corpus != "report" else QCACHE, rows)
     finally:
         search_mod.confidence = real
+        search_mod.candidate_stage, search_mod.Searcher.search_vector = real_candidates, real_search
     by_q = {r["question"]: r for r in rec}
     return [by_q.get(s.question, {"chinese": True, "coverage": 0.0, "cos": 0.0, "capped": True, "score": 0.0})
             for s in resps]
 
 
-def calibrate(cfg: SearchConfig, model, corpora, rowsets) -> int:
+def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = False) -> int:
     """Grid-search the confidence's coverage share, cosine floor and span (threshold fixed at
     ``min_confidence``) on the fit data; print the chosen values and the check-half figures."""
     from pudong_qa.answer import combine
@@ -230,6 +261,9 @@ def calibrate(cfg: SearchConfig, model, corpora, rowsets) -> int:
             f = features(cfg, model, corpora, sel, home)
             groups[f"{name}/{split}:pos"] = ("pos", [x for x, r in zip(f, sel) if r["evidence"] and x["chinese"]])
             groups[f"{name}/{split}:neg"] = ("neg", [x for x, r in zip(f, sel) if not r["evidence"] and x["chinese"]])
+            if home != "report" and near_misses:  # the same questions with their answers left out
+                near = features(cfg, model, corpora, sel, home, answer_passages(corpora[home][0], sel))
+                groups[f"{name}/{split}~near:neg"] = ("neg", [x for x in near if x["chinese"]])
             for other in corpora:
                 if other != home:
                     sub = sel[:NEGATIVES_PER_SET]
@@ -299,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", default=[], help="set names to run (default all)")
     ap.add_argument("--set", action="append", default=[], help="SearchConfig override KEY=VALUE")
     ap.add_argument("--fit-only", action="store_true", help="external sets: only the fit half")
+    ap.add_argument("--near-misses", action="store_true",
+                    help="calibrate: also count external questions asked without their answers as negatives")
     ap.add_argument("--misses", type=int, default=0, help="print this many sentence misses per set")
     args = ap.parse_args(argv)
     (QCACHE).mkdir(exist_ok=True)
@@ -311,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in measure(cfg, model, corpora, rowsets, args.misses).items():
             print(json.dumps({"set": k, **v}, ensure_ascii=False))
         return 0
-    return calibrate(cfg, model, corpora, rowsets)
+    return calibrate(cfg, model, corpora, rowsets, args.near_misses)
 
 
 if __name__ == "__main__":

@@ -76,11 +76,13 @@ def test_second_held_out_set_meets_the_unseen_question_targets(project, monkeypa
     assert metrics["refusal"] >= 0.9 and metrics["false_refusal"] <= 0.03
 
 
-@pytest.mark.parametrize("name, hit1, sentence1, refusal",
-                         [("heldout3", 0.95, 0.9, 0.95), ("heldout4", 0.95, 0.85, 0.85)])
-def test_later_held_out_sets_do_not_regress(project, monkeypatch, name, hit1, sentence1, refusal):
-    """tests/data/heldout3 (written after round 3) and heldout4 (after round 7): floors a little under
-    what each measured when written (docs/retrieval.md), so a change that loses unseen questions fails.
+@pytest.mark.parametrize("name, hit1, sentence1, refusal, false_refusal",
+                         [("heldout3", 0.95, 0.9, 0.95, 0.03), ("heldout4", 0.95, 0.85, 0.85, 0.03),
+                          ("heldout5", 0.85, 0.7, 0.35, 0.1), ("heldout6", 0.95, 0.9, 0.45, 0.03)])
+def test_later_held_out_sets_do_not_regress(project, monkeypatch, name, hit1, sentence1, refusal, false_refusal):
+    """tests/data/heldout3 (written after round 3), heldout4 (after round 7), heldout5 and heldout6
+    (round 9, the last never read): floors a little under what each measures now (docs/retrieval.md),
+    so a change that loses unseen questions fails.
     Their refusal misses were "who is the X" and "what was it in another year" questions (round 8),
     refused since round 9 (the role and the year the question names must be in the first passage)."""
     from click.testing import CliRunner
@@ -92,4 +94,4 @@ def test_later_held_out_sets_do_not_regress(project, monkeypatch, name, hit1, se
                              catch_exceptions=False)
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
     assert metrics["hit@1"] >= hit1 and metrics["sentence@1"] >= sentence1
-    assert metrics["refusal"] >= refusal and metrics["false_refusal"] <= 0.03
+    assert metrics["refusal"] >= refusal and metrics["false_refusal"] <= false_refusal

@@ -103,8 +103,8 @@ def confidence(question: Question, answer: str, top_text: str, best_sentence: fl
 
     Chinese questions: the IDF-weighted share of the question's content words found in the
     first passage (``top_text``, normalised), plus how close its best sentence is (e5 cosines
-    of related Chinese text sit around 0.80-0.95); a "how many X" question whose X is absent,
-    or a "when" question whose answer holds no date, is capped.
+    of related Chinese text sit around 0.80-0.95); an answer lacking what is asked is capped
+    (``evidence``).
     Other languages have no lexical overlap with the report, so only the dense match counts:
     how far the best passage (``dense``: every candidate's cosine) and sentence stand out.
     """
@@ -119,7 +119,9 @@ def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchCon
              tags=None) -> tuple[float, bool]:
     """(IDF-weighted share of the question's words in the first passage, whether the answer
     lacks what the question asks for: a "how many X" whose X is absent, a "when" without a date,
-    a "how many X (unit)" whose answer counts nothing in that unit)."""
+    a "how many X (unit)" whose answer counts nothing in that unit — neither "how many" when the
+    answer states an amount in the unit of measure asked —, a "who is the X" whose passage never
+    names X, a year the question names that the passage does not)."""
     words = question.words
     weights = [idf(w) for w in words]
     coverage = sum(wt for w, wt in zip(words, weights) if w in top_text) / sum(weights) if words else 0.0

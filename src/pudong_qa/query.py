@@ -243,7 +243,7 @@ def states(text: str, measure: str) -> bool:
 
 
 def years(text: str) -> tuple[str, ...]:
-    """The years a text names in digits ("2010年", "1990-2006")."""
+    """The years a text names in digits before 年 ("2010年的生产总值" → 2010; not "2000多年")."""
     return tuple(dict.fromkeys(_YEAR.findall(text)))
 
 
@@ -276,7 +276,7 @@ class Question:
     unit: str | None  # "有多少所大学" → 所 (count_unit)
     measure: str | None  # "长度是多少厘米" → 厘米 (asked_measure)
     role: str | None  # "中心的负责人是谁" → 负责人 (asked_role)
-    years: tuple[str, ...]  # "2010年的生产总值" → ("2010",)
+    years: tuple[str, ...]  # "2010年的生产总值" → ("2010",); none when the year is what is asked
     asks_when: bool
     kind: str | None  # what the answer must hold: "time", "number", "person", "place" (answer_kind)
     about_document: bool  # "why did the author write this report"

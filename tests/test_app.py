@@ -1,8 +1,10 @@
-"""The chat page's handlers (no browser): rendering, escaping, follow-ups, batch uploads."""
+"""The chat page's handlers (no browser): the three looks of a reply, escaping, follow-ups, the
+source view, batch uploads and their downloads, adding and removing documents."""
 
 import csv
 import json
 import re
+import shutil
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -10,9 +12,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from pudong_qa.rendering import NO_ANSWER, render_response
-from pudong_qa.results import Citation, Result, SearchResponse
+from pudong_qa.results import ANSWERED, NOT_FOUND, UNSURE, Citation, Result, SearchResponse
 from pudong_qa.service import QAService
 from pudong_qa.web import EXAMPLES, UPLOAD_LIMIT_BYTES, ChatPage
+
+STRONG = re.compile(r'<mark class="pqa-strong">([^<]*)</mark>')
 
 
 @pytest.fixture(scope="module")
@@ -21,134 +25,118 @@ def app(project):
     return ChatPage(QAService(project[0], log=lambda _: None))
 
 
-def _response(text: str, answered: bool = True) -> SearchResponse:
-    cite = Citation("corpus/x.txt", "<b>标题</b>", "一、<i>章</i>", 3, 10, 10 + len(text))
-    r = Result(1, 0.9, text, text[:5], 10, 15, cite, 0)
-    return SearchResponse("q", "<script>q</script>", answered, [r], 0.9)
+def _hit(rank, start, text, answer_at, answer_len, paragraph=8, source="corpus/x.txt", title="报告"):
+    cite = Citation(source, title, "二、情况 > (二)职能", paragraph, start, start + len(text))
+    a = start + answer_at
+    return Result(rank, 1.0 / rank, text, text[answer_at:answer_at + answer_len], a, a + answer_len, cite, rank)
+
+
+def _response(results, verdict=ANSWERED, confidence=0.9) -> SearchResponse:
+    return SearchResponse("q", "<script>q</script>", verdict == ANSWERED, results, confidence, verdict=verdict)
+
+
+def _cards(html: str) -> list[str]:
+    return re.findall(r'<div class="pqa-card [^"]*">.*?</div></div>', html, re.S)
+
+
+# ---------------------------------------------------------------- the three looks of a reply
 
 
 def test_document_and_query_text_is_escaped():
-    html = render_response(_response("<script>alert(1)</script>正文"))
+    html = render_response(_response([_hit(1, 10, "<script>alert(1)</script>正文", 0, 5, title="<b>标题</b>")]))
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "&lt;b&gt;标题&lt;/b&gt;" in html and "<mark>&lt;scri</mark>" in html
+    assert "&lt;b&gt;标题&lt;/b&gt;" in html and STRONG.search(html).group(1) == "&lt;scri"
 
 
-def test_low_confidence_says_so():
-    html = render_response(_response("正文内容", answered=False))
-    assert NO_ANSWER in html and "pqa-low" in html
+def test_answered_marks_only_the_answer_sentence_and_shows_it_first():
+    doc = "特别值得一提的是甲。管理中心乙。核心是丙。其他丁。"  # one paragraph, at offset 100
+    first = _hit(1, 110, doc[10:], 6, 5)      # answer 核心是丙。 (the later hit of the paragraph)
+    second = _hit(2, 100, doc[:16], 0, 10)    # overlaps: merged into the first card
+    other = _hit(3, 300, "别的段落里的句子。", 0, 9, paragraph=9)
+    html = render_response(_response([first, second, other]))
+    cards = _cards(html)
+    assert len(cards) == 2 and "pqa-answer" in cards[0] and "pqa-related" in cards[1]
+    assert STRONG.findall(html) == ["核心是丙。"]  # one strong mark: the answer sentence
+    assert html.index("pqa-strong") < html.index('class="pqa-passage"')  # shown first, before its passage
+    assert "<mark" not in cards[1]  # other cards: no marks
+    assert html.count('<mark class="pqa-faint">') == 1 and "答案 · 置信度 高" in cards[0]
+
+
+def test_unsure_has_its_own_look_without_marks():
+    html = render_response(_response([_hit(1, 0, "可能相关的段落。", 0, 8)], verdict=UNSURE, confidence=0.45))
+    assert "pqa-unsure" in html and "未确认" in html and "可能相关" in html
+    assert "<mark" not in html and NO_ANSWER not in html and "<details" not in html and "置信度" not in html
+
+
+def test_no_answer_reply_banner_first_passages_folded_without_highlights():
+    html = render_response(_response([_hit(1, 0, "正文内容很长", 0, 2)], verdict=NOT_FOUND, confidence=0.2))
+    assert NO_ANSWER in html and "pqa-closest" in html
+    assert html.index("pqa-warn") < html.index("<details") < html.index("pqa-card")
+    assert "最接近的段落" in html and "<mark" not in html and "置信度" not in html
+
+
+def test_label_follows_confidence_not_score():
+    html = render_response(_response([_hit(1, 0, "正文内容很长", 0, 2)], confidence=0.6))
+    assert "置信度 中" in html and "0.90" not in html
+
+
+def test_cards_name_the_file_never_the_server_path():
+    hit = _hit(1, 2359, "正文。", 0, 3, source="/srv/qa/corpus/report.txt")
+    html = render_response(_response([hit]))
+    visible = re.sub(r'<span class="pqa-copytext">.*?</span>|<[^>]+>', " ", html, flags=re.S)
+    assert "/srv" not in html and "report.txt" in visible and "2359" not in visible
+    copied = unescape(re.search(r'<span class="pqa-copytext">([^<]*)</span>', html).group(1))
+    assert copied.endswith("第8段 · report.txt [2359–2362]") and "/srv" not in copied  # offsets kept
+    href = unescape(re.search(r'class="pqa-cite" href="([^"]+)"', html).group(1))
+    assert "srv" not in href and "report" not in href
+
+
+# ---------------------------------------------------------------- chat over the real report
 
 
 def test_chat_answer_has_cards_and_citation(app):
     html = app.chat("浦东新区下辖多少个街道办事处", [], 3)
-    assert html.count('class="pqa-card') == 3
-    assert "一、浦东新区概况" in html and "第2段" in html and "<mark>" in html
+    assert html.count('class="pqa-card ') >= 2
+    assert "一、浦东新区概况" in html and "第2段" in html and len(STRONG.findall(html)) == 1
+
+
+@pytest.mark.parametrize("question,first,not_first", [
+    ("管办评 是什么", "“管办评”联动模式的核心", "特别值得一提的是"),
+    ("市民中心有什么作用", "市民中心的建立", "三是推进政社合作"),
+])
+def test_the_mark_is_the_answer_sentence(app, question, first, not_first):
+    query, resp = app.service.ask(question, top_k=3)
+    html = render_response(resp, searched=query)
+    marks = STRONG.findall(html)
+    assert len(marks) == 1 and first in marks[0] and not_first not in marks[0]
+    assert unescape(marks[0]) == resp.results[0].answer  # the command line's 答 line
+    assert all("<mark" not in card for card in _cards(html)[1:])
 
 
 def test_chat_follow_up_uses_previous_question(app):
     history = [{"role": "user", "content": "医疗联合体怎么运作"}, {"role": "assistant", "content": "…"}]
-    html = app.chat("它是什么时候组建的?", history, 3)
-    assert "检索 searched: 医疗联合体" in html
+    assert "检索:医疗联合体" in app.chat("它是什么时候组建的?", history, 3)
+
+
+def test_follow_up_carries_whole_terms(app):
+    history = [{"role": "user", "content": "浦东新区有几个功能区域"}, {"role": "assistant", "content": "…"}]
+    assert "检索:浦东新区 功能区域 的核心是什么" in app.chat("它的核心是什么", history, 3)
 
 
 def test_chat_unanswerable_question(app):
     assert NO_ANSWER in app.chat("明天去北京的高铁票怎么买", [], 3)
 
 
+def test_unusable_question_is_explained_in_chinese(app):
+    html = app.chat("???!!!", [], 3)
+    assert "无法检索:问题里没有文字" in html and not re.search(r"[A-Za-z]{3,}", re.sub(r"<[^>]+>", "", html))
+
+
 def test_respond_appends_to_history(app):
     box, history = app.respond("功能区域管理体制是什么", [], 2)
     assert box == "" and [m["role"] for m in history] == ["user", "assistant"]
-    assert history[1]["content"].count('class="pqa-card') == 2
+    assert history[1]["content"].count('class="pqa-card ') >= 1
     assert app.respond("   ", history, 2) == ("", history)
-
-
-def test_batch_upload_all_formats(app, tmp_path):
-    files = {  # blank lines are not questions; a broken JSONL line is reported
-        "q.txt": ("浦东综合配套改革是哪一年批准的\n\n东沟中学\n", 2),
-        "q.csv": ("question\n浦东综合配套改革是哪一年批准的\n\n东沟中学\n", 2),
-        "q.jsonl": ('{"question": "浦东综合配套改革是哪一年批准的"}\n{broken\n\n{"question": "东沟中学"}\n', 3),
-    }
-    for name, (text, n) in files.items():
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        msg, rows, downloads = app.batch(str(path), 2)
-        assert len(rows) == n and f"共 {n} 个问题" in msg, name
-        assert rows[0][:2] == ["浦东综合配套改革是哪一年批准的", "是"] and "2005年6月21日" in rows[0][2]
-        assert rows[0][3].startswith("《镇政府干部到上海浦东挂职的学习报告》 › ") and rows[0][4] in (1, 2)
-        jsonl, csv_path = downloads
-        assert Path(jsonl).name.startswith("q-answers-") and Path(csv_path).suffix == ".csv"
-        records = [json.loads(x) for x in Path(jsonl).read_text(encoding="utf-8").splitlines()]
-        assert len(records) == n
-        out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8-sig").splitlines()))
-        assert out[0]["source"].startswith("corpus/")
-    assert "无法提问" in rows[1][1]  # the broken JSONL line
-
-
-def test_batch_carries_csv_columns(app, tmp_path):
-    path = tmp_path / "my list.csv"
-    path.write_text("id,question,note\nA1,浦东综合配套改革是哪一年批准的,第一\n,,\nA2,市民中心有什么作用,第二\n",
-                    encoding="utf-8")
-    msg, rows, files, headers = app.batch_table(str(path), 1)
-    assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
-    assert [r[5:] for r in rows] == [["A1", "第一"], ["A2", "第二"]]
-    jsonl, csv_path = files
-    assert Path(csv_path).name.startswith("my_list-answers-")
-    assert Path(csv_path).read_bytes().startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM, so Excel reads Chinese
-    out = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8-sig").splitlines()))
-    assert [(r["id"], r["note"]) for r in out] == [("A1", "第一"), ("A2", "第二")]
-    assert json.loads(Path(jsonl).read_text(encoding="utf-8").splitlines()[1])["id"] == "A2"
-
-
-def test_batch_rejects_bad_uploads(app, tmp_path):
-    pdf = tmp_path / "q.txt"
-    pdf.write_bytes(b"%PDF-1.4\n\xff\xfe\x00\x81binary")
-    msg, rows, files = app.batch(str(pdf), 3)
-    assert "PDF" in msg and "q.txt" in msg and rows == [] and files is None
-    xlsx = tmp_path / "q.csv"
-    xlsx.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe\x81")
-    msg, rows, files = app.batch(str(xlsx), 3)
-    assert ".xlsx" in msg and rows == []
-    big = tmp_path / "big.txt"
-    big.write_text("问题\n" * (UPLOAD_LIMIT_BYTES // 6 + 10), encoding="utf-8")
-    msg, rows, files = app.batch(str(big), 3)
-    assert "limit" in msg and rows == []
-    assert app.batch(None, 3)[1] == []
-
-
-def test_index_status_and_rebuild(app):
-    status = app.index_status()
-    assert "镇政府干部到上海浦东挂职的学习报告" in status and "最新" in status
-    assert re.search(r"构建时间:\*\* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\)", status)
-    before = app.service.searcher.index
-    assert "重建完成" in app.rebuild(progress=lambda *a, **k: None)
-    assert app.service.searcher.index is not before
-
-
-def test_document_with_script_tag_renders_as_text(tmp_path, model):
-    from pudong_qa.rendering import render_response
-    from pudong_qa.settings import Settings
-
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "x.txt").write_text(
-        "测试报告\n一、概况\n网页里有<script>alert('x')</script>这样的代码,浦东新区区域面积569平方公里。\n",
-        encoding="utf-8")
-    service = QAService(Settings(root=tmp_path), log=lambda _: None)
-    query, resp = service.ask("网页里有什么代码")
-    html = render_response(resp, searched=query)
-    assert "<script>" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
-
-
-def test_two_rebuilds_at_once_do_not_corrupt(app):
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda _: app.rebuild(progress=lambda *a, **k: None), range(2)))
-    assert sum("重建完成" in o for o in outcomes) >= 1
-    assert all("重建完成" in o or "正在重建" in o for o in outcomes)
-    service = app.service
-    assert service.status().stale == [] and service.searcher.search("东沟中学").results
-
-
-# ---------------------------------------------------------------- the page as people use it
 
 
 @pytest.mark.parametrize("question", list(EXAMPLES))
@@ -158,69 +146,56 @@ def test_every_example_is_answered_by_its_first_result(app, question):
     assert EXAMPLES[question] in resp.results[0].text and EXAMPLES[question][:12] in resp.results[0].answer
 
 
-def _hit(rank, start, text, answer_at, answer_len, paragraph=8, source="corpus/x.txt"):
-    cite = Citation(source, "报告", "二、情况 > (二)职能", paragraph, start, start + len(text))
-    a = start + answer_at
-    return Result(rank, 1.0 / rank, text, text[answer_at:answer_at + answer_len], a, a + answer_len, cite, rank)
-
-
-def test_overlapping_hits_of_one_paragraph_become_one_card():
-    doc = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳"
-    first = _hit(1, 100, doc[0:8], 0, 2)       # 甲乙 … 辛
-    second = _hit(2, 104, doc[4:14], 6, 2)     # 戊 … 卯, answer at 110–112 = 子丑
-    adjacent = _hit(3, 114, doc[14:16], 0, 1)  # 辰巳, touching the end of the second
-    other = _hit(4, 100, doc[0:4], 0, 1, paragraph=9)
-    html = render_response(SearchResponse("q", "q", True, [first, second, adjacent, other], 0.9))
-    assert html.count('class="pqa-card') == 2
-    assert "<mark>甲乙</mark>丙丁戊己庚辛壬癸<mark>子丑</mark>寅卯<mark>辰</mark>巳" in html
-    assert "[100–116]" in html and "第8段" in html and "第9段" in html
-
-
-def test_no_answer_reply_banner_first_passages_folded_without_highlights():
-    resp = _response("正文内容很长", answered=False)
-    html = render_response(resp)
-    assert html.index("pqa-warn") < html.index("<details") < html.index("pqa-card")
-    assert "可能相关的段落" in html and "<mark>" not in html and "置信度" not in html
-
-
-def test_label_follows_confidence_not_score():
-    resp = _response("正文内容很长")
-    resp.confidence = 0.6
-    html = render_response(resp)
-    assert "置信度 中" in html and "0.90" not in html and "高" not in html.split("pqa-passage")[0]
-
-
 def test_copy_text_is_plain(app):
     html = app.chat("“管办评”里的“评”指什么", [], 2)
-    card_copy = re.search(r'<span class="pqa-copytext">([^<]*)</span>', html).group(1)
-    assert "——《镇政府干部到上海浦东挂职的学习报告》 › 二、浦东新区政府管理创新的基本情况" in unescape(card_copy)
-    assert "第8段" in card_copy and "<" not in unescape(card_copy)
+    card_copy = unescape(re.search(r'<span class="pqa-copytext">([^<]*)</span>', html).group(1))
+    assert "——《镇政府干部到上海浦东挂职的学习报告》 › 二、浦东新区政府管理创新的基本情况" in card_copy
+    assert re.search(r"第8段 · pudong-government-innovation-report\.txt \[\d+–\d+\]$", card_copy)
     history = app.respond("“管办评”里的“评”指什么", [], 2)[1]
     text = app.conversation_text(history)
     assert text.startswith("问: “管办评”里的“评”指什么\n\n答:\n") and "<" not in text and "第8段" in text
 
 
-def test_citation_links_to_source_view(app):
-    html = app.chat("“管办评”里的“评”指什么", [], 1)
+# ---------------------------------------------------------------- the source view
+
+
+def test_citation_opens_the_document_at_the_answer_sentence(app):
+    query, resp = app.service.ask("管办评 是什么", top_k=1)
+    html = render_response(resp, searched=query)
     href = unescape(re.search(r'class="pqa-cite" href="([^"]+)"', html).group(1))
-    q = parse_qs(urlparse(href).query)
-    page = app.document(q["source"][0], int(q["start"][0]), int(q["end"][0]))
-    assert '<html lang="zh-CN">' in page and "(二)拓展公共服务的职能" in page and "第8段" in page
-    assert page.count("<mark>") == 1 and page.count('class="para"') >= 2
+    assert href.endswith("#pqa-target")
+    q = {k: v[0] for k, v in parse_qs(urlparse(href).query).items()}
+    args = (q["doc"], int(q["start"]), int(q["end"]), (int(q["astart"]), int(q["aend"])))
+    page = app.document(*args)
+    assert '<html lang="zh-CN">' in page and "<main>" in page and "第8段" in page
+    target = re.search(r'<mark class="pqa-strong" id="pqa-target">([^<]*)</mark>', page).group(1)
+    assert unescape(target) == resp.results[0].answer and page.count('class="pqa-strong"') == 1
+    assert "corpus/" not in page and "pudong-government-innovation-report.txt" in page
+    assert page.count('<p class="') > 20  # the whole document
+    panel = app.document(*args, panel=True)
+    assert "显示全文" in panel and 'id="pqa-target"' in panel and "<main>" not in panel
+    assert panel.count('<p class="para"') + panel.count('<p class="pqa-h"') <= 6  # the part around it
+    whole = app.document(*args, panel=True, full=True)
+    assert "显示全文" not in whole and whole.count('<p class="') > 20
+    assert app.document(resp.results[0].citation.source, 0, 10)  # a source (as the API gives it) works too
     with pytest.raises(KeyError):
         app.document("../../etc/passwd", 0, 10)
 
 
 def test_source_view_escapes_document_text():
-    from pudong_qa.rendering import source_page
+    from pudong_qa.rendering import SourceView
+    from pudong_qa.web.static import source_page
 
     text = "标题\n一、章\n前一段\n有<script>alert(1)</script>的段落\n后一段\n"
     start = text.index("有")
-    page = source_page(text, Citation("corpus/x.txt", "<b>t</b>", "一、章", 2, start, start + 1))
+    page = source_page(SourceView(text, Citation("corpus/x.txt", "<b>t</b>", "一、章", 2, start, start + 1)))
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "&lt;b&gt;t&lt;/b&gt;" in page
 
 
-def test_thumbs_are_stored_with_question_and_results(app, tmp_path):
+# ---------------------------------------------------------------- feedback
+
+
+def test_thumbs_are_stored_shown_and_kept(app, tmp_path):
     import dataclasses
 
     from pudong_qa.feedback import read_feedback
@@ -233,39 +208,183 @@ def test_thumbs_are_stored_with_question_and_results(app, tmp_path):
     class Like:
         index, liked, value = 1, False, None
 
-    assert page.feedback(history, Like()) == "down"
+    votes, said = page.feedback(history, {}, Like())
+    assert votes == {"1": "Dislike"} and "已记录" in said
     [entry] = read_feedback(settings)
     assert entry["rating"] == "down" and entry["question"] == "市民中心有什么作用" and entry["answered"]
     assert "市民中心的建立" in entry["results"][0]["text"] and "第" in entry["results"][0]["citation"]
+    assert "corpus/" not in entry["results"][0]["citation"]
+    restored, box = ChatPage.restore(history, votes)
+    assert restored["value"] == history and restored["feedback_value"] == ["Dislike"] and box["interactive"]
+    Like.liked = ""
+    assert page.feedback(history, votes, Like())[0] == {}  # taken back
+
+
+# ---------------------------------------------------------------- batch
+
+
+def test_batch_upload_all_formats(app, tmp_path):
+    files = {  # blank lines are not questions; a broken JSONL line is reported
+        "q.txt": ("浦东综合配套改革是哪一年批准的\n\n东沟中学\n", 2),
+        "q.csv": ("question\n浦东综合配套改革是哪一年批准的\n\n东沟中学\n", 2),
+        "q.jsonl": ('{"question": "浦东综合配套改革是哪一年批准的"}\n{broken\n\n{"question": "东沟中学"}\n', 3),
+    }
+    for name, (text, n) in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        msg, headers, rows, downloads = app.batch_table(str(path), 2)
+        assert len(rows) == n and f"共 {n} 个问题" in msg, name
+        assert headers == ["问题", "是否回答", "答案", "出处", "行"]
+        assert rows[0][:2] == ["浦东综合配套改革是哪一年批准的", "是"] and "2005年6月21日" in rows[0][2]
+        assert rows[0][3].startswith("《镇政府干部到上海浦东挂职的学习报告》 › ") and rows[0][4] in (1, 2)
+        table, ranked, jsonl = map(Path, downloads)
+        assert table.name.startswith("q-答案-") and ranked.name.startswith("q-全部结果-")
+        assert [r[:2] for r in _read_csv(table)[1:]] == [[str(c) for c in r[:2]] for r in rows]
+        records = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+        assert len(records) == n + 1 and records[1]["error"]  # the contract: one entry per input line
+    assert rows[1][1] == "无法提问: 不是有效的 JSON"  # the broken JSONL line, in Chinese
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM, so Excel reads the Chinese
+    return list(csv.reader(data.decode("utf-8-sig").splitlines()))
+
+
+def test_batch_download_is_the_table(app, tmp_path):
+    path = tmp_path / "my list.csv"
+    path.write_text("id,question,note\nA1,浦东综合配套改革是哪一年批准的,第一\n,,\nA2,浦东新区2023年GDP是多少,第二\n"
+                    "A3,上海市的市长是谁,第三\n", encoding="utf-8")
+    steps = []
+    msg, headers, rows, files = app.batch_table(str(path), 2, progress=lambda p, **k: steps.append((p, k["desc"])))
+    assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
+    assert [r[1] for r in rows] == ["是", "否", "否"] and rows[1][2:4] == ["", ""]  # nothing shown when not found
+    assert [r[5:] for r in rows] == [["A1", "第一"], ["A2", "第二"], ["A3", "第三"]]
+    assert steps[0][0] == (0, 3) and steps[-1] == ((3, 3), "已回答 3 / 3 个问题")
+    table, ranked, jsonl = map(Path, files)
+    assert table.name.startswith("my_list-答案-")
+    out = _read_csv(table)
+    assert out[0] == headers and out[1:] == [[str(c) for c in r] for r in rows]  # one row per question
+    ranks = _read_csv(ranked)
+    assert ranks[0][:6] == ["行", "问题", "是否回答", "名次", "得分", "答案句"] and ranks[0][-2:] == ["id", "note"]
+    assert len(ranks) == 1 + 3 * 2 and all("corpus/" not in cell for row in ranks for cell in row)
+    entries = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [e["id"] for e in entries] == ["A1", "", "A2", "A3"] and entries[1]["error"]  # every input line
+    assert set(entries[0]) >= {"question", "answered", "results"} and entries[0]["results"][0]["citation"]["start"]
+
+
+def test_batch_rejects_bad_uploads(app, tmp_path):
+    pdf = tmp_path / "q.txt"
+    pdf.write_bytes(b"%PDF-1.4\n\xff\xfe\x00\x81binary")
+    msg, _, rows, files = app.batch_table(str(pdf), 3)
+    assert "PDF" in msg and "q.txt" in msg and rows == [] and files is None
+    xlsx = tmp_path / "q.csv"
+    xlsx.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe\x81")
+    msg, _, rows, _ = app.batch_table(str(xlsx), 3)
+    assert ".xlsx" in msg and rows == []
+    nocol = tmp_path / "n.csv"
+    nocol.write_text("id,text\n1,问题\n", encoding="utf-8")
+    assert "没有 question 列" in app.batch_table(str(nocol), 3)[0]
+    big = tmp_path / "big.txt"
+    big.write_text("问题\n" * (UPLOAD_LIMIT_BYTES // 6 + 10), encoding="utf-8")
+    msg, _, rows, _ = app.batch_table(str(big), 3)
+    assert "上限" in msg and rows == []
+    assert app.batch_table(None, 3)[2] == []
+
+
+# ---------------------------------------------------------------- documents and the index
+
+
+def test_index_status_and_rebuild(app):
+    status = app.index_status()
+    assert "《镇政府干部到上海浦东挂职的学习报告》 | pudong-government-innovation-report.txt" in status
+    assert "最新" in status and "corpus/" not in status
+    assert re.search(r"构建时间:\*\* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\)", status)
+    before = app.service.searcher.index
+    assert "重建完成" in app.rebuild(progress=lambda *a, **k: None)
+    assert app.service.searcher.index is not before
+
+
+def test_two_rebuilds_at_once_do_not_corrupt(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: app.rebuild(progress=lambda *a, **k: None), range(2)))
+    assert sum("重建完成" in o for o in outcomes) >= 1
+    assert all("重建完成" in o or "进行中" in o for o in outcomes)
+    service = app.service
+    assert service.status().stale == [] and service.searcher.search("东沟中学").results
 
 
 def test_welcome_names_the_report(app):
     text = app.welcome()
-    assert "《镇政府干部到上海浦东挂职的学习报告》" in text and "字" in text and "3 章" in text
+    assert text.startswith("# 浦东报告问答") and "《镇政府干部到上海浦东挂职的学习报告》" in text and "3 章" in text
 
 
-def test_index_tab_adds_lists_and_removes_documents(tmp_path, model):
-    """Documents added from the page are stored safely, indexed incrementally and listed; removal works."""
-    import shutil
+def test_document_with_script_tag_renders_as_text(tmp_path, model):
+    from pudong_qa.settings import Settings
 
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "x.txt").write_text(
+        "测试报告\n一、概况\n网页里有<script>alert('x')</script>这样的代码,浦东新区区域面积569平方公里。\n",
+        encoding="utf-8")
+    service = QAService(Settings(root=tmp_path), log=lambda _: None)
+    query, resp = service.ask("网页里有什么代码")
+    html = render_response(resp, searched=query)
+    assert "<script>" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def _heading_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("临港新片区情况简报", level=1)
+    document.add_heading("一、总体情况", level=2)
+    document.add_paragraph("临港新片区今年新增企业一千二百家,重点发展集成电路和人工智能产业。")
+    document.save(path)
+
+
+def test_index_tab_adds_refuses_lists_and_removes_documents(tmp_path, model):
+    """Readable uploads are stored and indexed; unreadable ones are refused in Chinese and leave
+    nothing behind; a file already unreadable in the folder is listed and can be removed."""
     from conftest import ROOT
 
     from pudong_qa.settings import Settings
 
     fixtures = ROOT / "tests" / "fixtures" / "formats"
-    (tmp_path / "corpus").mkdir()
-    shutil.copy(fixtures / "report_gbk.txt", tmp_path / "corpus")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(fixtures / "report_gbk.txt", corpus)
     page = ChatPage(QAService(Settings(root=tmp_path), log=lambda _: None))
-    uploads = [str(fixtures / "news_gbk.html"), str(fixtures / "scanned.pdf")]
-    status = page.add_documents(uploads, progress=lambda *a, **k: None)
-    assert "已添加 2 个文档" in status and "重建完成" in status
-    assert "1 个文件未能读取" in status and "scanned.pdf" in status and "no text layer" in status
-    assert "《临江区新增十二处社区养老服务站》 | html" in status and "gb18030" in status
-    assert "corpus/news_gbk.html" in page.document_choices()
-    assert "临江区新增十二处社区养老服务站" in page.welcome()
-    status = page.remove_document("corpus/news_gbk.html", progress=lambda *a, **k: None)
-    assert "已删除" in status and "corpus/news_gbk.html" not in page.document_choices()
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    _heading_docx(uploads / "lingang-briefing.docx")
+    (uploads / "x.docx").write_bytes(b"PK\x03\x04 this is not really a Word file")
+    (uploads / "empty.pdf").write_bytes(b"")
+    names = ["lingang-briefing.docx", "x.docx", "empty.pdf", str(fixtures / "scanned.pdf")]
+    status = page.add_documents([str(uploads / n) for n in names], progress=lambda *a, **k: None)
+    assert "已添加 1 个文档:《临港新片区情况简报》 (lingang-briefing.docx)" in status and "重建完成" in status
+    assert "未添加 x.docx:文件已损坏或不是 Word 文档" in status and "未添加 empty.pdf:文件是空的" in status
+    assert "未添加 scanned.pdf:PDF 没有文字层" in status and "无法读取" not in status.split("重建完成")[1]
+    assert sorted(p.name for p in corpus.iterdir()) == ["lingang-briefing.docx", "report_gbk.txt"]  # nothing else
+    assert "临港新片区情况简报" in page.welcome()  # the header names the new document
+
+    (corpus / "broken.docx").write_bytes(b"PK\x03\x04 broken")  # put there by hand
+    page.rebuild(progress=lambda *a, **k: None)
+    status = page.index_status()
+    assert "1 个文件无法读取" in status and "broken.docx:文件已损坏或不是 Word 文档" in status
+    choices = dict(page.document_choices())
+    assert "broken.docx (无法读取)" in choices and "《临港新片区情况简报》 (lingang-briefing.docx)" in choices
+    broken = choices["broken.docx (无法读取)"]
+    shown, prompt, named = page.remove_prompt(broken)
+    assert shown["visible"] and "确认删除 broken.docx (无法读取)?" in prompt and named == broken
+    status = page.remove_document(broken, progress=lambda *a, **k: None)
+    assert "已删除 broken.docx" in status and "无法读取" not in status.split("重建完成")[1]
+    assert not (corpus / "broken.docx").exists()
+    status = page.remove_document(choices["《临港新片区情况简报》 (lingang-briefing.docx)"],
+                                  progress=lambda *a, **k: None)
+    assert "已删除 《临港新片区情况简报》" in status and "临港新片区情况简报" not in page.welcome()
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ")
     status = page.add_documents([str(exe)], progress=lambda *a, **k: None)
-    assert "未添加任何文档" in status and "unsupported file type" in status
+    assert "没有添加任何文档" in status and "不支持这种文件类型" in status

@@ -69,3 +69,61 @@ def test_question_files_from_chinese_windows_are_decoded(tmp_path: Path):
         (tmp_path / name).write_bytes(text.encode(encoding))
         items = read_question_file(tmp_path / name)
         assert [it.question for it in items][-1] == "市民中心有什么作用", name
+
+
+# ---------------------------------------------------------------- files for people (the page's downloads)
+
+
+def _resp(question, verdict, confidence=0.9, source="/srv/qa/corpus/report.txt"):
+    from pudong_qa.results import ANSWERED, Citation, Result, SearchResponse
+
+    cite = Citation(source, "报告", "一、概况 > (一)区域", 3, 100, 120)
+    results = [Result(r, 1.0 / r, f"第{r}段原文。答句{r}。", f"答句{r}。", 110, 114, cite, r) for r in (1, 2)]
+    return SearchResponse(question, question, verdict == ANSWERED, results, confidence, verdict=verdict)
+
+
+def _items():
+    return parse_questions("id,question,note\nA1,有答案,甲\n,,\nA2,可能相关,乙\nA3,找不到,丙\nA4,???,丁\n"
+                           "A5,低置信度,戊\n", ".csv")
+
+
+def test_csv_rows_keep_their_own_columns_and_blank_rows_are_marked():
+    items = _items()
+    assert [(i.line, i.blank) for i in items][:2] == [(2, False), (3, True)]
+    assert items[0].extra == (("id", "A1"), ("note", "甲"))
+
+
+def test_table_is_one_row_per_question_in_three_words():
+    from pudong_qa.batch import table
+    from pudong_qa.results import ANSWERED, NOT_FOUND, UNSURE
+
+    items = _items()
+    responses = [_resp("有答案", ANSWERED), None, _resp("可能相关", UNSURE, 0.45), _resp("找不到", NOT_FOUND, 0.2),
+                 None, _resp("未确认的答案", UNSURE, 0.45)]
+    headers, rows = table(items, responses)
+    assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
+    assert [r[1] for r in rows] == ["是", "未确认", "否", "无法提问: 问题里没有文字 (只有标点或符号)", "未确认"]
+    assert rows[0][2:5] == ["答句1。", "《报告》 › 一、概况 › (一)区域 › 第3段", 2]  # no server path
+    assert rows[2][2:4] == ["", ""] and [r[5] for r in rows] == ["A1", "A2", "A3", "A4", "A5"]
+
+
+def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path):
+    from pudong_qa.batch import write_people_files
+    from pudong_qa.results import ANSWERED, NOT_FOUND
+
+    items = parse_questions("question\n有答案\n\n找不到\n", ".csv")
+    table, ranked, jsonl = write_people_files(tmp_path, "qs", items, [_resp("有答案", ANSWERED), None,
+                                                                      _resp("找不到", NOT_FOUND, 0.2)])
+    assert table.name.startswith("qs-答案-") and ranked.name.startswith("qs-全部结果-") and jsonl.suffix == ".jsonl"
+    assert table.read_bytes().startswith(b"\xef\xbb\xbf") and ranked.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows == [["问题", "是否回答", "答案", "出处", "行"],
+                    ["有答案", "是", "答句1。", "《报告》 › 一、概况 › (一)区域 › 第3段", "2"],
+                    ["找不到", "否", "", "", "4"]]
+    ranks = list(csv.DictReader(ranked.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["问题"], r["名次"], r["文件"], r["起"]) for r in ranks] == [
+        ("有答案", "1", "report.txt", "100"), ("有答案", "2", "report.txt", "100"),
+        ("找不到", "1", "report.txt", "100"), ("找不到", "2", "report.txt", "100")]
+    entries = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [e["answered"] for e in entries] == [True, False, False] and entries[1]["error"] == "missing question cell"
+    assert entries[0]["results"][0]["citation"]["source"] == "/srv/qa/corpus/report.txt"  # the contract, unchanged

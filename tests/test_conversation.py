@@ -34,3 +34,9 @@ def test_chain_of_follow_ups_keeps_original_topic():
 def test_no_history_or_standalone_question_is_unchanged():
     assert contextualize("它最早在哪所学校试点?", [], TOK) == "它最早在哪所学校试点?"
     assert contextualize("东沟中学", ["管办评 是什么"], TOK) == "东沟中学"
+
+
+def test_follow_up_carries_whole_terms():
+    """“功能区域” is two words to jieba; the follow-up carries the term whole, never “功能” alone."""
+    assert contextualize("它的核心是什么", ["浦东新区有几个功能区域"], TOK) == "浦东新区 功能区域 的核心是什么"
+    assert contextualize("它是什么时候组建的?", ["医疗联合体怎么运作"], TOK) == "医疗联合体 是什么时候组建的?"

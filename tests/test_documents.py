@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from pudong_qa.index import TOKENS, build_index, load_index, load_tokens, read_source
+from pudong_qa.index import load_index, read_source
+from pudong_qa.indexing import build_index
+from pudong_qa.indexing.tokens import TOKENS, load_tokens
 from pudong_qa.passages import read_passages
 from pudong_qa.search import Searcher
 from pudong_qa.settings import Settings
@@ -42,7 +44,7 @@ def test_each_format_answers_with_an_exact_citation(tmp_path, model, name, quest
     assert snippet in top.text
     c = top.citation
     assert c.source == f"corpus/{name}" and c.section.endswith(heading) and c.page == page
-    assert read_source(settings, c.source)[c.start:c.end] == top.text  # exact in the extracted text
+    assert read_source(settings.index, c.source)[c.start:c.end] == top.text  # exact in the extracted text
     assert top.to_dict()["citation"]["page"] == page
     manifest = index.manifest
     assert {d["source"] for d in manifest["skipped"]} == {"corpus/corrupt.docx", "corpus/scanned.pdf"}

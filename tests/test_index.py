@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pudong_qa import index as index_mod
 from pudong_qa.chunking import chunk_corpus
 from pudong_qa.corpus import CorpusError, load_corpus
-from pudong_qa.index import IndexUnavailable, build_index, load_index, stale_reasons, verify_files
+from pudong_qa.index import IndexUnavailable, load_index, verify_files
+from pudong_qa.indexing import build as build_module
+from pudong_qa.indexing import build_index, reuse, stale_reasons
+from pudong_qa.indexing.texts import indexed_text
 from pudong_qa.settings import Settings
 
 SMALL = "小型报告\n一、概况\n浦东新区区域面积569平方公里。\n二、改革\n推行“一门式”服务,提高行政效能。\n"
@@ -75,7 +77,7 @@ def test_failure_while_writing_leaves_previous_index_and_no_strays(small, model,
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_mod, "write_index", boom)
+    monkeypatch.setattr(build_module, "write_index", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         build_index(small, model=model, force=True)
     assert (small.index / "manifest.json").read_text() == manifest
@@ -98,29 +100,29 @@ def test_a_new_documents_texts_are_embedded_while_the_previous_vectors_are_read(
         started.set()
         return encode(texts, *args, **kwargs)
 
-    previous = index_mod._previous_vectors
+    previous = reuse.previous_vectors
 
     def read_previous(*args, **kwargs):  # goes on only once the model works on the new document
         assert started.wait(30), "the new document's texts waited for the previous index's vectors"
         return previous(*args, **kwargs)
 
     monkeypatch.setattr(model, "encode_passages", recorded)
-    monkeypatch.setattr(index_mod, "_previous_vectors", read_previous)
+    monkeypatch.setattr(reuse, "previous_vectors", read_previous)
     _add_document(small)
     report = build_index(small, model=model)
     index = load_index(small.index)
     new = [p for p in index.passages if p.source == "corpus/new.txt"]
-    assert new and set(encoded) == {t for p in new for t in (index_mod.indexed_text(p), *p.sentence_texts())}
+    assert new and set(encoded) == {t for p in new for t in (indexed_text(p), *p.sentence_texts())}
     assert report.embedded == len(encoded) == len(set(encoded))  # each new text once, nothing else
     rows = [p.id for p in new]
-    assert abs(index.store.passage_vectors(rows) - encode([index_mod.indexed_text(p) for p in new])).max() < 1e-6
+    assert abs(index.store.passage_vectors(rows) - encode([indexed_text(p) for p in new])).max() < 1e-6
 
 
 def test_a_failure_reading_the_previous_vectors_ends_the_models_work_too(small, model, monkeypatch):
     def unreadable(*args, **kwargs):
         raise OSError("read error")
 
-    monkeypatch.setattr(index_mod, "_previous_vectors", unreadable)
+    monkeypatch.setattr(reuse, "previous_vectors", unreadable)
     _add_document(small)
     with pytest.raises(OSError, match="read error"):
         build_index(small, model=model)
@@ -134,17 +136,17 @@ def test_a_failure_reading_the_previous_vectors_ends_the_models_work_too(small, 
 
 def test_the_garbage_collector_is_paused_for_a_build_and_resumed_after(small, model, monkeypatch):
     seen = []
-    chunk = index_mod.chunk_corpus
+    chunk = build_module.chunk_corpus
 
     def chunk_and_look(*args, **kwargs):
         seen.append(gc.isenabled())
         return chunk(*args, **kwargs)
 
-    monkeypatch.setattr(index_mod, "chunk_corpus", chunk_and_look)
+    monkeypatch.setattr(build_module, "chunk_corpus", chunk_and_look)
     assert gc.isenabled()
     build_index(small, model=model, force=True)
     assert seen == [False] and gc.isenabled()
-    monkeypatch.setattr(index_mod, "chunk_corpus", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(build_module, "chunk_corpus", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         build_index(small, model=model, force=True)
     assert gc.isenabled()

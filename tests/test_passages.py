@@ -6,7 +6,7 @@ import pytest
 from pudong_qa.chunking import Passage
 from pudong_qa.passages import PassageTable, labels, outline, passages_of, read_passages, write_passages
 from pudong_qa.rowfile import NpyRows
-from pudong_qa.store import sentence_layout
+from pudong_qa.stores import sentence_layout
 
 
 def _passages() -> list[Passage]:

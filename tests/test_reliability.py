@@ -16,8 +16,10 @@ import pytest
 from conftest import ROOT
 
 from pudong_qa.corpus import CorpusError
-from pudong_qa.index import build_index, load_index, read_manifest, stale_reasons
-from pudong_qa.search import MAX_QUERY_CHARS, Searcher
+from pudong_qa.index import load_index, read_manifest
+from pudong_qa.indexing import build_index, stale_reasons
+from pudong_qa.query import MAX_QUERY_CHARS
+from pudong_qa.service import open_searcher
 from pudong_qa.settings import Settings
 
 CLI = [sys.executable, "-c", "from pudong_qa.cli import main; main()"]
@@ -171,7 +173,7 @@ def test_damaged_or_foreign_index_is_rebuilt_on_open(copy, damage):
         (copy.index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         assert stale_reasons(copy) == ["model changed"]
     messages = []
-    searcher = Searcher.open(copy, log=messages.append)
+    searcher = open_searcher(copy, log=messages.append)
     assert any("needs rebuilding" in m for m in messages)
     assert searcher.search("浦东新区下辖多少个街道办事处").results
     assert stale_reasons(copy) == []

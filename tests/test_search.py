@@ -11,7 +11,7 @@ def test_definition_question_finds_the_explaining_passage(searcher, project):
     settings = project[0]
     for r in resp.results:
         c = r.citation
-        source = read_source(settings, c.source)
+        source = read_source(settings.index, c.source)
         assert source[c.start:c.end] == r.text
         assert r.answer in r.text and source[r.answer_start:r.answer_end] == r.answer
         assert c.section.startswith("二、浦东新区政府管理创新的基本情况")
@@ -68,7 +68,8 @@ def test_expected_answer_type_checks(searcher):
 def test_one_question_gets_the_same_answer_as_in_a_batch_and_stale_lexical_scores_are_redone(searcher):
     import numpy as np
 
-    from pudong_qa.search import Lexical, clean_query
+    from pudong_qa.query import clean_query
+    from pudong_qa.search import LexicalResult
 
     questions = ["浦东新区下辖多少个街道办事处", "管办评是什么"]
     alone = [searcher.search(q, top_k=3) for q in questions]  # lexical stage beside the embedding
@@ -79,10 +80,10 @@ def test_one_question_gets_the_same_answer_as_in_a_batch_and_stale_lexical_score
     qvec = searcher.model.encode_queries([clean_query(q)])[0]
     index = searcher.index
     n, m = len(index.passages), len(index.store.sentence_owner)
-    stale = Lexical(copy.copy(index), np.ones(n, dtype=np.float32), np.ones(m, dtype=np.float32), 0.0)
-    assert _ids(searcher.search_vector(q, clean_query(q), qvec, 3, early=stale)) == _ids(alone[0])
-    wrong = Lexical(index, np.zeros(n, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0)
-    assert searcher.search_vector(q, clean_query(q), qvec, 3, early=wrong).timings["bm25"] == 0.0
+    stale = LexicalResult(copy.copy(index), np.ones(n, dtype=np.float32), np.ones(m, dtype=np.float32), 0.0)
+    assert _ids(searcher.search_vector(q, clean_query(q), qvec, 3, lexical=stale)) == _ids(alone[0])
+    wrong = LexicalResult(index, np.zeros(n, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0)
+    assert searcher.search_vector(q, clean_query(q), qvec, 3, lexical=wrong).timings["bm25"] == 0.0
 
 
 def test_a_single_questions_lexical_stage_runs_while_it_is_embedded(project, model):
@@ -116,7 +117,8 @@ def test_a_question_naming_an_article_gets_the_passage_on_what_it_asks_not_the_a
     import shutil
     from pathlib import Path
 
-    from pudong_qa.index import build_index, load_index
+    from pudong_qa.index import load_index
+    from pudong_qa.indexing import build_index
     from pudong_qa.search import Searcher
     from pudong_qa.settings import Settings
 

@@ -9,7 +9,7 @@ from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
 from pudong_qa.query import Titles, analyze, aspect, clean_query, count_unit, defines, quantity_focus
 from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
-from pudong_qa.search import (
+from pudong_qa.stages import (
     Candidates,
     Ranking,
     answer_stage,
@@ -20,7 +20,7 @@ from pudong_qa.search import (
     rank_stage,
     result_stage,
 )
-from pudong_qa.store import LexicalScores, Store, bm25_idf, sentence_layout
+from pudong_qa.stores import LexicalScores, Store, bm25_idf, sentence_layout
 from pudong_qa.tokenize import Tokenizer, normalize
 
 DOC = """示范区工作报告

@@ -71,14 +71,13 @@ def test_warm_up_loads_the_part_of_speech_tables_a_quantity_question_needs():
     assert tagged["功能区域"] == "x" and tok.is_noun(tagged["功能区域"])  # a corpus term counts as a noun
 
 
-def test_jiebas_dictionary_kept_as_plain_files_is_jiebas_own(tmp_path, monkeypatch):
+def test_jiebas_dictionary_kept_as_plain_files_is_jiebas_own(tmp_path):
     import jieba
     import numpy as np
 
     from pudong_qa import tokenize
 
-    monkeypatch.setenv("PUDONG_QA_CACHE", str(tmp_path))
-    folder = tokenize._dictionary_cache()
+    folder = tokenize._dictionary_cache(tmp_path)
     assert folder.is_relative_to(tmp_path) and tokenize._read_dictionary(folder) is None
     freq, total = tokenize._jieba_dictionary(folder)  # jieba's load, then the files are written
     own = jieba.Tokenizer()

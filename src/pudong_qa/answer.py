@@ -60,6 +60,19 @@ def sentence_prior(question: Question, sentences: list[str], tags, idf, cfg: Sea
     return out
 
 
+def sentence_scores(sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: SearchConfig,
+                    defines: list[bool] | None = None, prior: np.ndarray | None = None) -> np.ndarray:
+    """How well each sentence of a passage answers: its closeness and its term match, plus the
+    definition bonus and the answer prior."""
+    d = rangenorm(sent_cos) if len(sent_cos) > 1 else np.ones(1)
+    score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * maxnorm(sent_lex)
+    if defines:
+        score = score + cfg.definition_weight * np.array(defines, dtype=float)
+    if prior is not None:
+        score = score + prior
+    return score
+
+
 def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: SearchConfig,
                 defines: list[bool] | None = None,
                 shown: list[tuple[int, int]] = (), prior: np.ndarray | None = None) -> tuple[int, int] | None:
@@ -69,12 +82,7 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
     it, since reports state a topic and then the facts; a neighbour that scores nearly as well
     joins the answer too.
     """
-    d = rangenorm(sent_cos) if len(sent_cos) > 1 else np.ones(1)
-    score = (1 - cfg.answer_lexical) * d + cfg.answer_lexical * maxnorm(sent_lex)
-    if defines:
-        score = score + cfg.definition_weight * np.array(defines, dtype=float)
-    if prior is not None:
-        score = score + prior
+    score = sentence_scores(sent_cos, sent_lex, cfg, defines, prior)
     spans = p.sentences
     seen = np.array([any(a <= s and e <= b for a, b in shown) for s, e in spans])
     if seen.all():
@@ -98,7 +106,7 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
 
 
 def confidence(question: Question, answer: str, top_text: str, best_sentence: float, dense: np.ndarray,
-               sentence_cos: np.ndarray, idf, cfg: SearchConfig, tags=None) -> float:
+               sentence_cos: np.ndarray, idf, cfg: SearchConfig) -> float:
     """How sure we are that the first result answers, in [0, 1].
 
     Chinese questions: the IDF-weighted share of the question's content words found in the
@@ -111,12 +119,11 @@ def confidence(question: Question, answer: str, top_text: str, best_sentence: fl
     if not question.chinese:
         stand_out = float(dense.max() - dense.mean()) + float(sentence_cos.max() - sentence_cos.mean())
         return clip01((stand_out - cfg.margin_floor) / cfg.margin_span)
-    coverage, capped = evidence(question, answer, top_text, idf, cfg, tags)
+    coverage, capped = evidence(question, answer, top_text, idf, cfg)
     return combine(coverage, best_sentence, capped, cfg)
 
 
-def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchConfig,
-             tags=None) -> tuple[float, bool]:
+def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchConfig) -> tuple[float, bool]:
     """(IDF-weighted share of the question's words in the first passage, whether the answer
     lacks what the question asks for: a "how many X" whose X is absent, a "when" without a date,
     a "how many X (unit)" whose answer counts nothing in that unit — neither "how many" when the
@@ -134,13 +141,11 @@ def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchCon
         capped |= word_coverage([question.role], [1.0], top_text) < 0.5  # "镇长是谁": no 镇长 named
     if cfg.year_check and question.years:
         capped |= not all(names_year(top_text, y) for y in question.years)  # "2010年的生产总值": the report has 2006
-    if cfg.person_check and tags is not None and question.kind == "person":
-        capped |= not holds_kind("person", answer, tags)  # "区长是谁": an answer naming no one
     return coverage, capped
 
 
 def combine(coverage: float, best_sentence: float, capped: bool, cfg: SearchConfig) -> float:
-    """The Chinese-question confidence from its parts (calibrated by scripts/calibrate.py)."""
+    """The Chinese-question confidence from its parts (calibrated by benchmarks/calibrate.py)."""
     closeness = clip01((best_sentence - cfg.cosine_floor) / cfg.cosine_span)
     score = cfg.coverage_share * coverage + (1 - cfg.coverage_share) * closeness
     return min(score, cfg.mismatch_cap) if capped else score

@@ -3,7 +3,8 @@
 Inputs: ``.txt`` (one question a line), ``.csv`` (a ``question`` column), ``.jsonl`` (a
 ``question`` field). Every input line gets exactly one output entry, in order; a line
 that cannot be asked (empty, broken JSON, …) gets an ``error`` instead of results.
-Outputs: ``jsonl`` (the evaluation contract), ``csv`` (one row per result) or ``text``.
+Outputs: ``jsonl`` (the evaluation contract), ``csv`` (one row per result) or ``text``; and for
+people (the chat page's downloads) the table as shown and every ranked result, with Chinese headers.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import QuestionFileError
 from .query import question_problem
-from .results import NO_ANSWER, Citation, SearchResponse, format_citation
+from .rendering import citation_text, file_name
+from .results import ANSWERED, NO_ANSWER, NOT_FOUND, UNSURE, Citation, SearchResponse, format_citation
 
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 FORMATS = ("jsonl", "csv", "text")
@@ -29,6 +32,8 @@ class BatchItem:
     line: int  # 1-based line (or CSV row) number in the input
     question: str
     error: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()  # a CSV's other columns (id, note …) as (header, cell), in order
+    blank: bool = False  # the whole line (or CSV row) is empty: an error entry, but not a question to people
 
 
 def read_question_file(path: Path, max_bytes: int = MAX_QUESTION_FILE_BYTES) -> list[BatchItem]:
@@ -48,6 +53,15 @@ def read_question_file(path: Path, max_bytes: int = MAX_QUESTION_FILE_BYTES) -> 
     return parse_questions(read_question_text(path), suffix, str(path))
 
 
+def parse_question_bytes(data: bytes, suffix: str, name: str = "questions") -> list[BatchItem]:
+    """A question file already read into memory (an upload), decoded as ``read_question_file`` does."""
+    from .formats import decode_question_bytes
+
+    if suffix not in INPUT_SUFFIXES:
+        raise QuestionFileError(f"{name}: use a .txt, .csv or .jsonl file (got {suffix or 'no extension'})")
+    return parse_questions(decode_question_bytes(data, name), suffix, name)
+
+
 def parse_questions(text: str, suffix: str, name: str = "questions") -> list[BatchItem]:
     """Parse question-file text; whole-file problems raise, per-line problems become errors."""
     if suffix == ".csv":
@@ -58,17 +72,17 @@ def parse_questions(text: str, suffix: str, name: str = "questions") -> list[Bat
         if suffix == ".jsonl":
             items.append(_parse_jsonl_line(n, line))
         else:
-            items.append(_item(n, line))
+            items.append(_item(n, line, blank=not line.strip()))
     return items
 
 
-def _item(n: int, question: str) -> BatchItem:
-    return BatchItem(n, question, question_problem(question))
+def _item(n: int, question: str, extra: tuple[tuple[str, str], ...] = (), blank: bool = False) -> BatchItem:
+    return BatchItem(n, question, question_problem(question), extra, blank)
 
 
 def _parse_jsonl_line(n: int, line: str) -> BatchItem:
     if not line.strip():
-        return BatchItem(n, "", "empty line")
+        return BatchItem(n, "", "empty line", blank=True)
     try:
         row = json.loads(line)
     except ValueError:
@@ -81,18 +95,28 @@ def _parse_jsonl_line(n: int, line: str) -> BatchItem:
 def _parse_csv(text: str, name: str) -> list[BatchItem]:
     """Rows after the header, blank rows included (they get an error entry, like other formats)."""
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
+    names = [h.strip() for h in next(reader, [])]
+    header = [h.lower() for h in names]
     if "question" not in header:
         raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(header) or 'none'})")
     col = header.index("question")
+    others = [i for i, h in enumerate(names) if h and i != col]
     items = []
     try:
         for row in reader:
             n = reader.line_num
-            items.append(_item(n, row[col]) if len(row) > col else BatchItem(n, "", "missing question cell"))
+            extra = tuple((names[i], row[i] if i < len(row) else "") for i in others)
+            blank = not any(cell.strip() for cell in row)
+            items.append(_item(n, row[col], extra, blank) if len(row) > col
+                         else BatchItem(n, "", "missing question cell", extra, blank))
     except csv.Error as exc:
         items.append(BatchItem(reader.line_num, "", f"broken CSV ({exc})"))
     return items
+
+
+def extra_columns(items: list[BatchItem]) -> list[str]:
+    """The input's own columns besides ``question`` (a CSV's id, note …), in the file's order."""
+    return list(dict.fromkeys(h for it in items for h, _ in it.extra))
 
 
 # ---------------------------------------------------------------- output
@@ -164,14 +188,110 @@ def write_records(fmt: str, items: list[BatchItem], records: list[dict], out: io
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+# ---------------------------------------------------------------- files for people (the chat page's batch tab)
+
+TABLE_COLUMNS = ["问题", "是否回答", "答案", "出处", "行"]  # then the input's own columns
+RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案句", "段落原文", "出处", "文件", "起", "止"]
+VERDICT_WORDS = {ANSWERED: "是", UNSURE: "未确认", NOT_FOUND: "否"}
+# Why a line could not be asked, in Chinese (the English reasons stay in the JSONL contract).
+_PROBLEMS_ZH = [("empty question", "空问题"), ("empty line", "空行"), ("not valid JSON", "不是有效的 JSON"),
+                ("no 'question' string field", "没有 question 字段"), ("missing question cell", "缺少问题这一格"),
+                ("broken CSV", "CSV 格式有误"), ("no words in the question", "问题里没有文字 (只有标点或符号)")]
+
+
+def problem_zh(problem: str) -> str:
+    """A line's (or a chat question's) problem in Chinese."""
+    return next((zh for en, zh in _PROBLEMS_ZH if problem.startswith(en)), "无法检索")
+
+
+def verdict_word(item: BatchItem, response: SearchResponse | None) -> str:
+    """是 / 未确认 / 否, or why the line could not be asked: the chat page's three looks, in words."""
+    if response is None:
+        return "无法提问: " + problem_zh(item.error or "")
+    return VERDICT_WORDS[response.verdict if response.results else NOT_FOUND]
+
+
+def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tuple[list[str], list[list]]:
+    """(headers, rows): one row per question (blank lines are none), the answer sentence only when
+    the first result answers or may answer (未确认), its citation without any server path, the
+    input line, then the input's own columns. The screen and the downloaded table are this."""
+    cols = extra_columns(items)
+    rows = []
+    for item, resp in zip(items, responses):
+        if item.blank:
+            continue
+        word = verdict_word(item, resp)
+        best = resp.results[0] if resp is not None and resp.results and word in ("是", "未确认") else None
+        extra = dict(item.extra)
+        rows.append([item.question, word, best.answer if best else "", citation_text(best.citation) if best else "",
+                     item.line,
+                     *[extra.get(c, "") for c in cols]])
+    return TABLE_COLUMNS + cols, rows
+
+
+def ranked_rows(items: list[BatchItem], responses: list[SearchResponse | None]) -> tuple[list[str], list[list]]:
+    """(headers, rows): every result of every question, best first, in Chinese columns; a question
+    without results (or that could not be asked) has one row."""
+    cols = extra_columns(items)
+    rows = []
+    for item, resp in zip(items, responses):
+        if item.blank:
+            continue
+        extra = dict(item.extra)
+        base = [item.line, item.question, verdict_word(item, resp)]
+        own = [extra.get(c, "") for c in cols]
+        results = resp.results if resp is not None else []
+        rows += [[*base, r.rank, round(r.score, 4), r.answer, r.text, citation_text(r.citation),
+                  file_name(r.citation.source), r.citation.start, r.citation.end, *own] for r in results]
+        if not results:
+            rows.append([*base, "", "", "", "", "", "", "", "", *own])
+    return RANKED_COLUMNS + cols, rows
+
+
+def write_table_csv(headers: list[str], rows: list[list], out: io.TextIOBase) -> None:
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows(rows)
+
+
+def write_people_files(folder: Path, stem: str, items: list[BatchItem],
+                       responses: list[SearchResponse | None]) -> list[Path]:
+    """The batch tab's downloads in ``folder``: the table as shown (``…-答案-….csv``), every ranked
+    result (``…-全部结果-….csv``), both UTF-8 with a BOM so Excel reads the Chinese, and the JSONL
+    contract (every input line, with the input's own columns)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    paths = [folder / f"{stem}-答案-{stamp}.csv", folder / f"{stem}-全部结果-{stamp}.csv",
+             folder / f"{stem}-answers-{stamp}.jsonl"]
+    for path, (headers, rows) in zip(paths, (table(items, responses), ranked_rows(items, responses))):
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            write_table_csv(headers, rows, f)
+    records = [response_record(it, resp) for it, resp in zip(items, responses)]
+    with open(paths[2], "w", encoding="utf-8") as f:
+        write_jsonl(with_extras(items, records), f)
+    return paths
+
+
+def with_extras(items: list[BatchItem], records: list[dict]) -> list[dict]:
+    """Records carrying their input line's own columns (a CSV's id, note …) beside the contract's fields."""
+    return [{**rec, **{h: v for h, v in it.extra if h not in rec}} for it, rec in zip(items, records)]
+
+
+def answer_responses(searcher, items: list[BatchItem], top_k: int,
+                     on_progress: Callable[[int], None] | None = None) -> list[SearchResponse | None]:
+    """Each usable item's response (batched query embedding), None for a line that cannot be asked;
+    in input order. ``on_progress`` gets the number of questions answered since its last call."""
+    todo = [i for i, it in enumerate(items) if it.error is None]
+    responses: list[SearchResponse | None] = [None] * len(items)
+    found = searcher.search_many([items[i].question for i in todo], top_k=top_k, on_progress=on_progress)
+    for i, resp in zip(todo, found):
+        responses[i] = resp
+    return responses
+
+
 def answer_items(searcher, items: list[BatchItem], top_k: int, progress: bool = False) -> list[dict]:
-    """Answer every usable item (batched query embedding), keeping input order."""
+    """Answer every usable item (batched query embedding), keeping input order: the JSONL records."""
     from tqdm import tqdm
 
-    records: list[dict] = [response_record(it, None) for it in items]  # error entries stay as they are
-    todo = [i for i, it in enumerate(items) if it.error is None]
-    with tqdm(total=len(todo), desc="questions", unit="q", disable=not progress) as bar:
-        responses = searcher.search_many([items[i].question for i in todo], top_k=top_k, on_progress=bar.update)
-    for i, resp in zip(todo, responses):
-        records[i] = response_record(items[i], resp)
-    return records
+    with tqdm(total=sum(it.error is None for it in items), desc="questions", unit="q", disable=not progress) as bar:
+        responses = answer_responses(searcher, items, top_k, on_progress=bar.update)
+    return [response_record(it, resp) for it, resp in zip(items, responses)]

@@ -1,4 +1,7 @@
-"""The ``pudong-qa`` command line: build, ask (single or batch), eval, serve, bench.
+"""The ``pudong-qa`` command line: build, ask (single or batch), eval, serve, feedback; users, keys,
+audit and mcp for serving an office (``cli_office.py``).
+
+Benchmarks are not part of it: ``python -m benchmarks.bench`` in the project folder.
 
 Nothing heavy is imported at module level so ``pudong-qa --help`` stays instant.
 Expected failures (bad files, missing index, unknown model: every ``PudongQAError``) print
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from .cli_office import office_commands
 from .errors import PudongQAError
 from .settings import ENV_PREFIX, Settings
 
@@ -64,9 +68,9 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 
 
 def _open_searcher(settings: Settings):
-    from .search import Searcher
+    from .service import open_searcher
 
-    return Searcher.open(settings, log=_log, progress=sys.stderr.isatty())
+    return open_searcher(settings, log=_log, progress=sys.stderr.isatty())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -79,16 +83,19 @@ def _open_searcher(settings: Settings):
 @click.option("--milvus-uri", help="Keep the index in Milvus: a path ending in .db (Milvus Lite, a local file) or "
               f"http://host:19530 (a server; token from {ENV_PREFIX}MILVUS_TOKEN). [default: the local store] "
               f"{_env_help('MILVUS_URI')}")
+@click.option("--reader", type=click.Choice(["on", "off"]), default=None,
+              help="on: a trained reader reads the first results and decides whether they answer (and which "
+              f"sentence); off: word and vector evidence only. [default: on] {_env_help('READER')}")
 @click.version_option(package_name="pudong-qa")
 @click.pass_context
 def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None,
-        milvus_uri: str | None) -> None:
+        milvus_uri: str | None, reader: str | None) -> None:
     """Ask Chinese reports questions; get the passages that answer, with exact citations.
 
     Paths default to the project folder (the current folder if it has corpus/, else
     PUDONG_QA_ROOT). Every setting can also come from a PUDONG_QA_* variable; see the README.
     """
-    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model, "milvus_uri": milvus_uri}
+    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model, "milvus_uri": milvus_uri, "reader": reader}
 
 
 @cli.command()
@@ -105,7 +112,7 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
     so an interrupted build leaves the previous index usable. Only new or changed passages are
     embedded; nothing happens when corpus and settings are unchanged.
     """
-    from .index import build_index
+    from .indexing import build_index
 
     settings = _settings(ctx)
     with _friendly_errors():
@@ -235,59 +242,38 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
 
 
 @cli.command()
-@click.option("--host", default=None, help=f"Interface to listen on; use 0.0.0.0 only on a trusted network. "
-              f"[default: 127.0.0.1] {_env_help('HOST')}")
+@click.option("--host", default=None, help="Interface to listen on. Beyond loopback (e.g. 0.0.0.0) sign-in is "
+              f"always required: add users first (pudong-qa users add). [default: 127.0.0.1] {_env_help('HOST')}")
 @click.option("--port", type=int, default=None, help=f"Port. [default: 7860] {_env_help('PORT')}")
-@click.option("--share", is_flag=True, help="Also create a public Gradio share link (off by default).")
+@click.option("--require-signin", is_flag=True, default=None, help="Ask for sign-in on loopback too. "
+              f"[default: off on loopback] {_env_help('REQUIRE_SIGNIN')}")
+@click.option("--kb", "kb_specs", multiple=True, metavar="NAME=CORPUS_DIR[:INDEX_DIR]",
+              help="Serve these folders as knowledge bases (repeatable; the first is the page's) instead of the "
+                   f"one corpus. [env {ENV_PREFIX}KNOWLEDGE_BASES, comma-separated]")
+@click.option("--share", is_flag=True, hidden=True)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, share: bool) -> None:
-    """Start the chat page (builds the index first if it is missing or stale)."""
-    settings = _settings(ctx, host=host, port=port)
-    with _friendly_errors():
-        from .web import serve as serve_page
+def serve(ctx: click.Context, host: str | None, port: int | None, require_signin: bool | None,
+          kb_specs: tuple[str, ...], share: bool) -> None:
+    """Serve the chat page and the HTTP API on one port (builds indexes first if missing or stale).
 
-        serve_page(settings, share=share)
+    \b
+    /            the chat page (sign-in page first when sign-in is required)
+    /api/...     JSON API: ask, ask-many, documents, status, add/remove, rebuild
+    /retrieval   Dify's External Knowledge API (knowledge_id = a knowledge base)
+    /docs        OpenAPI docs; /healthz liveness (no sign-in)
 
-
-@cli.command()
-@click.argument("questions", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--eval-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Questions with evidence (eval format) for the model-backend comparison; "
-                   "without it the comparison is skipped.")
-@click.option("--quick", is_flag=True, help="One run of everything and tiny scale sizes (the CI smoke test).")
-@click.option("--sizes", default=None, help="Synthetic corpus sizes for the scale part, comma-separated. "
-              "[default: 10000,100000,1000000; with --quick: 2000]")
-@click.option("--no-page", is_flag=True, help="Skip the chat-page cold start and memory measurement.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the Markdown report here (e.g. docs/benchmarks.md).")
-@click.option("--json", "as_json", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the raw figures as JSON here.")
-@click.pass_context
-def bench(ctx: click.Context, questions: Path, eval_file: Path | None, quick: bool, sizes: str | None,
-          no_page: bool, output: Path | None, as_json: Path | None) -> None:
-    """Measure cold start, build, query latency, batch throughput, memory and scale.
-
-    QUESTIONS is a question file (.txt, .csv or .jsonl) used for latency and page figures.
+    Users, API keys and the audit log live in the data folder (env PUDONG_QA_DATA_DIR, default
+    ./data). API keys are limited to PUDONG_QA_KEY_RATE requests/s (default 10) unless set per key;
+    a sign-in lasts PUDONG_QA_SESSION_HOURS unused (default 12).
     """
-    import json
-
-    from . import bench as bench_mod
-    from .batch import read_question_file
-
-    settings = _settings(ctx)
+    if share:
+        raise CLIError("--share is no longer offered: the page and the API are served together; "
+                       "give colleagues the server's address instead (--host 0.0.0.0, with sign-in)")
+    settings = _settings(ctx, host=host, port=port, require_signin=require_signin)
     with _friendly_errors():
-        qs = [it.question for it in read_question_file(questions) if it.error is None]
-        size_list = [int(x) for x in sizes.split(",")] if sizes else ([2000] if quick else None)
-        results = bench_mod.run(settings, qs, eval_file=eval_file, quick=quick, sizes=size_list, page=not no_page,
-                                log=_log)
-    command = " ".join(["pudong-qa bench", str(questions)] + ([f"--eval-file {eval_file}"] if eval_file else [])
-                       + (["--quick"] if quick else []) + ([f"--sizes {sizes}"] if sizes else []))
-    report = bench_mod.to_markdown(results, command)
-    click.echo(report)
-    if output:
-        output.write_text(report, encoding="utf-8")
-    if as_json:
-        as_json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        from .server import serve as serve_all
+
+        serve_all(settings, kb_specs)
 
 
 @cli.command()
@@ -301,6 +287,10 @@ def feedback(ctx: click.Context, export: Path) -> None:
     settings = _settings(ctx)
     n = export_feedback(settings, export)
     click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
+
+
+for _command in office_commands():  # users, keys, audit, mcp (cli_office.py)
+    cli.add_command(_command)
 
 
 # set by a command whose work is done and whose process may end without Python's teardown

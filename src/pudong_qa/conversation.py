@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from .query import content_segments
 from .tokenize import Tokenizer, normalize
 
 # Words that point back to the previous turn when they open a question.
@@ -16,7 +17,7 @@ _PRONOUN_LEAD = re.compile(
     r"^(?:它们|它|他们|他|她们|她|这些|那些|这个|那个|这种|那种|这项|该项|这里|那里|其|该|此|这|那|"
     r"(?:it|they|this|that|these|those)\b)", re.IGNORECASE)
 _TRAILING_NE = re.compile(r"呢[?？!！。\s]*$")
-MAX_CARRIED = 2  # topic words carried over from the previous question
+MAX_CARRIED = 2  # topic words carried over from the previous question (whole terms: a term may hold more)
 SHORT_QUESTION = 6  # characters; a question this short with 呢 or no topic of its own is a follow-up
 
 
@@ -44,10 +45,21 @@ def contextualize(question: str, previous: list[str], tokenizer: Tokenizer) -> s
     if not previous or not is_follow_up(question, tokenizer):
         return question.strip()
     before = contextualize(previous[-1], previous[:-1], tokenizer)
-    topic = _content_words(before, tokenizer)[:MAX_CARRIED]
+    topic = topic_terms(before, tokenizer)
     if not topic:
         return question.strip()
-    joined = "".join(topic)
-    carried = joined if joined in normalize(before) else " ".join(topic)  # keep 医疗联合体 whole
     rest = _PRONOUN_LEAD.sub("", normalize(question).strip(), count=1).strip()
-    return f"{carried} {rest}".strip()
+    return f"{' '.join(topic)} {rest}".strip()
+
+
+def topic_terms(question: str, tokenizer: Tokenizer) -> list[str]:
+    """The topic of a question as whole terms: its runs of adjacent content words (“浦东新区有几个功能区域”
+    → 浦东新区, 功能区域), taken in order until MAX_CARRIED words are covered; a run is never cut,
+    so a term the dictionary splits (功能 + 区域) is carried whole."""
+    terms, words = [], 0
+    for run in content_segments(normalize(question), tokenizer):
+        if words >= MAX_CARRIED:
+            break
+        terms.append(run)
+        words += max(1, len(_content_words(run, tokenizer)))
+    return terms

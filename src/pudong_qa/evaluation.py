@@ -174,7 +174,8 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
     import tempfile
     import time
 
-    from .index import build_index, load_index
+    from .indexing import build_index
+    from .service import load_reader_for, load_settings_index
 
     with tempfile.TemporaryDirectory(prefix="pudong-qa-eval-") as tmp:
         root = Path(tmp)
@@ -183,7 +184,7 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
         t = time.perf_counter()
         report = build_index(local, log=log, progress=progress)
         build_s = time.perf_counter() - t
-        searcher = Searcher(load_index(local.index), _model(local, progress))
+        searcher = Searcher(load_settings_index(local), _model(local, progress), reader=load_reader_for(local))
         t = time.perf_counter()
         responses = searcher.search_many([q["question"] for q in questions], top_k=top_k)
         ask_s = time.perf_counter() - t

@@ -19,8 +19,8 @@ PHRASE_CACHE_SIZE = 4096  # query segments whose substrings are kept
 class SearchConfig:
     """Fusion weights and thresholds; measured on the dev set (see docs/retrieval.md)."""
 
-    lexical_weight: float = 0.35  # share of BM25 vs dense in the fused score (re-weighed in round 11)
-    sentence_share: float = 0.6  # share of the best single sentence vs the whole passage (round 11)
+    lexical_weight: float = 0.35  # share of BM25 vs dense in the fused score
+    sentence_share: float = 0.6  # share of the best single sentence vs the whole passage
     phrase_weight: float = 0.3  # bonus for contiguous query phrases found verbatim
     candidates: int = 100  # per retriever, before reranking
     lead_chars: int = 40  # an answer sentence shorter than this is extended by the next one
@@ -33,12 +33,11 @@ class SearchConfig:
     definition_weight: float = 0.2  # "X 是什么": bonus for a sentence that defines X ("X…是…", "即X")
     preamble_weight: float = 0.3  # questions about the document itself favour the text before the first heading
     title_weight: float = 0.1  # many documents: bonus x share of the document's title the question names
-    passage_coverage: float = 0.0  # bonus x IDF-weighted share of the question's non-title words in the passage
-    document_weight: float = 0.0  # many documents: bonus x IDF-weighted share of the question's words in the document
     answer_weight: float = 0.3  # the first answer_depth passages: bonus x their best sentence's answer prior
     answer_depth: int = 10  # (the asked-for kind + the question's non-title words, answer.sentence_prior)
     aspect_weight: float = 0.8  # ... + this x the sentence's closeness to what is asked besides the title (aspect)
-    min_confidence: float = 0.4  # below this the first result is shown as low-confidence
+    min_confidence: float = 0.4  # without the reader: below this the first result does not answer
+    sure_confidence: float = 0.5  # without the reader: an answer below this is shown as not confirmed
     coverage_share: float = 0.5  # confidence = this share of word coverage + the rest of sentence closeness
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
     cosine_span: float = 0.12  # ... and how far above it counts as full evidence
@@ -47,7 +46,6 @@ class SearchConfig:
     measure_check: bool = True  # ... unless the answer states an amount in the unit asked (多少厘米 / "20厘米")
     role_check: bool = True  # "who is the X": a first passage that never names X is capped
     year_check: bool = True  # a first passage that never names a year the question names is capped
-    person_check: bool = False  # "who" questions: an answer naming no person (jieba "nr") is capped
     margin_floor: float = 0.045  # non-Chinese questions: how much the best match must stand out
     margin_span: float = 0.025
 
@@ -106,25 +104,21 @@ class Fusion:
     definition_weight: float
     preamble_weight: float
     title_weight: float = 0.0
-    document_weight: float = 0.0
-    coverage_weight: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: SearchConfig) -> Fusion:
         return cls(cfg.lexical_weight, cfg.phrase_weight, cfg.definition_weight, cfg.preamble_weight,
-                   cfg.title_weight, cfg.document_weight, cfg.passage_coverage)
+                   cfg.title_weight)
 
     def __call__(self, lexical: np.ndarray, dense: np.ndarray, use_lexical: bool = True,
                  phrase: np.ndarray | None = None, defines: np.ndarray | None = None,
-                 preamble: np.ndarray | None = None, title: np.ndarray | None = None,
-                 document: np.ndarray | None = None, coverage: np.ndarray | None = None) -> np.ndarray:
+                 preamble: np.ndarray | None = None, title: np.ndarray | None = None) -> np.ndarray:
         """``lexical`` is max-normalised BM25, ``dense`` raw cosine (range-normalised here);
         each bonus is a per-candidate array in [0, 1], or None when the question has none."""
         w = self.lexical_weight if use_lexical else 0.0
         fused = w * lexical + (1 - w) * rangenorm(dense)
         for weight, bonus in ((self.phrase_weight, phrase), (self.definition_weight, defines),
-                              (self.preamble_weight, preamble), (self.title_weight, title),
-                              (self.document_weight, document), (self.coverage_weight, coverage)):
+                              (self.preamble_weight, preamble), (self.title_weight, title)):
             if bonus is not None:
                 fused = fused + weight * bonus
         return fused

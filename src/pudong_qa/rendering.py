@@ -1,78 +1,52 @@
-"""Search results as HTML cards for the chat page, and the source view a citation opens.
+"""Search results as HTML for the chat page, and the source view a citation opens.
+
+A reply has one of three looks, following ``SearchResponse.verdict``:
+
+- answered: the answer sentence (``Result.answer``) first, strongly marked, then its passage with the
+  same sentence faintly marked, then the other passages unmarked;
+- unsure: a note that nothing is confirmed, then the passages on dashed cards, unmarked;
+- not found: the banner “报告中没有找到可靠的答案”, then the closest passages folded, unmarked.
 
 Every piece of document or user text goes through ``html.escape``, so a document containing
-``<script>`` shows as text. Colours come in explicit light and dark pairs (Gradio puts ``.dark``
-on the page in dark mode), each pair checked for WCAG AA contrast by the browser test.
+``<script>`` shows as text. Cards name a document by its title and file name, never a server
+path; the offsets stay in the copied citation. The classes are styled by ``web/assets/page.css``.
 
-A card carries ``data-copy``: the passage and a citation line as plain text, which the page's
-copy buttons put on the clipboard instead of HTML. A reply carries ``data-copy`` for the whole
-reply and ``data-log`` (the question and the results shown, as JSON) for the feedback store.
+A card carries its plain text (passage and citation) for the copy buttons; a reply carries
+``data-copy`` for the whole reply and ``data-log`` (the question and the results shown, as JSON)
+for the feedback store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape, unescape
+from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
-from .results import NO_ANSWER, Citation, Result, SearchResponse, format_citation
+from .results import ANSWERED, NO_ANSWER, UNSURE, Citation, Result, SearchResponse, format_citation
 
-LIGHT = {"text": "#111827", "muted": "#374151", "card": "#ffffff", "border": "#d1d5db", "mark": "#fde68a",
-         "mark_text": "#111827", "warn": "#fef3c7", "warn_text": "#78350f", "warn_edge": "#b45309", "link": "#1d4ed8"}
-DARK = {"text": "#f3f4f6", "muted": "#d1d5db", "card": "#1f2937", "border": "#4b5563", "mark": "#854d0e",
-        "mark_text": "#fefce8", "warn": "#451a03", "warn_text": "#fde68a", "warn_edge": "#f59e0b", "link": "#93c5fd"}
-
-
-def _rules(c: dict, scope: str) -> str:
-    """One rule per selector (Gradio scopes custom CSS and only rewrites a leading ``.dark``)."""
-    rules = {
-        ".pqa-reply": f"color: {c['text']};",
-        ".pqa-query": f"color: {c['muted']};",
-        ".pqa-off": f"color: {c['muted']};",
-        ".pqa-head": f"color: {c['muted']};",
-        ".pqa-warn": f"background: {c['warn']}; color: {c['warn_text']}; border-left: 4px solid {c['warn_edge']};",
-        ".pqa-card": f"background: {c['card']}; color: {c['text']}; border: 1px solid {c['border']};",
-        ".pqa-card mark": f"background: {c['mark']}; color: {c['mark_text']};",
-        ".pqa-card a.pqa-cite": f"color: {c['link']} !important;",
-        ".pqa-more summary": f"color: {c['muted']};",
-        ".pqa-copy": f"color: {c['muted']}; background: {c['card']}; border: 1px solid {c['border']};",
-    }
-    return "".join(f"{scope} {sel} {{ {body} }}\n".lstrip() for sel, body in rules.items())
-
-
-CSS = _rules(LIGHT, "") + _rules(DARK, ".dark") + """
-.pqa-reply { line-height: 1.7; }
-#chatbot .prose { opacity: 1 !important; }
-.pqa-copytext { display: none; }
-.pqa-query { font-size: 0.85em; margin-bottom: 6px; }
-.pqa-warn { padding: 8px 12px; margin: 6px 0; font-weight: 600; border-radius: 4px; }
-.pqa-card { border-radius: 8px; padding: 8px 12px; margin: 8px 0; }
-.pqa-card.pqa-low { border-style: dashed; }
-.pqa-head { font-size: 0.85em; margin-bottom: 4px; display: flex; gap: 8px; align-items: center; }
-.pqa-head .pqa-copy { margin-left: auto; }
-.pqa-copy { font-size: 0.85em; border-radius: 4px; padding: 0 8px; cursor: pointer; }
-.pqa-passage { margin: 4px 0; overflow-wrap: anywhere; }
-.pqa-passage mark { padding: 0 2px; }
-.pqa-cite { font-size: 0.9em; text-decoration: underline; overflow-wrap: anywhere; }
-.pqa-off { font-size: 0.75em; margin-left: 6px; }
-.pqa-more summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
-"""
+STRONG, FAINT = "pqa-strong", "pqa-faint"  # the answer sentence; the rest of its passage (source view)
+TARGET = "pqa-target"  # the element the source view scrolls to
+UNSURE_NOTE = "未确认:下面的段落可能相关,但没有确认它回答了这个问题,请对照原文判断。"
 
 
 @dataclass
 class Card:
-    """One card: a passage (possibly several merged hits of one paragraph) and its answer spans."""
+    """One card: a passage (possibly several merged hits of one paragraph) and its first hit's answer."""
 
     rank: int
     citation: Citation
     text: str
-    answers: list[tuple[int, int]] = field(default_factory=list)  # absolute offsets in the source
+    answer: str
+    answer_span: tuple[int, int]  # absolute offsets of the first hit's answer sentence
+    hits: list[int] = field(default_factory=list)  # the ranks merged into this card
 
     @classmethod
     def of(cls, r: Result) -> Card:
-        return cls(r.rank, r.citation, r.text, [(r.answer_start, r.answer_end)])
+        return cls(r.rank, r.citation, r.text, r.answer, (r.answer_start, r.answer_end), [r.rank])
 
     def touches(self, r: Result) -> bool:
         c = r.citation
@@ -88,7 +62,7 @@ class Card:
             text[s - start:s - start + len(piece)] = list(piece)
         self.text = "".join(text)
         self.citation = Citation(a.source, a.title, a.section, a.paragraph, start, end, a.page)
-        self.answers.append((r.answer_start, r.answer_end))
+        self.hits.append(r.rank)
 
 
 def merge_results(results: list[Result]) -> list[Card]:
@@ -104,21 +78,28 @@ def merge_results(results: list[Result]) -> list[Card]:
     return cards
 
 
-def highlight(text: str, start: int, spans: list[tuple[int, int]]) -> str:
-    """Escaped ``text`` (beginning at offset ``start``) with each answer span in ``<mark>``."""
-    merged: list[list[int]] = []
-    for a, b in sorted((max(a - start, 0), min(b - start, len(text))) for a, b in spans):
-        if a >= b:
-            continue
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
+def marked(text: str, start: int, spans: list[tuple[int, int, str]], target: str | None = None) -> str:
+    """Escaped ``text`` (beginning at offset ``start``) with each span ``(a, b, class)`` in a ``<mark>``;
+    where spans overlap, the later one in the list wins. The first mark of class ``target`` gets the
+    id the source view scrolls to."""
+    owner = [""] * len(text)
+    for a, b, cls in spans:
+        for i in range(max(a - start, 0), min(b - start, len(text))):
+            owner[i] = cls
+    runs: list[list] = []
+    for i, cls in enumerate(owner):
+        if runs and runs[-1][2] == cls:
+            runs[-1][1] = i + 1
         else:
-            merged.append([a, b])
-    out, pos = [], 0
-    for a, b in merged:
-        out += [escape(text[pos:a]), "<mark>", escape(text[a:b]), "</mark>"]
-        pos = b
-    out.append(escape(text[pos:]))
+            runs.append([i, i + 1, cls])
+    out = []
+    for a, b, cls in runs:
+        if not cls:
+            out.append(escape(text[a:b]))
+            continue
+        anchor = f' id="{TARGET}"' if cls == target else ""
+        target = None if cls == target else target
+        out.append(f'<mark class="{cls}"{anchor}>{escape(text[a:b])}</mark>')
     return "".join(out)
 
 
@@ -126,61 +107,96 @@ def confidence_label(confidence: float) -> str:
     return "高" if confidence >= 0.8 else "中" if confidence >= 0.5 else "低"
 
 
-def doc_link(c: Citation) -> str:
-    return "/doc?" + urlencode({"source": c.source, "start": c.start, "end": c.end})
+def file_name(source: str) -> str:
+    """A document's file name, without the folders it is kept in on the server."""
+    return PurePosixPath(source.replace("\\", "/")).name
+
+
+def citation_text(c: Citation, offsets: bool = False) -> str:
+    """《title》 › heading path › 第N段 (the citation people read); with ``offsets``, then the file
+    name and the character offsets (the copied citation)."""
+    return format_citation(replace(c, source=file_name(c.source), section=c.section.replace(" > ", " › ")),
+                           offsets=offsets)
+
+
+def where_text(c: Citation) -> str:
+    """Where in its document a citation points: heading path › 第N页 › 第N段 (no title)."""
+    return citation_text(replace(c, title=""))
+
+
+def doc_key(source: str) -> str:
+    """A document's name in links: stable across rebuilds, and no server path in the page."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+
+
+def doc_link(c: Citation, answer: tuple[int, int] | None = None) -> str:
+    """The source view of a citation (and its answer sentence, if any), scrolled to the mark."""
+    query = {"doc": doc_key(c.source), "start": c.start, "end": c.end}
+    if answer:
+        query |= {"astart": answer[0], "aend": answer[1]}
+    return "/doc?" + urlencode(query) + f"#{TARGET}"
 
 
 def copy_text(text: str, c: Citation) -> str:
-    return f"{text}\n——{format_citation(c, offsets=False)}"
+    return f"{text}\n——{citation_text(c, offsets=True)}"
 
 
-def card_html(card: Card, head: str, marks: bool, low: bool = False) -> str:
+def card_html(card: Card, head: str, kind: str) -> str:
+    """One card. ``kind``: "answer" (the answer sentence first, strongly marked, then the passage
+    with it faintly marked), "related", "unsure" or "closest" (the passage unmarked)."""
     c = card.citation
-    passage = highlight(card.text, c.start, card.answers) if marks else escape(card.text)
+    a, b = card.answer_span
+    answer = kind == "answer" and b > a
+    passage = marked(card.text, c.start, [(a, b, FAINT)]) if answer else escape(card.text)
     copy = escape(copy_text(card.text, c))
+    first = f'<p class="pqa-answer-line"><mark class="{STRONG}">{escape(card.answer)}</mark></p>' if answer else ""
+    link = doc_link(c, (a, b) if answer else None)
     return (
-        f'<div class="pqa-card{" pqa-low" if low else ""}" data-copy="{copy}">'
-        f'<div class="pqa-head"><span>{head}</span>'
-        f'<button type="button" class="pqa-copy" title="复制段落和出处">复制</button></div>'
-        f'<span class="pqa-copytext">{copy}</span>'
+        f'<div class="pqa-card pqa-{kind}">'
+        f'<div class="pqa-head"><span class="pqa-label">{head}</span>'
+        '<button type="button" class="pqa-copy" data-label="复制" title="复制段落和出处">复制</button></div>'
+        f'<span class="pqa-copytext">{copy}</span>{first}'
         f'<p class="pqa-passage">{passage}</p>'
-        f'<a class="pqa-cite" href="{escape(doc_link(c))}" target="_blank" rel="noopener" '
-        f'title="打开原文 open the source">{escape(format_citation(c, offsets=False))}</a>'
-        f'<span class="pqa-off">{escape(c.source)} [{c.start}–{c.end}]</span>'
+        f'<div class="pqa-src"><a class="pqa-cite" href="{escape(link)}" target="_blank" rel="noopener" '
+        f'title="在旁边打开原文">{escape(citation_text(c))}</a>'
+        f'<span class="pqa-file">{escape(file_name(c.source))}</span></div>'
         "</div>"
     )
 
 
 def render_response(resp: SearchResponse, searched: str | None = None) -> str:
-    """The whole chat answer. Answered: the cards, the first labelled by the confidence.
-    Not answered: the no-answer banner first, then the nearest passages folded, without highlights."""
+    """The whole chat answer, in the look of its verdict (see the module's docstring)."""
     shown = searched if searched is not None else resp.query
     cards = merge_results(resp.results)
-    parts = [f'<div class="pqa-query">检索 searched: {escape(shown)}</div>']
+    verdict = resp.verdict if cards else "not_found"
+    parts = [f'<div class="pqa-query">检索:{escape(shown)}</div>']
     plain: list[str] = []
-    if not cards:
-        parts.append(f'<div class="pqa-warn" role="status">{NO_ANSWER}。请换一种问法。</div>')
-        plain.append(NO_ANSWER)
-    elif not resp.answered:
-        parts.append(f'<div class="pqa-warn" role="status">{NO_ANSWER}。请换一种问法。</div>')
-        parts.append(f'<details class="pqa-more"><summary>可能相关的段落 ({len(cards)}) · 未确认是答案</summary>')
-        parts += [card_html(card, f"段落 {i}", marks=False, low=True) for i, card in enumerate(cards, 1)]
-        parts.append("</details>")
-        plain.append(NO_ANSWER)
-    else:
+    if verdict == ANSWERED:
         label = confidence_label(resp.confidence)
         for i, card in enumerate(cards):
             head = f"答案 · 置信度 {label}" if i == 0 else f"相关段落 {i + 1}"
-            parts.append(card_html(card, escape(head), marks=True))
+            parts.append(card_html(card, escape(head), "answer" if i == 0 else "related"))
             plain.append(copy_text(card.text, card.citation))
-    log = {"question": resp.question, "query": shown, "answered": resp.answered,
+    elif verdict == UNSURE:
+        parts.append(f'<div class="pqa-note" role="status">{UNSURE_NOTE}</div>')
+        parts += [card_html(card, f"可能相关 {i} · 未确认是否回答", "unsure") for i, card in enumerate(cards, 1)]
+        plain += [UNSURE_NOTE] + [copy_text(card.text, card.citation) for card in cards]
+    else:
+        parts.append(f'<div class="pqa-warn" role="status">{NO_ANSWER}。请换一种问法。</div>')
+        if cards:
+            parts.append(f'<details class="pqa-more"><summary>最接近的段落 ({len(cards)}) · 不是答案</summary>')
+            parts += [card_html(card, f"段落 {i}", "closest") for i, card in enumerate(cards, 1)]
+            parts.append("</details>")
+        plain.append(NO_ANSWER)
+    log = {"question": resp.question, "query": shown, "answered": resp.answered, "verdict": verdict,
            "confidence": round(resp.confidence, 4),
-           "results": [{"text": c.text, "citation": format_citation(c.citation)} for c in cards]}
-    return (f'<div class="pqa-reply" data-copy="{escape(chr(10).join(plain))}" '
+           "results": [{"text": c.text, "citation": citation_text(c.citation, offsets=True)} for c in cards]}
+    return (f'<div class="pqa-reply pqa-{verdict}" data-copy="{escape(chr(10).join(plain))}" '
             f'data-log="{escape(json.dumps(log, ensure_ascii=False))}">' + "".join(parts) + "</div>")
 
 
-_ATTR = {name: re.compile(rf'class="pqa-reply" [^>]*?{name}="([^"]*)"', re.S) for name in ("data-copy", "data-log")}
+_ATTR = {name: re.compile(rf'class="pqa-reply[^"]*" [^>]*?{name}="([^"]*)"', re.S)
+         for name in ("data-copy", "data-log")}
 
 
 def reply_attr(html: str, name: str) -> str | None:
@@ -189,37 +205,55 @@ def reply_attr(html: str, name: str) -> str | None:
     return unescape(m.group(1)) if m else None
 
 
-def source_html(text: str, c: Citation, context: int = 2) -> str:
-    """The source view's body: the heading path first, then the cited paragraph with the passage
-    marked, between up to ``context`` paragraphs on either side (paragraphs are text lines)."""
+@dataclass(frozen=True)
+class SourceView:
+    """What the source view shows: a document's text, the cited passage, and its answer sentence."""
+
+    text: str
+    citation: Citation
+    answer: tuple[int, int] | None = None
+    headings: frozenset[int] = frozenset()  # start offsets of lines that are headings, not body text
+
+
+def source_html(view: SourceView, context: int | None = None, heading: str = "h1", tools: str = "") -> str:
+    """The source view's body: a header (the title, where the citation points, the file name and
+    ``tools``), then the document's lines (all of them, or ``context`` lines either side of the
+    cited one) with the passage faintly and the answer sentence strongly marked; the first mark
+    carries the id the view scrolls to."""
+    text, c = view.text, view.citation
     starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
-    paras = [(s, s + len(line)) for s, line in zip(starts, text.split("\n")) if line.strip()]
-    at = next((i for i, (s, e) in enumerate(paras) if s <= c.start < e + 1), 0)
-    out = [f'<h1>{escape(c.title or c.source)}</h1>',
-           f'<p class="where">{escape(format_citation(c, offsets=False))}</p>',
-           f'<p class="off">{escape(c.source)} [{c.start}–{c.end}]</p>']
-    for i in range(max(0, at - context), min(len(paras), at + context + 1)):
-        s, e = paras[i]
-        body = highlight(text[s:e], s, [(c.start, c.end)]) if i == at else escape(text[s:e])
-        attrs = 'class="here" id="here"' if i == at else 'class="para"'
-        out.append(f"<p {attrs}>{body}</p>")
-    return "\n".join(out)
+    lines = [(s, s + len(line)) for s, line in zip(starts, text.split("\n")) if line.strip()]
+    at = next((i for i, (s, e) in enumerate(lines) if s <= c.start < e + 1), 0)
+    first, last = (0, len(lines)) if context is None else (max(0, at - context), min(len(lines), at + context + 1))
+    spans = [(c.start, c.end, FAINT)] + ([(*view.answer, STRONG)] if view.answer else [])
+    out = [f'<header class="pqa-src-head"><{heading} class="pqa-doc-title">{escape(c.title or file_name(c.source))}'
+           f'</{heading}><p class="where">{escape(where_text(c))}</p>'
+           f'<p class="file">文件:{escape(file_name(c.source))}</p>{tools}</header>',
+           '<div class="pqa-src-text" tabindex="0" role="region" aria-label="原文内容">']
+    for s, e in lines[first:last]:
+        if s < c.end and c.start < e:
+            out.append(f'<p class="here">{marked(text[s:e], s, spans, STRONG if view.answer else FAINT)}</p>')
+        else:
+            cls = "pqa-h" if s in view.headings else "para"
+            out.append(f'<p class="{cls}">{escape(text[s:e])}</p>')
+    return "\n".join([*out, "</div>"])
 
 
-def source_page(text: str, c: Citation) -> str:
-    """A complete page for ``/doc``: readable in light and dark."""
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(c.title or c.source)} · 原文</title>
-<style>
-body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; max-width: 46em; margin: 0 auto; padding: 16px;
-  line-height: 1.8; background: #ffffff; color: #111827; }}
-h1 {{ font-size: 1.3em; }} .where {{ font-weight: 600; }} .off {{ font-size: 0.8em; color: #4b5563; }}
-.para {{ color: #374151; }} .here {{ border-left: 4px solid #b45309; padding-left: 10px; }}
-mark {{ background: #fde68a; color: #111827; }}
-@media (prefers-color-scheme: dark) {{
-  body {{ background: #111827; color: #f3f4f6; }} .off {{ color: #d1d5db; }} .para {{ color: #e5e7eb; }}
-  mark {{ background: #854d0e; color: #fefce8; }} .here {{ border-color: #f59e0b; }} }}
-</style></head><body>
-{source_html(text, c)}
-</body></html>"""
+VERDICT_CLASSES = {"是": "yes", "未确认": "unsure", "否": "no"}
+
+
+def batch_table_html(headers: list[str], rows: list[list], caption: str = "批量提问的结果") -> str:
+    """The batch table as an HTML table: the same cells as the downloaded table, each cell labelled
+    with its column (a phone shows each question as a card of labelled lines)."""
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for h, v in zip(headers, row):
+            cls = f' class="pqa-v-{VERDICT_CLASSES.get(str(v), "error")}"' if h == "是否回答" else ""
+            cells.append(f'<td data-label="{escape(h)}"{cls}>{escape(str(v))}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    empty = "" if rows else f'<tr><td colspan="{len(headers)}" class="pqa-empty">上传问题文件后点“批量提问”。</td></tr>'
+    return (f'<div class="pqa-batch-wrap" tabindex="0" role="region" aria-label="{escape(caption)}">'
+            f'<table class="pqa-batch"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}{empty}</tbody></table></div>")

@@ -1,24 +1,27 @@
-"""One long-lived question-answering service for the chat page: the model and index loaded
-once, searches from many threads, and rebuilds that swap the new index in only when done."""
+"""The one service the page, the command line and the HTTP API stand on: the model and index
+loaded once (the index built first when it is missing or stale), searches from many threads,
+and rebuilds that swap the new index in only when done."""
 
 from __future__ import annotations
 
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .conversation import contextualize
 from .corpus import LOADERS, relative_source
-from .errors import CorpusError, RebuildBusy
-from .index import BuildReport, build_index, load_index, read_manifest, stale_reasons
+from .errors import CorpusError, PudongQAError, RebuildBusy
+from .index import Index, load_index, read_manifest, read_source, verify_files
+from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
 from .results import SearchResponse
 from .search import Searcher
 from .settings import Settings
 
-__all__ = ["IndexStatus", "QAService", "RebuildBusy"]
+__all__ = ["IndexStatus", "QAService", "RebuildBusy", "open_searcher"]
 
 
 @dataclass
@@ -38,18 +41,80 @@ def safe_name(name: str) -> str:
     return base or "document.txt"
 
 
+def load_settings_index(settings: Settings, verify: bool = True) -> Index:
+    """The index the settings name, opened with their store credentials and cache folder."""
+    return load_index(settings.index, verify, options=store_options(settings), cache_dir=settings.cache_dir)
+
+
+def _warm_model(settings: Settings, progress: bool):
+    """The model, loaded and run once (the question session is made on first use)."""
+    from .embedding import load_model
+
+    model = load_model(settings.model, settings.cache_dir, settings.backend, progress)
+    model.warm_up()
+    return model
+
+
+def load_reader_for(settings: Settings, progress: bool = False):
+    """The trained reader when the settings ask for it (``reader``: on or off), else None."""
+    if settings.reader == "off":
+        return None
+    if settings.reader != "on":
+        raise PudongQAError(f"reader={settings.reader!r}: use on or off")
+    from .reader import load_reader
+
+    return load_reader(settings.cache_dir, progress)
+
+
+def _stale(settings: Settings) -> list[str]:
+    return stale_reasons(settings) or [f"damaged file {f}" for f in verify_files(settings.index)]
+
+
+def open_searcher(settings: Settings, log: Callable[[str], None] = print, progress: bool = False,
+                  rebuild: bool = True) -> Searcher:
+    """A searcher over the settings' index. The model loads while the index is checked and, if
+    it is fine, opened; a missing, stale or damaged index is built first (``rebuild``), else
+    opening it raises ``IndexUnavailable`` with the remedy."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(_warm_model, settings, progress)
+        reasons = _stale(settings)
+        if not reasons:
+            index = load_settings_index(settings, verify=False)
+            index.tokenizer.warm_up()
+        model = loading.result()
+    reader = load_reader_for(settings, progress)
+    if reasons and rebuild:
+        log(f"Index needs rebuilding ({'; '.join(reasons[:3])}); building …")
+        report = build_index(settings, model=model, progress=progress, log=log)
+        log(f"Built {report.passages} passages from {report.documents} documents in {report.seconds:.1f} s")
+    if reasons:
+        index = load_settings_index(settings)
+    return Searcher(index, model, reader=reader)
+
+
 class QAService:
-    """The model and index loaded once, for the page's many threads."""
+    """The model and index loaded once, for the page's and the API's many threads."""
 
     def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
         self.settings = settings
-        self.searcher = Searcher.open(settings, log=log)
+        self.searcher = open_searcher(settings, log=log)
         self._rebuilding = threading.Lock()
 
     def ask(self, question: str, top_k: int = 3, previous: list[str] | None = None) -> tuple[str, SearchResponse]:
         """Answer ``question`` in the context of the earlier user questions; returns the query searched."""
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
         return query, self.searcher.search(query, top_k=top_k)
+
+    def ask_many(self, questions: list[str], top_k: int = 3) -> list[SearchResponse | None]:
+        """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
+        question that cannot be asked (``query.question_problem``: empty, no words)."""
+        from .query import question_problem
+
+        todo = [i for i, q in enumerate(questions) if not question_problem(q)]
+        out: list[SearchResponse | None] = [None] * len(questions)
+        for i, resp in zip(todo, self.searcher.search_many([questions[i] for i in todo], top_k=top_k)):
+            out[i] = resp
+        return out
 
     def status(self) -> IndexStatus:
         index = self.searcher.index
@@ -66,6 +131,8 @@ class QAService:
         same name is kept, the new one gets a numbered name. Returns the sources added (rebuild next)."""
         corpus = self.settings.corpus
         corpus.mkdir(parents=True, exist_ok=True)
+        for path in map(Path, paths):  # every upload is read first: one that cannot be indexed adds nothing
+            self.check_upload(path)
         added = []
         for path in map(Path, paths):
             name = safe_name(path.name)
@@ -78,9 +145,23 @@ class QAService:
             while target.exists() and target.read_bytes() != path.read_bytes():
                 target = corpus / f"{Path(name).stem}-{n}{Path(name).suffix}"
                 n += 1
+            if target.is_symlink():  # copying would write wherever the link points, outside the corpus
+                raise CorpusError(f"{name}: a link of that name is in the corpus folder; not overwritten")
             shutil.copyfile(path, target)
             added.append(relative_source(target, self.settings.root))
         return added
+
+    def check_upload(self, path: Path) -> None:
+        """Read an upload with the reader the index will use, from a temporary folder under the name
+        it would get; CorpusError (naming the file) if it cannot be indexed. Nothing is left behind."""
+        import tempfile
+
+        from .corpus import load_document
+
+        name = safe_name(Path(path).name)
+        with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp:
+            shutil.copyfile(path, Path(tmp) / name)
+            load_document(Path(tmp) / name, name, self.settings.max_file_bytes)
 
     def remove_document(self, source: str) -> None:
         """Delete one corpus file (named by its citation source); a rebuild drops its passages."""
@@ -103,11 +184,10 @@ class QAService:
     def source_text(self, source: str) -> str:
         """The text of an indexed document (what citations' offsets point into); only indexed
         sources can be read, so a crafted link cannot open other files."""
-        from .index import read_source
-
-        if source not in {d["source"] for d in self.searcher.index.manifest.get("documents", [])}:
+        index = self.searcher.index
+        if source not in {d["source"] for d in index.manifest.get("documents", [])}:
             raise KeyError(source)
-        return read_source(self.settings, source)
+        return read_source(index.path, source)
 
     @property
     def rebuilding(self) -> bool:
@@ -120,7 +200,7 @@ class QAService:
             raise RebuildBusy("a rebuild is already running")
         try:
             report = build_index(self.settings, force=force, model=self.searcher.model, log=log)
-            self.searcher.swap_index(load_index(self.settings.index))
+            self.searcher.swap_index(load_settings_index(self.settings))
             return report
         finally:
             self._rebuilding.release()

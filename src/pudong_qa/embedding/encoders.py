@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .onnx import ONNX_FILE, TOKENS_VERSION, WORD_TABLE_FILE, export_tokens
+from .onnx import ONNX_FILE, WORD_TABLE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
@@ -106,15 +106,6 @@ class Encoder(ABC):
 
     identity: str  # changes whenever the vectors could change (recorded in the index manifest)
     dim: int
-    token_states = False  # whether ``encode_tokens`` is available (late chunking, see late.py)
-
-    def encode_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
-                      progress=None):
-        """Per passage (in input order): its vector as ``encode_passages`` gives it, its token
-        states (tokens × dim, float32), the tokens' character offsets into the passage, and which
-        tokens belong to the text (not <s>, </s> or the prompt)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot return token states")
-
     def encode_queries(self, texts: list[str], batch_size: int = QUERY_BATCH) -> np.ndarray:
         return self._encode(list(texts), "query", batch_size, False)
 
@@ -180,11 +171,9 @@ class OnnxEncoder(Encoder):
         self.prompts: dict[str, str] = cfg["prompts"]
         self.identity = identity
         self.dim = int(self.word_table.shape[1])
-        self._doc_sessions: dict[bool, object] = {}
         self._session = None
         self._bulk: list[Future] | None = None
         self._bulk_users = 0
-        self.token_states = True
 
     @property
     def session(self):
@@ -252,48 +241,6 @@ class OnnxEncoder(Encoder):
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         embeds = np.ascontiguousarray(self.word_table[ids], dtype=np.float32)
         return enc, {"inputs_embeds": embeds, "attention_mask": mask}
-
-    def _doc_session(self, int8: bool):
-        """The graph that also returns token states (derived from model.onnx on first use, no
-        PyTorch); fp32 gives the very same ``embedding`` output as the query graph."""
-        import onnxruntime as ort
-
-        if int8 not in self._doc_sessions:
-            from ..locking import file_lock
-
-            with file_lock(self.folder.parent / (self.folder.name + ".tokens.lock")):
-                path = export_tokens(self.folder, int8=int8)
-            self._doc_sessions[int8] = ort.InferenceSession(str(path), self._opts, providers=["CPUExecutionProvider"])
-        return self._doc_sessions[int8]
-
-    def tokens_identity(self, int8: bool) -> str:
-        return f"tokens{TOKENS_VERSION}" + ("-int8" if int8 else "")
-
-    def encode_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
-                      progress=None):
-        results: list = [None] * len(texts)
-        for i, *result in self.iter_tokens(texts, batch_size, int8, progress):
-            results[i] = tuple(result)
-        return results
-
-    def iter_tokens(self, texts: list[str], batch_size: int = PASSAGE_BATCH, int8: bool = False,
-                    progress=None):
-        """``encode_tokens`` one passage at a time as (index, vector, states, offsets, inside), in
-        batch order, so a build never holds more than one batch of token states."""
-        session = self._doc_session(int8)
-        prompt = self.prompts.get("document", "")
-        for idx in length_batches([len(prompt) + len(t) for t in texts], batch_size):
-            enc, feed = self._inputs([prompt + texts[i] for i in idx])
-            mask = feed["attention_mask"]
-            vec, states = session.run(None, feed)
-            for j, i in enumerate(idx):
-                e = enc[j]
-                n = int(mask[j].sum())
-                offsets = np.array([o[0] for o in e.offsets[:n]], dtype=np.int64) - len(prompt)
-                inside = (np.array(e.special_tokens_mask[:n]) == 0) & (offsets >= 0)
-                yield i, vec[j], states[j, :n], offsets, inside
-            if progress is not None:
-                progress.update(sum(len(texts[i]) for i in idx))
 
     def _encode(self, texts: list[str], kind: PromptKind, batch_size: int, progress: bool) -> np.ndarray:
         prompt = self.prompts.get(kind, "")

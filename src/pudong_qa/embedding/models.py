@@ -102,26 +102,34 @@ def load_model(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, backen
         return _loaded[key]
 
 
-def _load(model: str, cache_dir: Path, backend: str, progress: bool, for_build: bool = False) -> Encoder:
-    onnx = model == DEFAULT_MODEL and backend == "onnx"
-    if not onnx or not _onnx_ready(_cached_folder(model, cache_dir)):
+def default_model_folder(cache_dir: Path | None = None, progress: bool = False) -> Path:
+    """The bundled model's converted folder with its ONNX export and word table, made on first use
+    (the encoder and the reader both run from it)."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    if not _onnx_ready(_cached_folder(DEFAULT_MODEL, cache_dir)):
         quiet_transformers()
-    path = resolve_model_path(model, cache_dir, progress=progress)
+    folder = Path(resolve_model_path(DEFAULT_MODEL, cache_dir, progress=progress))
+    if not _onnx_ready(folder):
+        with file_lock(folder.parent / (folder.name + ".onnx.lock")):
+            if not _onnx_ready(folder):
+                if progress:
+                    print("Exporting the model to ONNX for fast CPU inference (once)…", flush=True)
+                export_onnx(folder)
+    return folder
+
+
+def _load(model: str, cache_dir: Path, backend: str, progress: bool, for_build: bool = False) -> Encoder:
     identity = model_identity(model)
-    if onnx:
-        folder = Path(path)
-        if not _onnx_ready(folder):
-            with file_lock(folder.parent / (folder.name + ".onnx.lock")):
-                if not _onnx_ready(folder):
-                    if progress:
-                        print("Exporting the model to ONNX for fast CPU inference (once)…", flush=True)
-                    export_onnx(folder)
+    if model == DEFAULT_MODEL and backend == "onnx":
+        folder = default_model_folder(cache_dir, progress)
         try:
             return OnnxEncoder(folder, identity, for_build=for_build)
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"could not load {folder / ONNX_FILE}: {exc}") from exc
     from sentence_transformers import SentenceTransformer
 
+    quiet_transformers()
+    path = resolve_model_path(model, cache_dir, progress=progress)
     local = Path(path).exists()
     try:
         st = SentenceTransformer(path, device="cpu", local_files_only=local)

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..document import DEFAULT_MAX_FILE_BYTES, Document
+from ..document import DEFAULT_MAX_FILE_BYTES, Document, heading_rank
 from ..errors import CorpusError
 from ._common import DocumentBuilder, clean_text, looks_like_title, read_bytes
 from .registry import loader
@@ -102,6 +102,23 @@ def _open(path: Path, source: str, max_bytes: int) -> DocxDocument:
         raise CorpusError(f"{source}: not a readable Word file ({reason})") from None
 
 
+def _title_paragraph(blocks: list, paragraphs: list, core_title: str):
+    """The title line: the first Title-styled paragraph, or a short unnumbered first paragraph, or a
+    first Heading 1 that no other Heading 1 follows (a report titled with Word's heading style)."""
+    from docx.text.paragraph import Paragraph as DocxParagraph
+
+    title_par = next((p for p in paragraphs if _is_title_style(p)), None)
+    if title_par is None and blocks and isinstance(blocks[0], DocxParagraph):
+        first = clean_text(blocks[0].text)
+        level = _heading_level(blocks[0])
+        short_first = level is None and looks_like_title(first) and (not core_title or first == core_title)
+        only_heading_1 = (level == 1 and heading_rank(first) is None and not core_title
+                          and sum(_heading_level(p) == 1 for p in paragraphs) == 1)
+        if short_first or only_heading_1:
+            title_par = blocks[0]
+    return title_par
+
+
 @loader(".docx")
 def load_docx(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     """A Word report: title, heading path, body paragraphs and table rows, headers and footers left out."""
@@ -121,12 +138,7 @@ def load_docx(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) 
     core_title = clean_text(document.core_properties.title or "")
     if _JUNK_TITLE.search(core_title):
         core_title = ""
-    # The title line: the first Title-styled paragraph, or a short unnumbered first paragraph.
-    title_par = next((p for p in paragraphs if _is_title_style(p)), None)
-    if title_par is None and blocks and isinstance(blocks[0], DocxParagraph):
-        first = clean_text(blocks[0].text)
-        if _heading_level(blocks[0]) is None and looks_like_title(first) and (not core_title or first == core_title):
-            title_par = blocks[0]
+    title_par = _title_paragraph(blocks, paragraphs, core_title)
 
     out = DocumentBuilder(source)
     for block in blocks:

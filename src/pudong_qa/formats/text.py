@@ -80,6 +80,11 @@ def read_question_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise QuestionFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    return decode_question_bytes(data, str(path))
+
+
+def decode_question_bytes(data: bytes, display: str) -> str:
+    """A question file's bytes as text (see ``read_question_text``); QuestionFileError names ``display``."""
     if not data:
         return ""
     if data.count(b"\x00") <= len(data) // 100:  # a stray NUL is one bad line (an error entry), not a bad file
@@ -88,7 +93,7 @@ def read_question_text(path: Path) -> str:
         except UnicodeDecodeError:
             pass
     try:
-        text, _ = decode(data, str(path))
+        text, _ = decode(data, display)
     except CorpusError as exc:
         raise QuestionFileError(str(exc)) from None
     return text

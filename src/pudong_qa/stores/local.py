@@ -1,29 +1,36 @@
-"""Where an index's passages, vectors and lexical postings live, behind one narrow interface.
+"""``LocalStore``: an index's vectors and lexical postings as files in the index folder.
 
-Search reaches storage only through ``Store``: BM25 scores for a question's tokens, the
-document frequency of a word, the nearest passages to a question vector, and the vectors
-of given passages and sentences. ``LocalStore`` keeps them in the index folder as bm25s,
-FAISS and numpy files; a remote vector database can stand behind the same methods.
+bm25s indexes the passages and the single sentences, FAISS holds the passage vectors (exact
+search, or an HNSW graph from ``ANN_THRESHOLD`` passages) and numpy the sentence vectors,
+read from disk for the candidates only.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import Passage
-from .rowfile import NpyRows
+from ..chunking import Passage
+from ..errors import IndexUnavailable
+from ..rowfile import NpyRows
+from .base import (
+    EMPTY_TOKEN,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    LexicalScores,
+    Store,
+    StoreInput,
+    StoreOptions,
+    sentence_layout,
+    top_indices,
+)
 
 ANN_THRESHOLD = 200_000  # from this many passages "auto" uses HNSW instead of exact search
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
-EMPTY_TOKEN = "<empty>"  # bm25s needs at least one token per document
 
 VECTORS_FILE = "vectors.faiss"
 SENTENCES_FILE = "sentences.npy"
@@ -32,71 +39,8 @@ SENTENCE_LEXICON = "bm25_sentences"
 DOC_FREQ_FILE = "doc_freq.json"
 
 
-@dataclass(frozen=True)
-class LexicalScores:
-    passages: np.ndarray  # BM25 score of every passage
-    sentences: np.ndarray  # BM25 score of every sentence (rows in sentence order)
-
-
-def bm25_idf(n_docs: int, df: int) -> float:
-    """Lucene's BM25 idf (the variant bm25s scores with), for a word in ``df`` of ``n_docs`` passages."""
-    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-
-
-class Store(ABC):
-    """The passages of an index, their dense vectors and their lexical postings."""
-
-    passages: Sequence[Passage]
-    sentence_offsets: np.ndarray  # passage i's sentences are rows [offsets[i], offsets[i+1])
-    sentence_owner: np.ndarray  # passage of each sentence row
-
-    @abstractmethod
-    def lexical_scores(self, tokens: list[str]) -> LexicalScores:
-        """BM25 of the question's tokens against every passage and every sentence."""
-
-    @abstractmethod
-    def document_frequency(self, word: str) -> int:
-        """In how many passages ``word`` occurs (0 if never)."""
-
-    @abstractmethod
-    def nearest(self, qvec: np.ndarray, k: int) -> np.ndarray:
-        """Ids of (up to) the ``k`` passages closest to the question vector, in any order."""
-
-    @abstractmethod
-    def passage_vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The passages' normalised vectors, one row per id."""
-
-    @abstractmethod
-    def sentence_vectors(self, rows: np.ndarray) -> np.ndarray:
-        """The sentences' normalised vectors, one row per sentence row."""
-
-    def prefetch(self, token_lists: list[list[str]], qvecs: np.ndarray, n: int) -> None:
-        """A chance to fetch a batch of questions' candidates at once before each is searched
-        (a remote store saves round trips); local stores have nothing to do."""
-        return None
-
-    def idf(self, word: str) -> float:
-        return bm25_idf(len(self.passages), self.document_frequency(word))
-
-
-def sentence_layout(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, owner) of the sentence rows, which follow passage order."""
-    offsets = getattr(passages, "sentence_offsets", None)  # a PassageTable has them without decoding
-    if offsets is None:
-        counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return offsets, np.repeat(np.arange(len(passages)), np.diff(offsets))
-
-
-def _top(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values (unordered); linear time, so it scales to millions."""
-    return np.argpartition(-x, k)[:k] if len(x) > k else np.arange(len(x))
-
-
 def choose_ann(n: int, setting: str = "auto") -> str:
     """Exact search while it is fast enough; an HNSW graph for large corpora (or when asked)."""
-    from .errors import IndexUnavailable
-
     if setting == "auto":
         return "hnsw" if n >= ANN_THRESHOLD else "flat"
     if setting not in ("flat", "hnsw"):
@@ -128,6 +72,8 @@ def _bm25_scores(bm25, tokens: list[str], n: int) -> np.ndarray:
 class LocalStore(Store):
     """bm25s (passages and single sentences) + FAISS (passages) + numpy (sentences) in one folder."""
 
+    kind = "local"
+
     def __init__(self, passages: Sequence[Passage], vectors: Any, sentence_vectors: np.ndarray, bm25: Any,
                  bm25_sentences: Any, doc_freq: dict[str, int]) -> None:
         self.passages = passages
@@ -140,13 +86,21 @@ class LocalStore(Store):
         # small corpora: one matrix product beats FAISS calls
         self.flat = vectors.reconstruct_n(0, vectors.ntotal) if type(vectors).__name__ == "IndexFlatIP" else None
 
-    # ------------------------------------------------------------ writing
+    # ------------------------------------------------------------ writing and opening
+
+    @classmethod
+    def write(cls, directory: Path, data: StoreInput, options: StoreOptions) -> dict[str, Any]:
+        """The lexical files first (they need tokens only, so they are written while the model
+        still runs), then the vectors."""
+        cls.write_lexical(directory, data.passage_tokens, data.sentence_tokens)
+        passage_vectors, sentence_vectors = data.vectors()
+        cls.write_vectors(directory, passage_vectors, sentence_vectors, ann=options.ann)
+        return {"kind": cls.kind}
 
     @staticmethod
     def write_vectors(directory: Path, passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
                       ann: str) -> None:
-        """The passage vectors (FAISS) and sentence vectors (numpy) into ``directory``, which the
-        caller swaps in."""
+        """The passage vectors (FAISS) and sentence vectors (numpy) into ``directory``."""
         import faiss
 
         kind = choose_ann(len(passage_vectors), ann)
@@ -156,7 +110,7 @@ class LocalStore(Store):
     @staticmethod
     def write_lexical(directory: Path, passage_tokens: list[list[str]], sentence_tokens: list[list[str]]) -> None:
         """The BM25 indexes and document frequencies: they need tokens only, not vectors."""
-        from .lexical import ArrayBM25
+        from ..lexical import ArrayBM25
 
         for name, docs in ((PASSAGE_LEXICON, passage_tokens), (SENTENCE_LEXICON, sentence_tokens)):
             bm25 = ArrayBM25()
@@ -169,7 +123,8 @@ class LocalStore(Store):
                                                encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, passages: Sequence[Passage]) -> LocalStore:
+    def load(cls, directory: Path, passages: Sequence[Passage], info: dict[str, Any] | None = None,
+             options: StoreOptions | None = None) -> LocalStore:
         """Open the files; sentence vectors stay on disk, a search reads only its candidates' rows."""
         import bm25s
         import faiss
@@ -197,7 +152,7 @@ class LocalStore(Store):
 
     def nearest(self, qvec: np.ndarray, k: int) -> np.ndarray:
         if self.flat is not None:
-            return _top(self.flat @ qvec, k)
+            return top_indices(self.flat @ qvec, k)
         _, ids = self.vectors.search(qvec[None, :], min(len(self.passages), k))
         return ids[0][ids[0] >= 0]
 

@@ -1,10 +1,11 @@
 """Measure retrieval on every question set in one process, and re-derive the calibrated constants.
 
-    python scripts/calibrate.py measure [--ext DIR ...] [--set KEY=VALUE ...]
-    python scripts/calibrate.py calibrate [--ext DIR ...] [--near-misses]
+    python -m benchmarks.calibrate measure [--ext DIR ...] [--set KEY=VALUE ...] [--shared DIR]
+    python -m benchmarks.calibrate calibrate [--ext DIR ...] [--near-misses]
 
-Report sets (the shared dev set and tests/data/*_questions.jsonl) run against ./index; each
-external set is a folder prepared and built by ../shared/eval/external/external_bench.py
+Run from the project folder. Report sets (the shared dev set, SHARED/eval/dev_questions.jsonl,
+and tests/data/*_questions.jsonl) run against the project's index (PUDONG_QA_INDEX, else ./index);
+each external set is a folder prepared and built by SHARED/eval/external/external_bench.py
 (DIR/corpus, DIR/index, DIR/gold.jsonl). External sets are split by article: even article
 numbers are the *fit* half, odd ones the *check* half. ``calibrate`` fits only on the fit halves
 (plus the dev set) and prints the check halves with the fitted values, so every calibrated
@@ -29,30 +30,33 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import sys
+import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from pudong_qa.embedding import load_model
+from pudong_qa.evaluation import load_eval_questions
+from pudong_qa.index import load_index
+from pudong_qa.query import clean_query
+from pudong_qa.ranking import SearchConfig
+from pudong_qa.search import Searcher
+from pudong_qa.settings import Settings
 
-from pudong_qa.embedding import load_model  # noqa: E402
-from pudong_qa.evaluation import _norm, load_eval_questions  # noqa: E402
-from pudong_qa.index import load_index  # noqa: E402
-from pudong_qa.search import SearchConfig, Searcher  # noqa: E402
-from pudong_qa.settings import Settings  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
+QCACHE = Path(tempfile.gettempdir()) / "pudong-qa-qcache"
+DATA = PROJECT / "tests" / "data"
+REPORT_SETS = ["dev", "own", "heldout", "heldout2", "heldout3", "heldout4"]  # dev is SHARED's, the rest DATA's
 
-QCACHE = Path("/tmp") / "pudong-qa-qcache"
-SHARED = Path(__import__("os").environ.get("PUDONG_QA_SHARED", "/work/shared"))
-DEV = SHARED / "eval" / "dev_questions.jsonl"
-REPORT_SETS = {"dev": DEV, "own": ROOT / "tests/data/own_questions.jsonl",
-               "heldout": ROOT / "tests/data/heldout_questions.jsonl",
-               "heldout2": ROOT / "tests/data/heldout2_questions.jsonl",
-               "heldout3": ROOT / "tests/data/heldout3_questions.jsonl",
-               "heldout4": ROOT / "tests/data/heldout4_questions.jsonl"}
+
+def report_set_paths(shared: Path) -> dict[str, Path]:
+    return {name: shared / "eval" / "dev_questions.jsonl" if name == "dev" else DATA / f"{name}_questions.jsonl"
+            for name in REPORT_SETS}
 
 
 class CachedModel:
@@ -77,6 +81,11 @@ def clean(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+def fold(s: str) -> str:
+    """As evaluate.py compares evidence: NFKC, no whitespace."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
+
+
 def report_rows(path: Path) -> list[dict]:
     return [{"question": q["question"], "evidence": q["evidence"], "doc": None, "split": "all",
              "type": q.get("type")} for q in load_eval_questions(path)]
@@ -94,7 +103,6 @@ def external_rows(folder: Path) -> list[dict]:
 
 def run(searcher: Searcher, model, cache: Path, rows: list[dict]):
     questions = [r["question"] for r in rows]
-    from pudong_qa.query import clean_query
     cleaned = [clean_query(q) for q in questions]
     searcher.model = CachedModel(model, cache, cleaned)
     out = searcher.search_many(questions, top_k=10)
@@ -104,11 +112,11 @@ def run(searcher: Searcher, model, cache: Path, rows: list[dict]):
 
 
 def hit_rank(row: dict, resp) -> int | None:
-    ev = [_norm(e) if row["doc"] is None else clean(e) for e in row["evidence"]]
+    ev = [fold(e) if row["doc"] is None else clean(e) for e in row["evidence"]]
     for k, r in enumerate(resp.results[:10], 1):
         if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
             continue
-        text = _norm(r.text) if row["doc"] is None else clean(r.text)
+        text = fold(r.text) if row["doc"] is None else clean(r.text)
         if any(e in text for e in ev):
             return k
     return None
@@ -120,8 +128,8 @@ def sentence_hit(row: dict, resp) -> bool:
     r = resp.results[0]
     if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
         return False
-    ans = _norm(r.answer) if row["doc"] is None else clean(r.answer)
-    return any((_norm(e) if row["doc"] is None else clean(e)) in ans for e in row["evidence"])
+    ans = fold(r.answer) if row["doc"] is None else clean(r.answer)
+    return any((fold(e) if row["doc"] is None else clean(e)) in ans for e in row["evidence"])
 
 
 def metrics(rows: list[dict], resps) -> dict:
@@ -139,13 +147,13 @@ def metrics(rows: list[dict], resps) -> dict:
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
 
 
-def load_all(ext: list[Path], sets: list[str]):
-    settings = Settings.from_env()
+def load_all(settings: Settings, shared: Path, ext: list[Path], sets: list[str]):
+    """The model, the indexes (the report's and each external set's) and the question rows of ``sets``."""
     model = load_model(settings.model, settings.cache_dir, settings.backend)
-    corpora = {"report": (load_index(ROOT / "index"), ROOT / "index")}
+    corpora = {"report": (load_index(settings.index), settings.index)}
     for d in ext:
         corpora[d.name] = (load_index(d / "index"), d)
-    rowsets = {k: report_rows(v) for k, v in REPORT_SETS.items() if k in sets}
+    rowsets = {k: report_rows(v) for k, v in report_set_paths(shared).items() if k in sets}
     for d in ext:
         if d.name in sets or not sets:
             rowsets[d.name] = external_rows(d)
@@ -200,7 +208,11 @@ def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str,
              without: dict[str, set[int]] | None = None) -> list[dict]:
     """(coverage, best-sentence cosine, capped) of the first result of every question, via the
     real search (the confidence function is wrapped to record its inputs). ``without`` leaves
-    out, per question, the passages given (its answers: a near miss, unanswerable in its own corpus)."""
+    out, per question, the passages given (its answers: a near miss, unanswerable in its own corpus).
+
+    This wraps names of ``pudong_qa.search`` while it runs: ``confidence`` (called with the
+    signature of ``answer.confidence``), ``candidate_stage`` and ``Searcher.search_vector`` (whose
+    first argument is the question)."""
     import pudong_qa.search as search_mod
     from pudong_qa.answer import evidence
 
@@ -221,13 +233,13 @@ def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str,
             return c
         parts = [c.sentences(k) for k in keep]
         bounds = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
-        return search_mod.Candidates(c.ids[keep], c.dense[keep], np.concatenate(parts), bounds)
+        return type(c)(c.ids[keep], c.dense[keep], np.concatenate(parts), bounds)
 
-    def spy(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, tags=None):
-        cov, capped = evidence(q, answer, top_text, idf, c, tags)
+    def spy(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, *rest):
+        cov, capped = evidence(q, answer, top_text, idf, c, *rest)
         rec.append({"question": q.text, "coverage": cov, "cos": best_sentence, "capped": capped,
                     "chinese": q.chinese,
-                    "score": real(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, tags)})
+                    "score": real(q, answer, top_text, best_sentence, dense, sentence_cos, idf, c, *rest)})
         return rec[-1]["score"]
 
     search_mod.confidence = spy
@@ -244,11 +256,11 @@ def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str,
             for s in resps]
 
 
-def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = False) -> int:
-    """Grid-search the confidence's coverage share, cosine floor and span (threshold fixed at
-    ``min_confidence``) on the fit data; print the chosen values and the check-half figures."""
-    from pudong_qa.answer import combine
-
+def feature_groups(cfg: SearchConfig, model, corpora, rowsets,
+                   near_misses: bool) -> dict[str, tuple[str, list[dict]]]:
+    """The calibration's data: per set and half, the features of its positives (answerable
+    questions) and of its negatives (unanswerable ones, questions asked of another corpus and,
+    with ``near_misses``, questions asked without the passages holding their answers)."""
     groups: dict[str, tuple[str, list[dict]]] = {}  # name -> (kind, features)
     for name, rows in rowsets.items():
         home = "report" if rows[0]["doc"] is None else name
@@ -269,7 +281,15 @@ def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = Fa
                     sub = sel[:NEGATIVES_PER_SET]
                     neg = [x for x in features(cfg, model, corpora, sub, other) if x["chinese"]]
                     groups[f"{name}/{split}@{other}:neg"] = ("neg", neg)
-    groups = {k: v for k, v in groups.items() if v[1]}
+    return {k: v for k, v in groups.items() if v[1]}
+
+
+def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = False) -> int:
+    """Grid-search the confidence's coverage share, cosine floor and span (threshold fixed at
+    ``min_confidence``) on the fit data; print the chosen values and the check-half figures."""
+    from pudong_qa.answer import combine
+
+    groups = feature_groups(cfg, model, corpora, rowsets, near_misses)
 
     def rates(c: SearchConfig, fit: bool) -> dict[str, float]:
         out = {}
@@ -281,7 +301,6 @@ def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = Fa
         return out
 
     best = None
-    import itertools
     for values in itertools.product(*GRID.values()):
         c = dataclasses.replace(cfg, **dict(zip(GRID, values)))
         r = rates(c, fit=True)
@@ -327,19 +346,25 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["measure", "calibrate"])
-    ap.add_argument("--ext", action="append", default=[], type=Path, help="an external_bench.py folder")
+    ap.add_argument("--ext", action="append", default=[], type=Path,
+                    help="a folder made by SHARED/eval/external/external_bench.py "
+                         "(DIR/corpus, DIR/index, DIR/gold.jsonl)")
     ap.add_argument("--only", action="append", default=[], help="set names to run (default all)")
     ap.add_argument("--set", action="append", default=[], help="SearchConfig override KEY=VALUE")
     ap.add_argument("--fit-only", action="store_true", help="external sets: only the fit half")
     ap.add_argument("--near-misses", action="store_true",
                     help="calibrate: also count external questions asked without their answers as negatives")
     ap.add_argument("--misses", type=int, default=0, help="print this many sentence misses per set")
+    ap.add_argument("--shared", type=Path, default=PROJECT.parent / "shared",
+                    help="the shared folder (its eval/dev_questions.jsonl is the dev set) [default: ../shared]")
     args = ap.parse_args(argv)
-    (QCACHE).mkdir(exist_ok=True)
-    sets = args.only or list(REPORT_SETS) + [d.name for d in args.ext]
-    model, corpora, rowsets = load_all(args.ext, sets)
+    settings = Settings.from_env()
+    QCACHE.mkdir(exist_ok=True)
+    sets = args.only or REPORT_SETS + [d.name for d in args.ext]
+    model, corpora, rowsets = load_all(settings, args.shared, args.ext, sets)
     if args.fit_only:
         rowsets = {k: [r for r in v if r["split"] != "check"] for k, v in rowsets.items()}
     cfg = SearchConfig(**parse_overrides(args.set))

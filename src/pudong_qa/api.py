@@ -1,0 +1,218 @@
+"""The JSON API beside the page (``/api/…``; OpenAPI at ``/docs``): a thin layer over one
+``QAService`` per knowledge base, no retrieval here.
+
+Answers are the evaluation contract's records (``question``, ``answered``, ``results`` with
+``text``, ``answer`` and ``citation``), plus ``verdict`` (answered / unsure / not_found), ``query``
+(what was searched) and ``kb``. Who may call what is checked here, server-side, from the principal
+the access middleware (``server.py``) found: readers ask and read, editors also add, remove and rebuild.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from .audit import AuditLog
+from .auth import Access, Principal
+from .errors import CorpusError, RebuildBusy
+from .knowledge import KnowledgeBases, UnknownKnowledgeBase
+from .query import question_problem
+from .results import SearchResponse
+from .service import QAService, safe_name
+from .settings import Settings
+
+MAX_BATCH = 1000  # questions in one /api/ask-many request
+MAX_PREVIOUS = 20  # earlier questions a follow-up may name
+
+
+@dataclass
+class Office:
+    """What a server's routes share: its knowledge bases, who may do what, the audit log, the settings."""
+
+    kbs: KnowledgeBases
+    access: Access
+    audit: AuditLog
+    settings: Settings
+
+
+def office(request: Request) -> Office:
+    return request.app.state.office
+
+
+def principal(request: Request) -> Principal:
+    found = getattr(request.state, "principal", None)
+    if found is None:  # the middleware lets no such request through; this is the second lock
+        raise HTTPException(401, "sign in, or send Authorization: Bearer <key>")
+    return found
+
+
+def allow(action: str):
+    """A dependency: the caller, if their role may do ``action``, else 403 (recorded in the audit log)."""
+
+    def check(request: Request, who: Principal = Depends(principal)) -> Principal:  # noqa: B008
+        if not who.may(action):
+            office(request).audit.record(who.id, "refused", request.query_params.get("kb", ""), action,
+                                         outcome="refused", role=who.role)
+            raise HTTPException(403, f"{who.role} may not {action}: an editor's sign-in or key is needed")
+        return who
+
+    return check
+
+
+def service_for(request: Request, kb: str | None) -> tuple[str, QAService]:
+    try:
+        return office(request).kbs.get(kb)
+    except UnknownKnowledgeBase as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def record(resp: SearchResponse, kb: str, query: str | None = None) -> dict:
+    """The contract's record for one response, with the verdict, the query searched and the knowledge base."""
+    return {**resp.to_dict(), "verdict": resp.verdict, "query": resp.query if query is None else query, "kb": kb}
+
+
+class AskBody(BaseModel):
+    question: str = Field(description="The question, in plain Chinese (or another language).")
+    top_k: int = Field(3, ge=1, le=100, description="Results to return.")
+    kb: str | None = Field(None, description="Knowledge base id; the server's default when empty.")
+    previous: list[str] = Field(default_factory=list, max_length=MAX_PREVIOUS,
+                                description="Earlier questions of the conversation, oldest first, for follow-ups.")
+
+
+class AskManyBody(BaseModel):
+    questions: list[str] = Field(max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} questions.")
+    top_k: int = Field(3, ge=1, le=100)
+    kb: str | None = None
+
+
+router = APIRouter(prefix="/api", tags=["questions and documents"])
+
+
+@router.get("/knowledge-bases", summary="The knowledge bases this server answers from")
+def knowledge_bases(request: Request, who: Principal = Depends(allow("status"))) -> list[dict]:  # noqa: B008
+    kbs = office(request).kbs
+    out = []
+    for kb in kbs:
+        service = kbs.services[kb]
+        st = service.status()
+        out.append({"id": kb, "default": kb == kbs.default, "documents": len(st.documents), "passages": st.passages,
+                    "built_at": st.built_at, "rebuilding": service.rebuilding})
+    return out
+
+
+@router.post("/ask", summary="Ask one question")
+def ask(body: AskBody, request: Request, who: Principal = Depends(allow("ask"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, body.kb)
+    problem = question_problem(body.question)
+    if problem:
+        raise HTTPException(422, problem)
+    query, resp = service.ask(body.question, top_k=body.top_k, previous=body.previous)
+    return record(resp, kb, query) | {"question": body.question}  # as asked, like the CLI's record
+
+
+@router.post("/ask-many", summary="Ask a list of questions (one record each, in order)")
+def ask_many(body: AskManyBody, request: Request, who: Principal = Depends(allow("batch"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, body.kb)
+    responses = service.ask_many(body.questions, top_k=body.top_k)
+    records = [record(r, kb) if r is not None else
+               {"question": q, "answered": False, "results": [], "error": question_problem(q), "kb": kb}
+               for q, r in zip(body.questions, responses)]
+    office(request).audit.record(who.id, "batch", kb, outcome="ok", questions=len(body.questions), via="api")
+    return {"kb": kb, "records": records}
+
+
+@router.get("/documents", summary="The indexed documents")
+def documents(request: Request, kb: str | None = None, who: Principal = Depends(allow("documents"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, kb)
+    return {"kb": kb, "documents": service.status().documents}
+
+
+@router.get("/status", summary="The state of the index")
+def status(request: Request, kb: str | None = None, who: Principal = Depends(allow("status"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, kb)
+    return {"kb": kb, **asdict(service.status()), "rebuilding": service.rebuilding}
+
+
+def upload_name(name: str | None) -> str:
+    """An upload's file name as given, if it is a plain name; a path (``../../x.txt``, ``/etc/x``,
+    ``a\\b``), a hidden name or one with control characters is refused, not silently renamed."""
+    name = name or ""
+    if not name.strip() or "/" in name or "\\" in name or name.startswith(".") or safe_name(name) != name:
+        raise HTTPException(400, f"{name!r}: give a plain file name (no folders, not hidden), e.g. report.docx")
+    return name
+
+
+def rebuild_report(service: QAService, force: bool = False) -> dict:
+    try:
+        report = service.rebuild(force=force)
+    except RebuildBusy:
+        raise HTTPException(409, "a rebuild is already running; the new index is used when it is done") from None
+    return {"rebuilt": report.rebuilt, "documents": report.documents, "passages": report.passages,
+            "embedded": report.embedded, "seconds": round(report.seconds, 2)}
+
+
+@router.post("/documents", summary="Add documents (editor) and rebuild")
+async def add_documents(request: Request, files: list[UploadFile] = File(...), kb: str | None = None,  # noqa: B008
+                        rebuild: bool = True, who: Principal = Depends(allow("add"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, kb)
+    names = [upload_name(f.filename) for f in files]  # every name checked before anything is written
+    limit = service.settings.max_file_bytes
+    added, refused = [], []
+    with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as folder:
+        for name, upload in zip(names, files):
+            path = Path(folder) / name
+            size = 0
+            with open(path, "wb") as out:
+                while chunk := await upload.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    out.write(chunk)
+            if size > limit:
+                refused.append({"name": name, "reason": f"over the {service.settings.max_file_mb:g} MiB limit"})
+                continue
+            try:
+                added += await run_in_threadpool(service.add_documents, [path])
+            except CorpusError as exc:
+                refused.append({"name": name, "reason": str(exc).removeprefix(f"{name}: ")})
+    audit = office(request).audit
+    audit.record(who.id, "add", kb, added, outcome="ok" if added else "refused",
+                 **({"refused": [r["name"] for r in refused]} if refused else {}))
+    if not added:
+        raise HTTPException(400, {"added": [], "refused": refused})
+    report = await run_in_threadpool(rebuild_report, service) if rebuild else None
+    if report:
+        audit.record(who.id, "rebuild", kb, added, outcome="ok", passages=report["passages"])
+    return {"kb": kb, "added": added, "refused": refused, "rebuild": report}
+
+
+@router.delete("/documents", summary="Remove a document (editor) and rebuild")
+def remove_document(request: Request, source: str = Query(description="The document's citation source."),  # noqa: B008
+                    kb: str | None = None, rebuild: bool = True,
+                    who: Principal = Depends(allow("remove"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, kb)
+    audit = office(request).audit
+    try:
+        service.remove_document(source)
+    except CorpusError as exc:
+        audit.record(who.id, "remove", kb, source, outcome="refused")
+        raise HTTPException(404, str(exc)) from None
+    audit.record(who.id, "remove", kb, source)
+    report = rebuild_report(service) if rebuild else None
+    if report:
+        audit.record(who.id, "rebuild", kb, source, passages=report["passages"])
+    return {"kb": kb, "removed": source, "rebuild": report}
+
+
+@router.post("/rebuild", summary="Rebuild the index (editor); questions meanwhile use the previous one")
+def rebuild(request: Request, kb: str | None = None, force: bool = False,
+            who: Principal = Depends(allow("rebuild"))) -> dict:  # noqa: B008
+    kb, service = service_for(request, kb)
+    report = rebuild_report(service, force)
+    office(request).audit.record(who.id, "rebuild", kb, outcome="ok", force=force, passages=report["passages"])
+    return {"kb": kb, **report}

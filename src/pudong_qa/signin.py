@@ -1,0 +1,211 @@
+"""The door of a served pudong-qa: the access middleware in front of every route (page, Gradio's
+own API, ``/api``, ``/retrieval``, ``/docs``), and the sign-in page.
+
+Every request is looked at once, here: an ``Authorization: Bearer`` key, else the session cookie
+of a sign-in. A given credential that is not valid is refused (401; on ``/retrieval`` Dify's 1002
+with 403), even on a server that needs no sign-in. Without credentials, only ``/login``,
+``/logout`` and ``/healthz`` answer when sign-in is required; every other path gets 401 (a page
+request the sign-in form, with that status). A key over its rate limit gets 429 with
+``Retry-After``; a request body over the limit 413, before it is read whole.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .auth import SESSION_COOKIE, Access, Principal
+
+PUBLIC = frozenset({"/login", "/logout", "/healthz"})
+DIFY_PATH = "/retrieval"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pudong-qa"'}
+
+
+class AccessMiddleware:
+    """Pure ASGI: authenticates, rate-limits and caps request bodies for the whole app."""
+
+    def __init__(self, app, access: Access, max_body: int) -> None:
+        self.app, self.access, self.max_body = app, access, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refusal, who = self.check(request)
+        if refusal is not None:
+            if scope["type"] == "websocket":  # no HTTP answer on a websocket: close it (policy violation)
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = who
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await too_large(self.max_body)(scope, receive, send)
+            return
+        await self.capped(scope, receive, send)
+
+    def check(self, request: Request) -> tuple[Response | None, Principal | None]:
+        """(a response refusing the request, None) or (None, who makes it: None on a public path)."""
+        path, dify = request.url.path, request.url.path == DIFY_PATH
+        auth = request.headers.get("authorization")
+        who = None
+        if auth is not None:
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return refuse(dify, 1001, 401, "use Authorization: Bearer <key>"), None
+            who = self.access.from_key(token.strip())
+            if who is None:
+                return refuse(dify, 1002, 403 if dify else 401, "the key is not valid (revoked or mistyped)"), None
+            wait = self.access.key_wait(who)
+            if wait > 0:
+                return JSONResponse({"detail": f"rate limit of key {who.name!r} reached; retry in {wait:.1f} s"},
+                                    status_code=429, headers={"Retry-After": str(max(1, round(wait + 0.5)))}), None
+        elif token := request.cookies.get(SESSION_COOKIE):
+            who = self.access.from_session(token)
+        who = who or self.access.local
+        if who is None and path not in PUBLIC:
+            if dify:
+                return refuse(True, 1001, 401, "no Authorization header"), None
+            if wants_html(request):
+                return login_page(path_with_query(request), status=401), None
+            return JSONResponse({"detail": "sign in, or send Authorization: Bearer <key>"}, status_code=401,
+                                headers=CHALLENGE), None
+        return None, who
+
+    async def capped(self, scope, receive, send) -> None:
+        """Pass on, counting the body as it is read: past ``max_body`` the app is told the client
+        left (it stops reading), and whatever it would answer is replaced by 413."""
+        seen, over, answered = 0, False, False
+
+        async def counting_receive():
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watching_send(message):
+            nonlocal answered
+            if over:
+                if not answered:
+                    answered = True
+                    await too_large(self.max_body)(scope, receive, send)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not answered:
+            await too_large(self.max_body)(scope, receive, send)
+
+
+def too_large(limit: int) -> Response:
+    return JSONResponse({"detail": f"request body over the {limit / 2**20:.0f} MiB limit"}, status_code=413)
+
+
+def refuse(dify: bool, code: int, status: int, detail: str) -> Response:
+    if dify:
+        from .dify import dify_error
+
+        return dify_error(code, status)
+    return JSONResponse({"detail": detail}, status_code=status, headers=CHALLENGE)
+
+
+def wants_html(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+def path_with_query(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this server only (never ``//host`` or a URL)."""
+    target = target or "/"
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>登录 · 浦东报告问答</title>
+<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#f6f7f9;color:#1f2328;margin:0;
+display:flex;min-height:100vh;align-items:center;justify-content:center}}
+main{{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:28px 32px;width:min(340px,90vw)}}
+h1{{font-size:1.3rem;margin:0 0 18px}}label{{display:block;margin:12px 0 4px}}
+input{{width:100%;box-sizing:border-box;padding:8px;font-size:1rem;border:1px solid #8c959f;border-radius:6px}}
+button{{margin-top:18px;width:100%;padding:9px;font-size:1rem;border:0;border-radius:6px;background:#0b5cad;color:#fff}}
+p.msg{{color:#a40e26;margin:12px 0 0}}@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#e6edf3}}
+main{{background:#161b22;border-color:#30363d}}input{{background:#0d1117;color:#e6edf3}}}}</style></head>
+<body><main><h1>浦东报告问答 · 登录</h1>
+<form method="post" action="/login?next={next}">
+<label for="username">用户名</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">密码</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">登录</button>{message}</form></main></body></html>"""
+
+
+def login_page(next_path: str = "/", message: str = "", status: int = 200, headers: dict | None = None) -> Response:
+    msg = f'<p class="msg" role="alert">{escape(message)}</p>' if message else ""
+    return HTMLResponse(PAGE.format(next=escape(quote(safe_next(next_path), safe="/?=&")), message=msg),
+                        status_code=status, headers={**CHALLENGE, **(headers or {})} if status == 401 else headers)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def routes(access: Access, audit):
+    """``/login`` (the form, and signing in with it), ``/logout``."""
+    from starlette.routing import Route
+
+    async def login(request: Request) -> Response:
+        next_path = safe_next(request.query_params.get("next"))
+        if request.method == "GET":
+            return login_page(next_path)
+        form = await request.form()
+        user, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+        who, wait = access.sign_in(user, password, client_address(request))
+        if who is None:
+            if wait > 0:
+                return login_page(next_path, f"尝试次数过多,请在 {wait:.0f} 秒后再试。", status=429,
+                                  headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+            # a name nobody has may be a password typed in the wrong box: it is not written down
+            known = user if access.users.role(user) else "(unknown name)"
+            audit.record(known, "signin-failed", outcome="refused", address=client_address(request))
+            return login_page(next_path, "用户名或密码不正确。", status=401)
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(SESSION_COOKIE, access.sessions.create(who.name), httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", max_age=int(access.sessions.ttl), path="/")
+        return response
+
+    async def logout(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            access.sessions.end(token)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def whoami(request: Request) -> Response:
+        who = getattr(request.state, "principal", None)
+        return Response(json.dumps({"name": who.id, "role": who.role} if who else None), media_type="application/json")
+
+    return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["GET", "POST"]),
+            Route("/api/whoami", whoami, methods=["GET"])]

@@ -1,0 +1,310 @@
+"""The page's event handlers: one class over one ``QAService``, so tests can drive them without a
+server and an access check can wrap them. No retrieval happens here: the handlers ask the service
+and render what it returns (``rendering.py`` for replies and sources, ``batch.py`` for question
+files and their downloads, ``index_view.py`` for the index tab)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from bisect import bisect_right
+from html import escape
+from pathlib import Path
+from urllib.parse import urlencode
+
+import gradio as gr
+
+from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, problem_zh, table, write_people_files
+from ..errors import CorpusError, QuestionFileError, RebuildBusy
+from ..feedback import record_feedback
+from ..formats import binary_kind, describe_file, reason_zh
+from ..passages import passages_of
+from ..query import question_problem
+from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
+from ..results import Citation
+from ..service import QAService
+from .index_view import document_label, file_label, status_markdown
+from .static import source_page
+from .text import as_text, md, previous_questions
+
+UPLOAD_LIMIT_BYTES = 2 * 1024 * 1024
+PANEL_CONTEXT = 3  # lines either side of the cited one in the source panel, until “显示全文”
+RATINGS = {"up": "有帮助", "down": "没有帮助"}
+log = logging.getLogger("pudong_qa")
+
+
+class ChatPage:
+    """The page's event handlers, over one service."""
+
+    def __init__(self, service: QAService) -> None:
+        self.service = service
+
+    # ------------------------------------------------------------ first screen
+
+    def welcome(self) -> str:
+        lines = ["# 浦东报告问答", "只根据下面的报告回答,返回原文段落与出处;报告里没有答案时会直接说明。"]
+        for d in self.service.overview():
+            sections = "、".join(s.split("、", 1)[-1] if "、" in s else s for s in d["sections"][:4])
+            lines.append(f"**《{md(d['title'])}》** · {d['chars']} 字 · {len(d['sections'])} 章 · "
+                         f"{d['paragraphs']} 段 — {md(sections)}")
+        return "\n\n".join(lines)
+
+    # ------------------------------------------------------------ chat
+
+    def respond(self, message: str, history: list[dict] | None, top_k: float = 3) -> tuple[str, list[dict]]:
+        """The chat event: clear the box and append the question and its answer to the history."""
+        history = list(history or [])
+        if not as_text(message).strip():
+            return "", history  # nothing typed: nothing to add
+        answer = self.chat(message, history, top_k)
+        return "", [*history, {"role": "user", "content": as_text(message)}, {"role": "assistant", "content": answer}]
+
+    def chat(self, message: str, history: list[dict], top_k: float = 3) -> str:
+        """Answer one chat message as HTML cards, in the context of the earlier questions."""
+        message = as_text(message)
+        problem = question_problem(message)
+        if problem:
+            return problem_reply(f"无法检索:{problem_zh(problem)}。请输入一个问题。")
+        try:
+            query, resp = self.service.ask(message, top_k=int(top_k), previous=previous_questions(history))
+        except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
+            log.exception("search failed for %r", message[:200])
+            return problem_reply("出错了,请稍后再试。")
+        return render_response(resp, searched=query)
+
+    def feedback(self, history: list[dict] | None, votes: dict | None, data: gr.LikeData) -> tuple[dict, str]:
+        """A thumbs up/down on a reply: store it with the question and the results shown. Returns the
+        page's votes (kept in the browser, so a reload shows them) and a line saying it was recorded."""
+        votes = dict(votes or {})
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        history = history or []
+        if not isinstance(index, int) or not 0 <= index < len(history):
+            return votes, ""
+        if data.liked in ("", None):  # the vote was taken back
+            votes.pop(str(index), None)
+            return votes, '<p role="status">已撤销评价。</p>'
+        content = as_text(history[index].get("content"))
+        shown = json.loads(reply_attr(content, "data-log") or "{}")
+        if not shown:
+            before = [m for m in history[:index] if m.get("role") == "user"]
+            shown = {"question": as_text(before[-1]["content"]) if before else "", "results": [],
+                     "reply": re.sub(r"<[^>]+>", "", content)}
+        rating = "up" if data.liked is True else "down" if data.liked is False else str(data.liked)
+        record_feedback(self.service.settings, rating, shown)
+        votes[str(index)] = "Like" if rating == "up" else "Dislike"
+        return votes, f'<p role="status">已记录你的评价:{RATINGS.get(rating, rating)}。谢谢!</p>'
+
+    @staticmethod
+    def restore(history: list[dict] | None, votes: dict | None):
+        """The conversation kept in the browser, with the votes already given on its replies; and
+        the question box, usable from now on (an answer that came back before this would be wiped)."""
+        history = history or []
+        marks = [(votes or {}).get(str(i)) for i, m in enumerate(history) if m.get("role") == "assistant"]
+        return gr.update(value=history, feedback_value=marks), gr.update(interactive=True)
+
+    def conversation_text(self, history: list[dict] | None) -> str:
+        """The conversation as plain text (what the page's “复制对话” button copies)."""
+        out = []
+        for m in history or []:
+            content = as_text(m.get("content"))
+            if m.get("role") == "user":
+                out.append("问: " + content)
+            else:
+                out.append("答:\n" + (reply_attr(content, "data-copy") or re.sub(r"<[^>]+>", "", content)))
+        return "\n\n".join(out)
+
+    # ------------------------------------------------------------ sources
+
+    def resolve(self, doc: str) -> str:
+        """The source of an indexed document named by its link key (or its source); KeyError if none."""
+        sources = [d["source"] for d in self.service.status().documents]
+        found = next((s for s in sources if doc in (s, doc_key(s))), None)
+        if found is None:
+            raise KeyError(doc)
+        return found
+
+    def source_view(self, doc: str, start: int, end: int, answer: tuple[int, int] | None = None) -> SourceView:
+        """The document a citation points into (KeyError if ``doc`` names no indexed document)."""
+        source = self.resolve(doc)
+        text = self.service.source_text(source)
+
+        def clamp(x: int) -> int:
+            return max(0, min(x, len(text)))
+
+        start, end = clamp(start), clamp(end)
+        answer = (clamp(answer[0]), clamp(answer[1])) if answer and answer[1] > answer[0] else None
+        passages = passages_of(self.service.searcher.index.passages, source)
+        para = next((p for p in passages if p.start <= start < p.end), None)
+        title = next((d["title"] for d in self.service.overview() if d["source"] == source), Path(source).stem)
+        c = Citation(source, title, para.section if para else "", para.paragraph if para else 0, start, end,
+                     para.page if para else None)
+        return SourceView(text, c, answer, heading_lines(text, [(p.start, p.end) for p in passages]))
+
+    def document(self, doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
+                 panel: bool = False, full: bool = False) -> str:
+        """The ``/doc`` route: the whole document as a page, or (``panel``) the part around the
+        citation for the panel beside the chat, with a button for the whole document."""
+        view = self.source_view(doc, start, end, answer)
+        if not panel:
+            return source_page(view)
+        query = {"doc": doc_key(view.citation.source), "start": view.citation.start, "end": view.citation.end}
+        if view.answer:
+            query |= {"astart": view.answer[0], "aend": view.answer[1]}
+        link = "/doc?" + urlencode(query)
+        tools = [f'<a class="pqa-src-open" href="{escape(link)}#{TARGET}" target="_blank" rel="noopener">'
+                 "在新标签页打开全文</a>"]
+        if not full:
+            tools.insert(0, f'<button type="button" class="pqa-src-full" data-href="{escape(link)}&amp;view=panel'
+                            '&amp;full=1">显示全文</button>')
+        return source_html(view, None if full else PANEL_CONTEXT, heading="h2",
+                           tools=f'<div class="pqa-src-tools">{"".join(tools)}</div>')
+
+    # ------------------------------------------------------------ batch
+
+    @staticmethod
+    def batch_headers() -> list[str]:
+        return list(TABLE_COLUMNS)
+
+    def batch_view(self, path: str | None, top_k: float = 3, progress=gr.Progress()):  # noqa: B008
+        """The batch event: (summary, the table as HTML, download files)."""
+        msg, headers, rows, files = self.batch_table(path, top_k, progress)
+        return msg, batch_table_html(headers, rows), files
+
+    def batch_table(self, path: str | None, top_k: float = 3, progress=None):
+        """(message, table headers, rows, download files): the table as the downloaded CSV has it."""
+        headers = list(TABLE_COLUMNS)
+        if not path:
+            return "请先上传问题文件 (.txt、.csv 或 .jsonl)。", headers, [], None
+        name = Path(path).name
+        size = Path(path).stat().st_size
+        if size > UPLOAD_LIMIT_BYTES:
+            return (f"无法使用 {name}:文件有 {size / 2**20:.1f} MB,超过了 {UPLOAD_LIMIT_BYTES // 2**20} MB 的上限。",
+                    headers, [], None)
+        data = Path(path).read_bytes()
+        kind = binary_kind(data[:65536])
+        try:
+            if kind:
+                raise QuestionFileError(kind)
+            items = parse_question_bytes(data, Path(name).suffix.lower(), name)
+        except QuestionFileError as exc:
+            reason = "CSV 里没有 question 列" if "'question' column" in str(exc) else \
+                f"它看起来是{kind or describe_file(data[:65536])},不是问题文本"
+            return (f"无法使用 {name}:{reason}。请上传 UTF-8 或 GBK 编码的 .txt(每行一个问题)、"
+                    ".csv(含 question 列)或 .jsonl(含 question 字段)。", headers, [], None)
+        total, done = sum(it.error is None for it in items), [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            if progress is not None:
+                progress((done[0], total), desc=f"已回答 {done[0]} / {total} 个问题", unit="个问题")
+
+        if progress is not None:
+            progress((0, total), desc=f"已回答 0 / {total} 个问题", unit="个问题")
+        responses = answer_responses(self.service.searcher, items, int(top_k), on_progress=advance)
+        folder = Path(tempfile.mkdtemp(prefix="pudong-qa-batch-"))
+        stem = re.sub(r"[^\w\-]+", "_", Path(name).stem)[:60] or "questions"
+        files = write_people_files(folder, stem, items, responses)
+        headers, rows = table(items, responses)
+        counts = {w: sum(r[1] == w for r in rows) for w in ("是", "未确认", "否")}
+        errors = len(rows) - sum(counts.values())
+        msg = (f"共 {len(rows)} 个问题:{counts['是']} 个有答案,{counts['未确认']} 个未确认,{counts['否']} 个未找到"
+               + (f",{errors} 行无法提问" if errors else "") + "。")
+        return msg, headers, rows, [str(f) for f in files]
+
+    # ------------------------------------------------------------ index
+
+    def index_status(self) -> str:
+        return status_markdown(self.service.status(), self.service.settings, self.service.rebuilding)
+
+    def document_choices(self) -> list[tuple[str, str]]:
+        """The delete list: every indexed document, then every file that could not be read."""
+        st, settings = self.service.status(), self.service.settings
+        return ([(document_label(d, settings), d["source"]) for d in st.documents]
+                + [(f"{file_label(k['source'], settings)} (无法读取)", k["source"]) for k in st.skipped])
+
+    def remove_prompt(self, source: str | None) -> tuple[dict, str, str | None]:
+        """The delete confirmation naming the file (hidden when nothing is chosen), and the source it
+        names: the one a confirmation deletes, whatever is chosen by then."""
+        label = dict((v, k) for k, v in self.document_choices()).get(source or "")
+        if not label:
+            return gr.update(visible=False), "", None
+        text = f"**确认删除 {md(label)}?** 文件将从语料文件夹删除,其段落不再出现在回答中。"
+        return gr.update(visible=True), text, source
+
+    def add_documents(self, paths: list[str] | None, progress=gr.Progress()) -> str:  # noqa: B008
+        """Read each upload first; store the readable ones in the corpus folder and index them (only
+        they are embedded); refuse the others with the reason, leaving nothing of them behind."""
+        if not paths:
+            return "请先选择要添加的文档。\n\n" + self.index_status()
+        added, refused = [], []
+        for p in paths:
+            try:
+                added += self.service.add_documents([Path(p)])
+            except CorpusError as exc:
+                refused.append(f"- 未添加 {md(Path(p).name)}:{md(reason_zh(str(exc)))}")
+        lines = ["\n".join(refused)] if refused else []
+        if not added:
+            return "\n\n".join(["**没有添加任何文档。**", *lines, self.index_status()])
+        status = self.rebuild(progress, force=False)
+        titles = {d["source"]: d for d in self.service.status().documents}
+        names = "、".join(md(document_label(titles[a], self.service.settings)) if a in titles else md(Path(a).name)
+                         for a in added)
+        return "\n\n".join([f"已添加 {len(added)} 个文档:{names}", *lines, status])
+
+    def remove_document(self, source: str | None, progress=gr.Progress()) -> str:  # noqa: B008
+        if not source:
+            return "请先选择要删除的文档。\n\n" + self.index_status()
+        label = dict((v, k) for k, v in self.document_choices()).get(source, Path(source).name)
+        try:
+            self.service.remove_document(source)
+        except CorpusError:
+            return f"未删除 {md(label)}:它已不在语料文件夹中。\n\n" + self.index_status()
+        return f"已删除 {md(label)}。\n\n" + self.rebuild(progress, force=False)
+
+    def rebuild(self, progress=gr.Progress(), force: bool = True) -> str:  # noqa: B008 - Gradio injects progress
+        steps = [("load", "读取文档"), ("read", "读取文档"), ("chunk", "切分段落"), ("embed", "计算向量"),
+                 ("vector", "计算向量"), ("writ", "写入索引"), ("swap", "切换到新索引")]
+        seen: list[str] = []
+
+        def on_log(line: str) -> None:
+            seen.append(line)
+            stage = next((zh for key, zh in steps if key in line.lower()), "正在重建")
+            progress(min(0.95, len(seen) / 12), desc=f"正在重建索引:{stage}…")
+
+        try:
+            progress(0, desc="正在重建索引:开始…")
+            report = self.service.rebuild(force=force, log=on_log)
+        except RebuildBusy:
+            return "已有一次重建在进行中,完成后会自动使用新索引。\n\n" + self.index_status()
+        except Exception:  # noqa: BLE001 - say so; the previous index stays in use, the log has the reason
+            log.exception("rebuild failed")
+            return "重建失败,仍在使用原索引 (原因见服务器日志)。\n\n" + self.index_status()
+        done = (f"重建完成:{report.documents} 个文档,{report.passages} 个段落,新计算向量 {report.embedded} 条,"
+                f"用时 {report.seconds:.1f} 秒。")
+        return done + "\n\n" + self.index_status()
+
+
+def problem_reply(sentence: str) -> str:
+    """A reply that is no search result: one sentence, copied as it reads."""
+    return (f'<div class="pqa-reply pqa-problem" data-copy="{escape(sentence)}">'
+            f'<div class="pqa-warn" role="status">{escape(sentence)}</div></div>')
+
+
+def heading_lines(text: str, body: list[tuple[int, int]]) -> frozenset[int]:
+    """Start offsets of the text's lines that no passage covers (the title and the headings)."""
+    body = sorted(body)
+    starts, ends = [s for s, _ in body], []
+    reach = -1
+    for _, e in body:  # the furthest end reached by any passage starting at or before each one
+        reach = max(reach, e)
+        ends.append(reach)
+    out, pos = set(), 0
+    for line in text.split("\n"):
+        s, e = pos, pos + len(line)
+        pos = e + 1
+        i = bisect_right(starts, e - 1) - 1  # the last passage starting inside or before the line
+        if line.strip() and (i < 0 or ends[i] <= s):
+            out.add(s)
+    return frozenset(out)

@@ -1,0 +1,37 @@
+"""The page's files kept beside the code (``web/assets/``, package data): its CSS, its script, and
+the template of the source view."""
+
+from __future__ import annotations
+
+from functools import cache
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from ..rendering import SourceView, file_name, source_html
+
+ASSETS = files("pudong_qa.web") / "assets"
+
+
+@cache
+def asset(name: str) -> str:
+    """The text of one file in ``web/assets/``."""
+    return (ASSETS / name).read_text(encoding="utf-8")
+
+
+def css_paths() -> list[Path]:
+    """The chat page's style sheet, for ``launch(css_paths=…)`` (Gradio scopes it to the page)."""
+    return [Path(str(ASSETS / "page.css"))]
+
+
+def head() -> str:
+    """What goes into the page's <head>: the rules Gradio must not scope, and the page's script."""
+    return f"<style>\n{asset('head.css')}</style>\n<script>\n{asset('page.js')}</script>"
+
+
+def source_page(view: SourceView) -> str:
+    """The ``/doc`` page: the whole document with the passage and its answer sentence marked."""
+    c = view.citation
+    return Template(asset("source.html")).substitute(title=escape(c.title or file_name(c.source)),
+                                                    css=asset("source.css"), body=source_html(view))

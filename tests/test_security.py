@@ -257,3 +257,77 @@ def test_sign_in_is_free_on_loopback_asked_on_request_and_required_beyond(tmp_pa
     add_people(Settings(root=tmp_path))
     asked = make_office(Settings(root=tmp_path, require_signin=True), service_factory=Fake, log=lambda _: None)
     assert TestClient(build_app(asked, page=False)).get("/api/whoami").status_code == 401
+
+
+# ---------------------------------------------------------------- the page's own handlers
+
+
+class Req:
+    """What Gradio hands a handler: ``username`` is the principal's id (server.py's auth_dependency)."""
+
+    def __init__(self, username: str | None) -> None:
+        self.username = username
+
+
+def _page(office):
+    from pudong_qa.page_access import PageAccess
+    from pudong_qa.web import ChatPage
+
+    _, service = office.kbs.get()
+    return ChatPage(service, PageAccess(office, "corpus"))
+
+
+def test_the_page_refuses_readers_on_the_server(served, tmp_path):
+    office, _, _ = served
+    page = _page(office)
+    upload = tmp_path / "new.txt"
+    upload.write_text("新报告\n一、概况\n新区的湖面积约5平方公里。\n", encoding="utf-8")
+    before = corpus_state(office)
+    reader, key = Req("alice"), Req("key:dify")
+    for who in (reader, key, Req(None), Req("nobody")):
+        assert "只有编辑" in page.add_documents([str(upload)], progress=lambda *a, **k: None, request=who)
+        assert "只有编辑" in page.remove_document("corpus/pudong-government-innovation-report.txt",
+                                                progress=lambda *a, **k: None, request=who)
+        assert "只有编辑" in page.rebuild(progress=lambda *a, **k: None, request=who)
+    assert corpus_state(office) == before
+    assert page.index_tab(reader)["visible"] is False and page.index_tab(Req("ed"))["visible"] is True
+    assert "alice(读者)" in page.whoami(reader) and 'href="/logout"' in page.whoami(reader)
+    assert page.whoami(key) == ""
+    assert "重建完成" in page.rebuild(progress=lambda *a, **k: None, request=Req("ed"))
+    log = [(e["who"], e["action"], e.get("detail", {}).get("via")) for e in office.audit.read()]
+    assert ("alice", "refused", "page") in log and ("ed", "rebuild", "page") in log
+
+
+def test_feedback_and_batches_record_who(served, tmp_path):
+    import json
+
+    from pudong_qa.feedback import read_feedback
+
+    office, _, _ = served
+    page = _page(office)
+
+    class Like:
+        index, liked = 1, True
+
+    reply = page.chat("管办评 是什么", [])
+    history = [{"role": "user", "content": "管办评 是什么"}, {"role": "assistant", "content": reply}]
+    page.feedback(history, {}, Like(), request=Req("alice"))
+    assert read_feedback(office.settings)[-1]["who"] == "alice"
+    questions = tmp_path / "qs.txt"
+    questions.write_text("管办评 是什么\n浦东新区下辖多少个街道办事处\n", encoding="utf-8")
+    page.batch_view(str(questions), 3, progress=None, request=Req("alice"))
+    batch = [e for e in office.audit.read() if e["action"] == "batch"][-1]
+    assert batch["who"] == "alice" and batch["detail"]["questions"] == 2 and batch["detail"]["via"] == "page"
+    assert json.dumps(batch, ensure_ascii=False).count("qs") >= 1  # the download files are named
+
+
+def test_the_page_api_refuses_a_reader_session(served, live):
+    from gradio_client import Client
+
+    office, client, _ = served
+    reader = TestClient(client.app)
+    cookie = sign_in(reader, "alice").cookies.get(SESSION_COOKIE) or reader.cookies.get(SESSION_COOKIE)
+    before = corpus_state(office)
+    page = Client(live + "/", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, verbose=False)
+    assert "只有编辑" in page.predict(api_name="/rebuild")
+    assert corpus_state(office) == before

@@ -16,7 +16,7 @@ from pathlib import Path
 from .settings import Settings
 
 FILE_NAME = "feedback.jsonl"
-CSV_COLUMNS = ["time", "rating", "question", "query", "answered", "confidence", "first_result", "first_citation",
+CSV_COLUMNS = ["time", "who", "rating", "question", "query", "answered", "confidence", "first_result", "first_citation",
                "results"]
 _lock = threading.Lock()
 
@@ -25,9 +25,10 @@ def feedback_path(settings: Settings) -> Path:
     return Path(settings.data_dir) / FILE_NAME
 
 
-def record_feedback(settings: Settings, rating: str, shown: dict) -> dict:
-    """Append one rating with what was shown (the reply's question, query, answered flag, results)."""
-    entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rating": rating,
+def record_feedback(settings: Settings, rating: str, shown: dict, who: str = "") -> dict:
+    """Append one rating with what was shown (the reply's question, query, answered flag, results)
+    and who gave it (a user name, ``key:NAME``, or ``local`` on a sign-in-free server)."""
+    entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": who, "rating": rating,
              "question": shown.get("question", ""), "query": shown.get("query", ""),
              "answered": bool(shown.get("answered")), "confidence": shown.get("confidence"),
              "results": shown.get("results", [])}

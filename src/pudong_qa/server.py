@@ -81,14 +81,15 @@ def mount_page(app: FastAPI, office: Office) -> None:
     ``gr.Request.username`` (the principal's id, from the access middleware)."""
     import gradio as gr
 
+    from .page_access import PageAccess
     from .web import build_demo
     from .web.handlers import UPLOAD_LIMIT_BYTES, ChatPage
     from .web.server import doc_route
     from .web.static import css_paths, head
 
     settings = office.settings
-    _, service = office.kbs.get()
-    demo = build_demo(service, service.settings)
+    kb, service = office.kbs.get()
+    demo = build_demo(service, service.settings, PageAccess(office, kb))
     demo.queue(default_concurrency_limit=settings.concurrency)
     app.router.routes.append(doc_route(ChatPage(service)))
 

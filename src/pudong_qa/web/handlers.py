@@ -20,6 +20,7 @@ from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, probl
 from ..errors import CorpusError, QuestionFileError, RebuildBusy
 from ..feedback import record_feedback
 from ..formats import binary_kind, describe_file, reason_zh
+from ..page_access import PageAccess
 from ..passages import passages_of
 from ..query import question_problem
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
@@ -38,8 +39,9 @@ log = logging.getLogger("pudong_qa")
 class ChatPage:
     """The page's event handlers, over one service."""
 
-    def __init__(self, service: QAService) -> None:
+    def __init__(self, service: QAService, access: PageAccess | None = None) -> None:
         self.service = service
+        self.access = access or PageAccess()  # who asks, and may they (page_access.py)
 
     # ------------------------------------------------------------ first screen
 
@@ -74,7 +76,8 @@ class ChatPage:
             return problem_reply("出错了,请稍后再试。")
         return render_response(resp, searched=query)
 
-    def feedback(self, history: list[dict] | None, votes: dict | None, data: gr.LikeData) -> tuple[dict, str]:
+    def feedback(self, history: list[dict] | None, votes: dict | None, data: gr.LikeData,
+                 request: gr.Request = None) -> tuple[dict, str]:
         """A thumbs up/down on a reply: store it with the question and the results shown. Returns the
         page's votes (kept in the browser, so a reload shows them) and a line saying it was recorded."""
         votes = dict(votes or {})
@@ -92,7 +95,7 @@ class ChatPage:
             shown = {"question": as_text(before[-1]["content"]) if before else "", "results": [],
                      "reply": re.sub(r"<[^>]+>", "", content)}
         rating = "up" if data.liked is True else "down" if data.liked is False else str(data.liked)
-        record_feedback(self.service.settings, rating, shown)
+        record_feedback(self.service.settings, rating, shown, who=self.access.name(request))
         votes[str(index)] = "Like" if rating == "up" else "Dislike"
         return votes, f'<p role="status">已记录你的评价:{RATINGS.get(rating, rating)}。谢谢!</p>'
 
@@ -167,9 +170,12 @@ class ChatPage:
     def batch_headers() -> list[str]:
         return list(TABLE_COLUMNS)
 
-    def batch_view(self, path: str | None, top_k: float = 3, progress=gr.Progress()):  # noqa: B008
-        """The batch event: (summary, the table as HTML, download files)."""
+    def batch_view(self, path: str | None, top_k: float = 3, progress=gr.Progress(),  # noqa: B008
+                   request: gr.Request = None):
+        """The batch event: (summary, the table as HTML, download files); who ran it goes to the audit log."""
         msg, headers, rows, files = self.batch_table(path, top_k, progress)
+        if files:
+            self.access.record(request, "batch", [Path(f).name for f in files], questions=len(rows))
         return msg, batch_table_html(headers, rows), files
 
     def batch_table(self, path: str | None, top_k: float = 3, progress=None):
@@ -215,6 +221,14 @@ class ChatPage:
 
     # ------------------------------------------------------------ index
 
+    def index_tab(self, request: gr.Request = None):
+        """The index tab is shown to editors only (readers' requests are refused anyway)."""
+        return gr.update(visible=self.access.may(request, "add"))
+
+    def whoami(self, request: gr.Request = None) -> str:
+        """The signed-in person and a sign-out link (nothing on a sign-in-free server)."""
+        return self.access.banner(request)
+
     def index_status(self) -> str:
         return status_markdown(self.service.status(), self.service.settings, self.service.rebuilding)
 
@@ -233,9 +247,13 @@ class ChatPage:
         text = f"**确认删除 {md(label)}?** 文件将从语料文件夹删除,其段落不再出现在回答中。"
         return gr.update(visible=True), text, source
 
-    def add_documents(self, paths: list[str] | None, progress=gr.Progress()) -> str:  # noqa: B008
+    def add_documents(self, paths: list[str] | None, progress=gr.Progress(),  # noqa: B008
+                      request: gr.Request = None) -> str:
         """Read each upload first; store the readable ones in the corpus folder and index them (only
-        they are embedded); refuse the others with the reason, leaving nothing of them behind."""
+        they are embedded); refuse the others with the reason, leaving nothing of them behind.
+        Editors only, checked here on the server (a reader's page has no index tab either)."""
+        if refused := self.access.refusal(request, "add"):
+            return refused + "\n\n" + self.index_status()
         if not paths:
             return "请先选择要添加的文档。\n\n" + self.index_status()
         added, refused = [], []
@@ -247,13 +265,17 @@ class ChatPage:
         lines = ["\n".join(refused)] if refused else []
         if not added:
             return "\n\n".join(["**没有添加任何文档。**", *lines, self.index_status()])
-        status = self.rebuild(progress, force=False)
+        self.access.record(request, "add", added)
+        status = self.rebuild(progress, force=False, request=request)
         titles = {d["source"]: d for d in self.service.status().documents}
         names = "、".join(md(document_label(titles[a], self.service.settings)) if a in titles else md(Path(a).name)
                          for a in added)
         return "\n\n".join([f"已添加 {len(added)} 个文档:{names}", *lines, status])
 
-    def remove_document(self, source: str | None, progress=gr.Progress()) -> str:  # noqa: B008
+    def remove_document(self, source: str | None, progress=gr.Progress(),  # noqa: B008
+                        request: gr.Request = None) -> str:
+        if refused := self.access.refusal(request, "remove"):
+            return refused + "\n\n" + self.index_status()
         if not source:
             return "请先选择要删除的文档。\n\n" + self.index_status()
         label = dict((v, k) for k, v in self.document_choices()).get(source, Path(source).name)
@@ -261,9 +283,13 @@ class ChatPage:
             self.service.remove_document(source)
         except CorpusError:
             return f"未删除 {md(label)}:它已不在语料文件夹中。\n\n" + self.index_status()
-        return f"已删除 {md(label)}。\n\n" + self.rebuild(progress, force=False)
+        self.access.record(request, "remove", source)
+        return f"已删除 {md(label)}。\n\n" + self.rebuild(progress, force=False, request=request)
 
-    def rebuild(self, progress=gr.Progress(), force: bool = True) -> str:  # noqa: B008 - Gradio injects progress
+    def rebuild(self, progress=gr.Progress(), force: bool = True,  # noqa: B008 - Gradio injects progress
+                request: gr.Request = None) -> str:
+        if refused := self.access.refusal(request, "rebuild"):
+            return refused + "\n\n" + self.index_status()
         steps = [("load", "读取文档"), ("read", "读取文档"), ("chunk", "切分段落"), ("embed", "计算向量"),
                  ("vector", "计算向量"), ("writ", "写入索引"), ("swap", "切换到新索引")]
         seen: list[str] = []
@@ -281,6 +307,7 @@ class ChatPage:
         except Exception:  # noqa: BLE001 - say so; the previous index stays in use, the log has the reason
             log.exception("rebuild failed")
             return "重建失败,仍在使用原索引 (原因见服务器日志)。\n\n" + self.index_status()
+        self.access.record(request, "rebuild", force=force, passages=report.passages)
         done = (f"重建完成:{report.documents} 个文档,{report.passages} 个段落,新计算向量 {report.embedded} 条,"
                 f"用时 {report.seconds:.1f} 秒。")
         return done + "\n\n" + self.index_status()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..page_access import PageAccess
 from ..rendering import batch_table_html
 from ..service import QAService
 from ..settings import Settings
@@ -42,24 +43,28 @@ def show(visible: bool):
     return lambda: gr.update(visible=visible)
 
 
-def build_demo(service: QAService, settings: Settings | None = None) -> gr.Blocks:
-    """The page's layout and events over ``service``."""
+def build_demo(service: QAService, settings: Settings | None = None, access: PageAccess | None = None) -> gr.Blocks:
+    """The page's layout and events over ``service``; ``access`` says who uses it (server.py).
+    The index tab appears once the page knows its user is an editor."""
     settings = settings or service.settings
-    page = ChatPage(service)
+    page = ChatPage(service, access)
     with gr.Blocks(title="浦东报告问答", analytics_enabled=False) as demo:
         saved = gr.BrowserState([], storage_key=HISTORY_KEY)
         votes = gr.BrowserState({}, storage_key=VOTES_KEY)
+        whoami = gr.HTML("", elem_id="whoami")
         welcome = gr.Markdown(page.welcome(), elem_id="welcome")
         with gr.Tab("问答", elem_id="tab-chat"):
             chatbot, box = chat_tab(page, settings, saved, votes)
         with gr.Tab("批量提问", elem_id="tab-batch"):
             batch_tab(page, settings)
-        with gr.Tab("文档与索引", elem_id="tab-index"):
+        with gr.Tab("文档与索引", elem_id="tab-index", visible=False) as index_tab_:
             status, changed = index_tab(page, settings)
         for event in changed:  # the header names the documents known now
             event.then(page.welcome, None, welcome, api_name=False)
         demo.load(page.index_status, None, status, api_name=False)
         demo.load(page.welcome, None, welcome, api_name=False)
+        demo.load(page.index_tab, None, index_tab_, api_name=False, show_progress="hidden")
+        demo.load(page.whoami, None, whoami, api_name=False, show_progress="hidden")
         demo.load(page.restore, [saved, votes], [chatbot, box], api_name=False).then(
             None, js="() => { window.pqaFocusQuestion(); window.pqaShowLast(); }")
     return demo

@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
+LINTED := src tests benchmarks scripts training app.py
 
 .PHONY: setup system-deps run test test-fast lint bench install-check clean-venv
 
@@ -41,16 +42,16 @@ run: setup
 test: setup system-deps
 	@if command -v npm >/dev/null 2>&1; then [ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --silent; \
 		else echo "note: npm not found, so the colour-contrast browser test will be skipped"; fi
-	$(VENV)/bin/ruff check src tests benchmarks scripts app.py
+	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/python -m pytest -q
 
-# The edit-run loop: everything that needs neither the real model nor a browser (about a minute).
+# The edit-run loop: everything that needs neither the real model nor a browser (about two minutes).
 test-fast: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts app.py
+	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/python -m pytest -q -m "not slow and not browser and not load"
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts app.py
+	$(VENV)/bin/ruff check $(LINTED)
 
 bench: setup
 	$(PY) -m benchmarks.bench tests/data/own_questions.jsonl --eval-file tests/data/own_questions.jsonl

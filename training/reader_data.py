@@ -1,8 +1,8 @@
-"""Build the reader's (question, candidate sentence) data from /work/shared and the frozen CLI.
+"""Build the reader's (question, candidate sentence) data from ../shared and the product's own retrieval.
 
 Deterministic. Needs, for each external set, a folder made by external_bench.py prepare with an
 index built and the questions asked by the frozen CLI (training/retrieve.sh does both), and the
-report questions asked the same way (cwd /work/base). Writes to SCRATCH/data/ (default /work/reader):
+report questions asked the same way. Writes to SCRATCH/data/ (default training/work):
 
   questions.jsonl  one line per question: set, split (train/val), question, answerable, gold
                    strings, gold doc, the system's `answered`, and the top-10 results, each with
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import sys
@@ -27,23 +26,22 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, os.environ.get("PUDONG_QA_BASE_SRC", "/work/base/src"))
+
+from reader_common import ROOT, SCRATCH  # noqa: E402
 
 from pudong_qa.chunking import DEFAULT_MAX_CHARS, _cut_long, split_sentences  # noqa: E402
 from pudong_qa.corpus import load_document  # noqa: E402
 
-from reader_common import SCRATCH  # noqa: E402
-
-SHARED = Path("/work/shared/eval/external")
+SHARED = ROOT.parent / "shared" / "eval" / "external"
 EXTERNAL = {  # set name -> (SQuAD file, folder under SCRATCH/ext)
     "cmrc": (SHARED / "cmrc2018_trial.json", "cmrc-trial"),
     "drcd": (SHARED / "drcd_dev.json", "drcd-dev"),
     "squad2": (SHARED / "squad2zh_dev_even.json", "squad2-even"),
 }
-REPORT_DATA = Path("/work/main/tests/data")
+REPORT_DATA = ROOT / "tests" / "data"
 REPORT_TRAIN = ["own", "heldout", "heldout2", "heldout3", "heldout4"]
 REPORT_VAL = ["heldout5"]  # heldout6/7 and shared/eval/dev_questions.jsonl are never read
-REPORT_ROOT = Path("/work/base")
+REPORT_ROOT = ROOT
 SPLIT_SEED = 20240601
 TRAIN_SHARE = 2 / 3
 
@@ -56,12 +54,14 @@ def clean(s: str) -> str:
 
 def make_splits(path: Path) -> dict:
     if path.exists():
-        return json.load(open(path, encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
     out = {"seed": SPLIT_SEED, "train_share": round(TRAIN_SHARE, 4), "note":
            "external sets: articles (index in the SQuAD file's data list) split, not questions; "
            "retrieval always runs over the whole set's corpus", "external": {}}
     for name, (f, _) in EXTERNAL.items():
-        data = json.load(open(f, encoding="utf-8"))["data"]
+        with open(f, encoding="utf-8") as fh:
+            data = json.load(fh)["data"]
         idx = list(range(len(data)))
         random.Random(f"{SPLIT_SEED}-{name}").shuffle(idx)
         n = round(len(idx) * TRAIN_SHARE)
@@ -137,10 +137,13 @@ def external_items(name: str, split: dict) -> list[dict]:
     """The set's questions in external_bench's order, with the gold spans mapped into the corpus text."""
     f, folder = EXTERNAL[name]
     d = SCRATCH / "ext" / folder
-    data = json.load(open(f, encoding="utf-8"))["data"]
+    with open(f, encoding="utf-8") as fh:
+        data = json.load(fh)["data"]
     short = re.sub(r"[^a-z]", "", folder.lower())[:6]  # external_bench names files by the set name given
-    gold = [json.loads(l) for l in open(d / "gold.jsonl", encoding="utf-8")]
-    got = [json.loads(l) for l in open(d / "answers.jsonl", encoding="utf-8") if l.strip()]
+    with open(d / "gold.jsonl", encoding="utf-8") as fh:
+        gold = [json.loads(line) for line in fh]
+    with open(d / "answers.jsonl", encoding="utf-8") as fh:
+        got = [json.loads(line) for line in fh if line.strip()]
     assert len(gold) == len(got)
     val = set(split["val"])
     docs = Docs(d)
@@ -237,39 +240,42 @@ def norm(s: str) -> str:
 
 def report_items(answers_path: Path, names: list[str]) -> list[dict]:
     docs = Docs(REPORT_ROOT)
-    got = [json.loads(l) for l in open(answers_path, encoding="utf-8") if l.strip()]
+    with open(answers_path, encoding="utf-8") as fh:
+        got = [json.loads(line) for line in fh if line.strip()]
     items, k = [], 0
     stats = {"questions": 0, "no_gold_span": 0, "gold_retrieved": 0, "evidence_not_found": 0}
     for name in names:
-        for line in open(REPORT_DATA / f"{name}_questions.jsonl", encoding="utf-8"):
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            a = got[k]
-            k += 1
-            assert clean(a["question"]) == clean(rec["question"]), (a["question"], rec["question"])
-            ev = [e for e in rec["evidence"] if e.strip()]
-            spans = []
-            source = None
-            for r in a.get("results") or []:
-                source = r["citation"]["source"]
-                break
-            if ev and source:
-                text = docs.get(source)[0].text
-                ntext = norm(text)
-                assert len(ntext) == len(text)  # NFKC keeps length for this text (checked)
-                for e in ev:
-                    occ = [m.start() for m in re.finditer(re.escape(e), text)] or \
-                          [m.start() for m in re.finditer(re.escape(norm(e)), ntext)]
-                    if not occ:
-                        stats["evidence_not_found"] += 1
-                    spans += [(i, i + len(e)) for i in occ]
-            item = make_item("report", "val" if name in REPORT_VAL else "train", clean(rec["question"]), a, docs, ev,
-                             Path(source).stem if source else None, sorted(set(spans)), stats, evidence=True)
-            item["qid"] = rec.get("id")
-            item["type"] = rec.get("type")
-            item["source_set"] = name
-            items.append(item)
+        with open(REPORT_DATA / f"{name}_questions.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                a = got[k]
+                k += 1
+                assert clean(a["question"]) == clean(rec["question"]), (a["question"], rec["question"])
+                ev = [e for e in rec["evidence"] if e.strip()]
+                spans = []
+                source = None
+                for r in a.get("results") or []:
+                    source = r["citation"]["source"]
+                    break
+                if ev and source:
+                    text = docs.get(source)[0].text
+                    ntext = norm(text)
+                    assert len(ntext) == len(text)  # NFKC keeps length for this text (checked)
+                    for e in ev:
+                        occ = [m.start() for m in re.finditer(re.escape(e), text)] or \
+                              [m.start() for m in re.finditer(re.escape(norm(e)), ntext)]
+                        if not occ:
+                            stats["evidence_not_found"] += 1
+                        spans += [(i, i + len(e)) for i in occ]
+                item = make_item("report", "val" if name in REPORT_VAL else "train", clean(rec["question"]), a,
+                                 docs, ev, Path(source).stem if source else None, sorted(set(spans)), stats,
+                                 evidence=True)
+                item["qid"] = rec.get("id")
+                item["type"] = rec.get("type")
+                item["source_set"] = name
+                items.append(item)
     assert k == len(got), (k, len(got))
     print("report", stats, file=sys.stderr)
     return items
@@ -285,14 +291,14 @@ def select_pairs(item: dict, qi: int, keep: int, extra_hard: int, rng: random.Ra
     answering sentence also without its answer, as a near miss (``answer_removed``)."""
     flat = [(r, x) for r in item["results"] for x in r["sents"] if x["new"] and x["label"] is not None]
     chosen = flat[:keep]
-    ids = {id(x) for _, x in chosen}
     chosen += [(r, x) for r, x in flat[keep:] if x["label"] == 1]
     hard = [(r, x) for r, x in flat[keep:] if x["label"] == 0 and r["doc"] == item["doc"]]
     rng.shuffle(hard)
     chosen += hard[:extra_hard]
     out = [{"q": item["question"], "title": r["title"], "text": x["text"], "prev": x["prev"], "label": x["label"],
             "set": item["set"], "qi": qi, "rank": r["rank"]} for r, x in chosen]
-    out += [{"q": item["question"], "title": x["title"], "text": x["text"], "prev": x["prev"], "label": 1, "set": item["set"], "qi": qi, "rank": 99}
+    out += [{"q": item["question"], "title": x["title"], "text": x["text"], "prev": x["prev"], "label": 1,
+             "set": item["set"], "qi": qi, "rank": 99}
             for x in item["extra_pos"]]
     if removed:
         out += [n for n in (answer_removed(p, item["answers"]) for p in out if p["label"] == 1) if n]
@@ -322,7 +328,7 @@ def main() -> None:
     out = SCRATCH / "data"
     out.mkdir(parents=True, exist_ok=True)
     items = []
-    for name, (f, folder) in EXTERNAL.items():
+    for name in EXTERNAL:
         items += external_items(name, splits["external"][name])
     items += report_items(Path(a.report_answers), REPORT_TRAIN + REPORT_VAL)
     with open(out / "questions.jsonl", "w", encoding="utf-8") as f:

@@ -3,6 +3,7 @@
     python training/reader_policy.py record WEIGHTS        # run the calib and test questions, save what was read
     python training/reader_policy.py fit WEIGHTS           # choose the policy on the calib halves, write it
     python training/reader_policy.py report WEIGHTS        # the chosen policy on the test halves
+    python training/reader_policy.py signals WEIGHTS       # reader vs word evidence as refusal signals
 
 ``record`` runs the real ``Searcher`` with the reader at WEIGHTS (reading the first 3 results'
 sentences, all of them, in retrieval's order) over each set's own corpus and index (built by
@@ -28,8 +29,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from reader_common import SCRATCH  # noqa: E402
+
 ROOT = HERE.parent
-SCRATCH = Path("/work/reader")
 SHARED = ROOT.parent / "shared"
 EXTERNAL = {"cmrc": "cmrc-trial", "drcd": "drcd-dev", "squad2": "squad2-even"}
 FR_TARGET = {"report": 0.05, "cmrc": 0.02, "drcd": 0.02, "squad2": 0.10}
@@ -165,11 +168,63 @@ def fit(recs: list[dict]) -> tuple[dict, dict]:
     return best[1], best[2]
 
 
+def signals(recs: list[dict]) -> None:
+    """Per part: the refusal each signal buys at false refusal 0.02/0.05/0.10 (threshold = that
+    quantile of the answerable questions' scores), for the reader (the first result's best
+    sentence) and for retrieval's confidence; and the reader's mean score on the first result
+    when it holds the answer, when it does not, and on unanswerable questions."""
+    for part in sorted({r["part"] for r in recs}):
+        rs = [r for r in recs if r["part"] == part]
+        ok = np.array([r["answerable"] for r in rs])
+        read = np.array([max(r["probs"][0]) if r["probs"] and r["probs"][0] else 0.0 for r in rs])
+        held = np.array([bool(r["holds"] and r["holds"][0]) for r in rs])
+        line = {"n": len(rs),
+                "reader_on_answer": round(float(read[ok & held].mean()), 3) if (ok & held).any() else None,
+                "reader_on_other": round(float(read[ok & ~held].mean()), 3) if (ok & ~held).any() else None,
+                "reader_on_unanswerable": round(float(read[~ok].mean()), 3) if (~ok).any() else None}
+        if ok.any() and (~ok).any():
+            conf = np.array([r["confidence"] for r in rs])
+            for name, score in (("reader", read), ("confidence", conf)):
+                line[name] = {fr: round(float((score[~ok] < np.quantile(score[ok], fr)).mean()), 3)
+                              for fr in (0.02, 0.05, 0.10)}
+        print(part, json.dumps(line))
+
+
+def heldout_scores(name: str, folder: Path, answers: Path) -> dict:
+    """external_bench's metrics of a run (``answers``: its answers.jsonl over ``folder``) on the
+    set's held-out articles only, calib and test halves apart."""
+    sys.path.insert(0, str(SHARED / "eval" / "external"))
+    import tempfile
+
+    import external_bench
+
+    gold = (folder / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    got = answers.read_text(encoding="utf-8").splitlines()
+    out = {}
+    for part in ("calib", "test"):
+        docs = {q["doc"] for q in external_questions(name, part)}
+        keep = [i for i, line in enumerate(gold) if json.loads(line)["doc"] in docs]
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "gold.jsonl").write_text("\n".join(gold[i] for i in keep) + "\n", encoding="utf-8")
+            Path(tmp, "answers.jsonl").write_text("\n".join(got[i] for i in keep) + "\n", encoding="utf-8")
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                out[part] = external_bench.score(tmp, str(Path(tmp, "answers.jsonl")))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["record", "fit", "report"])
-    ap.add_argument("weights", type=Path)
+    ap.add_argument("command", choices=["record", "fit", "report", "signals", "heldout"])
+    ap.add_argument("weights", type=Path, help="the reader's folder; for heldout: the set name (cmrc, drcd, squad2)")
+    ap.add_argument("--run", type=Path, help="heldout: an external_bench run folder (its answers.jsonl)")
     a = ap.parse_args()
+    if a.command == "heldout":
+        got = heldout_scores(str(a.weights), a.run, a.run / "answers.jsonl")
+        print(json.dumps({k: {m: round(v, 4) for m, v in d.items()} for k, d in got.items()}))
+        return
     store = a.weights / "policy-record.json"
     if a.command == "record":
         qs = [q for n in EXTERNAL for part in ("calib", "test") for q in
@@ -179,6 +234,9 @@ def main() -> None:
         store.write_text(json.dumps(recs), encoding="utf-8")
         return
     recs = json.loads(store.read_text(encoding="utf-8"))
+    if a.command == "signals":
+        signals(recs)
+        return
     calib = [r for r in recs if r["part"].endswith("/calib") or r["part"] in REPORT_CALIB]
     test = [r for r in recs if r not in calib]
     meta_path = a.weights / "reader.json"

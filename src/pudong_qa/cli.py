@@ -13,64 +13,24 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from . import speedups
+from .cli_common import CLIError, friendly_errors, log, settings_from
 from .cli_office import office_commands
-from .errors import PudongQAError
 from .settings import ENV_PREFIX, Settings
-
-EXIT_USAGE = 2
-
-
-class CLIError(click.ClickException):
-    """A problem the user can fix: one line on stderr, exit status 2."""
-
-    exit_code = EXIT_USAGE
-
-    def format_message(self) -> str:
-        return f"error: {self.message}"
-
-    def show(self, file=None) -> None:
-        click.echo(f"pudong-qa: {self.format_message()}", err=True, file=file)
-
-
-def _log(msg: str) -> None:
-    click.echo(msg, err=True)
-
-
-@contextmanager
-def _friendly_errors():
-    """Turn the package's errors into ``CLIError`` (and Ctrl-C into exit status 130)."""
-    from .embedding import quiet_transformers
-
-    quiet_transformers()
-    try:
-        yield
-    except PudongQAError as exc:
-        raise CLIError(str(exc)) from exc
-    except KeyboardInterrupt:
-        click.echo("pudong-qa: interrupted", err=True)
-        sys.exit(130)
 
 
 def _env_help(name: str) -> str:
     return f"[env {ENV_PREFIX}{name}]"
 
 
-def _settings(ctx: click.Context, **overrides) -> Settings:
-    try:
-        return Settings.from_env(**ctx.obj, **overrides)
-    except PudongQAError as exc:
-        raise CLIError(str(exc)) from exc
-
-
 def _open_searcher(settings: Settings):
     from .service import open_searcher
 
-    return open_searcher(settings, log=_log, progress=sys.stderr.isatty())
+    return open_searcher(settings, log=log, progress=sys.stderr.isatty())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -83,9 +43,9 @@ def _open_searcher(settings: Settings):
 @click.option("--milvus-uri", help="Keep the index in Milvus: a path ending in .db (Milvus Lite, a local file) or "
               f"http://host:19530 (a server; token from {ENV_PREFIX}MILVUS_TOKEN). [default: the local store] "
               f"{_env_help('MILVUS_URI')}")
-@click.option("--reader", type=click.Choice(["on", "off"]), default=None,
-              help="on: a trained reader reads the first results and decides whether they answer (and which "
-              f"sentence); off: word and vector evidence only. [default: on] {_env_help('READER')}")
+@click.option("--reader", help="off, or the folder of a trained reader (reader.safetensors + reader.json, made by "
+              "training/train_reader.py): it reads the first results' sentences and decides whether they answer "
+              f"and which sentence. No reader ships with the package. [default: off] {_env_help('READER')}")
 @click.version_option(package_name="pudong-qa")
 @click.pass_context
 def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None,
@@ -114,11 +74,11 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
     """
     from .indexing import build_index
 
-    settings = _settings(ctx)
-    with _friendly_errors():
-        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=_log, strict=strict)
+    settings = settings_from(ctx)
+    with friendly_errors():
+        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=log, strict=strict)
     if report.skipped:
-        _log(f"{len(report.skipped)} file(s) could not be read and were skipped (see above).")
+        log(f"{len(report.skipped)} file(s) could not be read and were skipped (see above).")
     if not report.rebuilt:
         click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); use --force to rebuild.")
         return
@@ -154,8 +114,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
 
     if bool(question) == bool(questions_file):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
-    settings = _settings(ctx, top_k=top_k)
-    with _friendly_errors():
+    settings = settings_from(ctx, top_k=top_k)
+    with friendly_errors():
         if questions_file:
             items = read_question_file(questions_file)
         else:
@@ -175,7 +135,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
     if questions_file:
         answered = sum(r["answered"] for r in records)
         errors = sum(bool(r.get("error")) for r in records)
-        _log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
+        log(f"Answered {len(items)} questions in {seconds:.2f} s ({len(items) / max(seconds, 1e-9):.0f} q/s): "
              f"{answered} confident, {len(items) - answered - errors} low-confidence, {errors} unusable lines")
     _done()
 
@@ -212,10 +172,10 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
 
     from .evaluation import evaluate, evaluate_squad, is_squad, load_eval_questions
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     if is_squad(file):
-        with _friendly_errors():
-            metrics = evaluate_squad(file, settings, top_k=top_k, log=_log, progress=sys.stderr.isatty())
+        with friendly_errors():
+            metrics = evaluate_squad(file, settings, top_k=top_k, log=log, progress=sys.stderr.isatty())
         if as_json:
             click.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}))
         else:
@@ -223,7 +183,7 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
                 click.echo(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
         _done()
         return
-    with _friendly_errors():
+    with friendly_errors():
         questions = load_eval_questions(file)
         report = evaluate(_open_searcher(settings), questions, top_k=top_k)
     if show_misses:
@@ -269,8 +229,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, require_signin
     if share:
         raise CLIError("--share is no longer offered: the page and the API are served together; "
                        "give colleagues the server's address instead (--host 0.0.0.0, with sign-in)")
-    settings = _settings(ctx, host=host, port=port, require_signin=require_signin)
-    with _friendly_errors():
+    settings = settings_from(ctx, host=host, port=port, require_signin=require_signin)
+    with friendly_errors():
         from .server import serve as serve_all
 
         serve_all(settings, kb_specs)
@@ -284,7 +244,7 @@ def feedback(ctx: click.Context, export: Path) -> None:
     """Export the feedback given on the chat page (stored in <data dir>/feedback.jsonl)."""
     from .feedback import export_feedback, feedback_path
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     n = export_feedback(settings, export)
     click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
 
@@ -305,21 +265,13 @@ def _done() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The console script. After ``build``, ``ask`` or ``eval`` has done its work, the process
-    flushes its output and ends with ``os._exit``: Python's teardown would free the model's
-    tokenizer (a 250,000-piece trie, one allocation per node) and run a last garbage collection,
-    ~0.7 s added to every command that loaded the model (docs/benchmarks.md); the system frees the
-    memory at once. Called with ``argv`` (in-process, e.g. ``app.py``), Python exits as usual."""
+    flushes its output and ends without Python's teardown (``speedups.exit_now``); the system frees
+    the memory at once. Called with ``argv`` (in-process, e.g. ``app.py``), Python exits as usual."""
     try:
         cli(args=argv, prog_name="pudong-qa")
     except SystemExit as ended:
         if argv is None and _finished:
-            code = ended.code if isinstance(ended.code, int) else 0 if ended.code is None else 1
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError):  # closed or broken pipe: nothing more can be written
-                    code = code or 1
-            os._exit(code)
+            speedups.exit_now(ended.code if isinstance(ended.code, int) else 0 if ended.code is None else 1)
         raise
 
 

@@ -13,19 +13,12 @@ import sys
 import click
 
 from .auth import ROLES
+from .cli_common import CLIError, friendly_errors, settings_from
 
 ENV_DATA = "[data folder: env PUDONG_QA_DATA_DIR, default ./data]"
 
 
-def _settings(ctx: click.Context):
-    from .cli import _settings as settings
-
-    return settings(ctx)
-
-
 def _fail(exc: Exception):
-    from .cli import CLIError
-
     return CLIError(str(exc))
 
 
@@ -38,7 +31,7 @@ def _password(password_stdin: bool, prompt: str = "Password") -> str:
 def _audit(ctx: click.Context, action: str, target: str, **detail) -> None:
     from .audit import AuditLog
 
-    AuditLog.for_data_dir(_settings(ctx).data_dir).record("cli", action, target=target, **detail)
+    AuditLog.for_data_dir(settings_from(ctx).data_dir).record("cli", action, target=target, **detail)
 
 
 @click.group(help=f"Who may sign in to the served page and API, with a role (reader or editor). {ENV_DATA}")
@@ -49,7 +42,7 @@ def users() -> None:
 def _store(ctx: click.Context):
     from .users import UserStore
 
-    return UserStore.for_data_dir(_settings(ctx).data_dir)
+    return UserStore.for_data_dir(settings_from(ctx).data_dir)
 
 
 @users.command("add")
@@ -118,7 +111,7 @@ def keys() -> None:
 def _keys(ctx: click.Context):
     from .keys import KeyStore
 
-    return KeyStore.for_data_dir(_settings(ctx).data_dir)
+    return KeyStore.for_data_dir(settings_from(ctx).data_dir)
 
 
 @keys.command("add")
@@ -145,7 +138,7 @@ def keys_add(ctx: click.Context, name: str, role: str, rate: float | None) -> No
 @click.pass_context
 def keys_list(ctx: click.Context) -> None:
     """List the keys: name, role, rate limit, first characters, when made."""
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     for k in _keys(ctx).list():
         rate = k["rate"] if k["rate"] is not None else f"{settings.key_rate:g} (default)"
         click.echo(f"{k['name']}\t{k['role']}\t{rate}/s\t{k['prefix']}…\t{k['created']}")
@@ -178,7 +171,7 @@ def audit(ctx: click.Context, last: int | None, as_json: bool) -> None:
 
     from .audit import AuditLog, format_entry
 
-    for entry in AuditLog.for_data_dir(_settings(ctx).data_dir).read(last):
+    for entry in AuditLog.for_data_dir(settings_from(ctx).data_dir).read(last):
         click.echo(json.dumps(entry, ensure_ascii=False) if as_json else format_entry(entry))
 
 
@@ -190,11 +183,10 @@ def audit(ctx: click.Context, last: int | None, as_json: bool) -> None:
 def mcp(ctx: click.Context, kb_specs: tuple[str, ...]) -> None:
     """An MCP server on standard input/output, for agent tools: tools ask, ask_many, list_documents
     and list_knowledge_bases (the same answers as the API). Local use; no sign-in."""
-    from .cli import _friendly_errors
     from .mcp_server import run_stdio
 
-    settings = _settings(ctx)
-    with _friendly_errors():
+    settings = settings_from(ctx)
+    with friendly_errors():
         run_stdio(settings, kb_specs)
 
 

@@ -84,7 +84,7 @@ def mount_page(app: FastAPI, office: Office) -> None:
     from .page_access import PageAccess
     from .web import build_demo
     from .web.handlers import UPLOAD_LIMIT_BYTES, ChatPage
-    from .web.server import doc_route
+    from .web.routes import doc_route
     from .web.static import css_paths, head
 
     settings = office.settings

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .conversation import contextualize
 from .corpus import LOADERS, relative_source
-from .errors import CorpusError, PudongQAError, RebuildBusy
+from .errors import CorpusError, RebuildBusy
 from .index import Index, load_index, read_manifest, read_source, verify_files
 from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
@@ -56,14 +56,12 @@ def _warm_model(settings: Settings, progress: bool):
 
 
 def load_reader_for(settings: Settings, progress: bool = False):
-    """The trained reader when the settings ask for it (``reader``: on or off), else None."""
+    """The trained reader in the folder ``settings.reader`` names, or None when it is ``off``."""
     if settings.reader == "off":
         return None
-    if settings.reader != "on":
-        raise PudongQAError(f"reader={settings.reader!r}: use on or off")
-    from .reader import load_reader
+    from .reader import load_reader_from
 
-    return load_reader(settings.cache_dir, progress)
+    return load_reader_from(Path(settings.reader), settings.cache_dir, progress)
 
 
 def _stale(settings: Settings) -> list[str]:

@@ -12,12 +12,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ..speedups import release_freed_memory
 from .onnx import ONNX_FILE, WORD_TABLE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,17 +81,6 @@ def side_by_side(workers: list, batches: list[list[int]], run) -> list:
     if failed:
         raise failed[0]
     return results
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by dropped sessions back to the system. glibc keeps it in the arenas of
-    the threads that made them (~215 MB for two sessions, measured), so a chat page that rebuilt
-    once would hold it for good; ``malloc_trim`` returns it. Elsewhere nothing to do."""
-    import ctypes
-    import ctypes.util
-
-    with suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def char_progress(total: int, enabled: bool):

@@ -26,7 +26,6 @@ from ..errors import CorpusError, IndexUnavailable
 from ..index import DOCUMENTS, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..settings import Settings
-from ..speedups import collector_paused
 from ..stores import StoreInput, store_class
 from ..tokenize import Tokenizer, corpus_terms, normalize
 from . import reuse
@@ -76,7 +75,7 @@ def build_index(
     t0 = time.perf_counter()
     index_dir = Path(settings.index)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(index_dir, lock_timeout, log), collector_paused(), contextlib.ExitStack() as held:
+    with build_lock(index_dir, lock_timeout, log), contextlib.ExitStack() as held:
         cleanup_strays(index_dir)
         reading = read_documents(settings, strict, log)
         state = expected_state(settings)

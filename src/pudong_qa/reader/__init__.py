@@ -2,12 +2,12 @@
 says how likely the sentence states the answer.
 
 Retrieval finds passages *about* what is asked; whether a passage *states* the asked fact (a
-figure, a date, a name) is what word and vector evidence cannot tell and a reader can. The
-weights in this folder were trained by ``training/train_reader.py`` from the material in
-``../shared`` (see training/README.md for the data, its licences and the held-out figures);
-they are e5's first layers fine-tuned, so at run time they sit on the same converted e5 model
-as the encoder: the graph is exported once into the model's cache folder and run with ONNX
-Runtime, no PyTorch at question time.
+figure, a date, a name) is what word and vector evidence cannot tell and a reader might. A reader
+is e5's first layers fine-tuned by ``training/train_reader.py`` from the material in ``../shared``
+(training/README.md: the data, its licences, the held-out figures). None ships with the package:
+the one trained so far does not beat word evidence (docs/retrieval.md, "The reader"), so it is
+opt-in (``--reader FOLDER``). At run time it sits on the same converted e5 model as the encoder:
+its graph is exported once into the model's cache folder and run with ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,6 @@ from ..locking import file_lock
 WEIGHTS = "reader.safetensors"
 META = "reader.json"
 BATCH_TOKENS = 2048  # padded tokens per forward pass: short, similar-length pairs run fastest
-
-
-def shipped() -> tuple[Path, Path]:
-    """The packaged weights and their description."""
-    folder = Path(str(files("pudong_qa.reader")))
-    return folder / WEIGHTS, folder / META
 
 
 @dataclass(frozen=True)
@@ -125,12 +118,6 @@ def _batches(lengths: list[int]) -> list[list[int]]:
 
 _loaded: dict[str, Reader] = {}
 _load_lock = threading.Lock()
-
-
-def load_reader(cache_dir: Path | None = None, progress: bool = False) -> Reader:
-    """The packaged reader, once per process."""
-    weights, meta_path = shipped()
-    return load_reader_from(weights.parent, cache_dir, progress)
 
 
 def load_reader_from(folder: Path, cache_dir: Path | None = None, progress: bool = False) -> Reader:

@@ -1,6 +1,6 @@
-"""The reader's ONNX graph, made once from the bundled e5 model and the shipped trained weights.
+"""The reader's ONNX graph, made once from the bundled e5 model and a reader's trained weights.
 
-The package ships only what training changed (the first layers of e5, the embedding LayerNorm
+A reader's folder holds only what training changed (the first layers of e5, the embedding LayerNorm
 and the classification head, fp16); the frozen word, position and type embeddings come from the
 same e5 conversion the encoder uses. The graph takes word vectors (looked up in numpy in the
 encoder's memory-mapped table, as the encoder does) and returns P(the text answers the question).

@@ -4,7 +4,7 @@
   page renders what the service returns; ``rendering.py`` turns results into HTML, ``batch.py``
   reads question files and writes the downloads).
 - ``layout`` — ``build_demo(service)``: the tabs and which control calls which handler.
-- ``server`` — ``serve(settings)`` (``pudong-qa serve`` and ``python app.py``) and the ``/doc`` route.
+- ``routes`` — the ``/doc`` route (``pudong_qa.server`` mounts the page and this route).
 - ``static`` — the CSS, script and source-view template in ``assets/`` (package data).
 """
 
@@ -12,6 +12,5 @@ from __future__ import annotations
 
 from .handlers import UPLOAD_LIMIT_BYTES, ChatPage
 from .layout import EXAMPLES, build_demo
-from .server import serve
 
-__all__ = ["EXAMPLES", "UPLOAD_LIMIT_BYTES", "ChatPage", "build_demo", "serve"]
+__all__ = ["EXAMPLES", "UPLOAD_LIMIT_BYTES", "ChatPage", "build_demo"]

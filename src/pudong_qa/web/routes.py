@@ -1,15 +1,9 @@
-"""Serving the page: the service loaded once, the Gradio app, and the plain ``/doc`` route that
-shows the document a citation points into."""
+"""The plain ``/doc`` route beside the Gradio app: the document a citation points into (the
+app itself is mounted by ``pudong_qa.server``)."""
 
 from __future__ import annotations
 
-import gradio as gr
-
-from ..service import QAService
-from ..settings import Settings
-from .handlers import UPLOAD_LIMIT_BYTES, ChatPage
-from .layout import build_demo
-from .static import css_paths, head
+from .handlers import ChatPage
 
 
 def doc_route(page: ChatPage):
@@ -30,15 +24,3 @@ def doc_route(page: ChatPage):
         return HTMLResponse(html)
 
     return Route("/doc", view, methods=["GET"])
-
-
-def serve(settings: Settings, share: bool = False, block: bool = True) -> gr.Blocks:
-    """Load the model and index (building the index first if missing or stale), then serve the page."""
-    service = QAService(settings, log=lambda m: print(m, flush=True))
-    demo = build_demo(service, settings)
-    demo.queue(default_concurrency_limit=settings.concurrency)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=share, css_paths=css_paths(),
-                head=head(), show_error=False, max_file_size=max(UPLOAD_LIMIT_BYTES, settings.max_file_bytes),
-                prevent_thread_lock=not block, quiet=False, footer_links=[],
-                app_kwargs={"routes": [doc_route(ChatPage(service))]})
-    return demo

@@ -1,0 +1,52 @@
+"""What every command shares: the one-line user error, the package's errors turned into it, the
+log line on stderr and the settings from the command line. Both ``cli`` and ``cli_office`` use them."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from .errors import PudongQAError
+from .settings import Settings
+
+EXIT_USAGE = 2
+
+
+class CLIError(click.ClickException):
+    """A problem the user can fix: one line on stderr, exit status 2."""
+
+    exit_code = EXIT_USAGE
+
+    def format_message(self) -> str:
+        return f"error: {self.message}"
+
+    def show(self, file=None) -> None:
+        click.echo(f"pudong-qa: {self.format_message()}", err=True, file=file)
+
+
+def log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@contextmanager
+def friendly_errors():
+    """Turn the package's errors into ``CLIError`` (and Ctrl-C into exit status 130)."""
+    from .embedding import quiet_transformers
+
+    quiet_transformers()
+    try:
+        yield
+    except PudongQAError as exc:
+        raise CLIError(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("pudong-qa: interrupted", err=True)
+        sys.exit(130)
+
+
+def settings_from(ctx: click.Context, **overrides) -> Settings:
+    try:
+        return Settings.from_env(**ctx.obj, **overrides)
+    except PudongQAError as exc:
+        raise CLIError(str(exc)) from exc

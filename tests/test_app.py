@@ -5,6 +5,7 @@ import csv
 import json
 import re
 import shutil
+from dataclasses import replace
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -102,15 +103,31 @@ def test_chat_answer_has_cards_and_citation(app):
 
 @pytest.mark.parametrize("question,first,not_first", [
     ("管办评 是什么", "“管办评”联动模式的核心", "特别值得一提的是"),
-    ("市民中心有什么作用", "市民中心的建立", "三是推进政社合作"),
+    ("市民中心有什么作用", "市民中心的建立", "同时,全区"),  # the sentence before it is context, unmarked
 ])
 def test_the_mark_is_the_answer_sentence(app, question, first, not_first):
     query, resp = app.service.ask(question, top_k=3)
     html = render_response(resp, searched=query)
     marks = STRONG.findall(html)
-    assert len(marks) == 1 and first in marks[0] and not_first not in marks[0]
-    assert unescape(marks[0]) == resp.results[0].answer  # the command line's 答 line
+    top = resp.results[0]
+    assert len(marks) == 1 and marks[0].startswith(first) and not_first not in marks[0]
+    s = top.citation.start
+    assert unescape(marks[0]) == top.text[top.core[0] - s:top.core[1] - s]
+    assert top.answer_start <= top.core[0] < top.core[1] <= top.answer_end
     assert all("<mark" not in card for card in _cards(html)[1:])
+
+
+def test_an_answer_with_context_marks_its_sentence_and_a_whole_passage_answer_shows_once():
+    text = "同时,体系建立起来了。中心的作用是搭建平台。"
+    hit = replace(_hit(1, 100, text, 0, len(text)), core=(111, 122))
+    html = render_response(_response([hit]))
+    assert STRONG.findall(html) == ["中心的作用是搭建平台。"]
+    line = re.search(r'<p class="pqa-answer-line">(.*?)</p>', html).group(1)
+    assert line.startswith("同时,体系建立起来了。<mark")  # the context, unmarked
+    visible = re.sub(r'<span class="pqa-copytext">.*?</span>|<[^>]+>', " ", html, flags=re.S)
+    assert 'class="pqa-passage"' not in html and visible.count("体系建立起来了") == 1  # not shown twice
+    href = unescape(re.search(r'class="pqa-cite" href="([^"]+)"', html).group(1))
+    assert "astart=111&aend=122" in href
 
 
 def test_chat_follow_up_uses_previous_question(app):
@@ -169,7 +186,9 @@ def test_citation_opens_the_document_at_the_answer_sentence(app):
     page = app.document(*args)
     assert '<html lang="zh-CN">' in page and "<main>" in page and "第8段" in page
     target = re.search(r'<mark class="pqa-strong" id="pqa-target">([^<]*)</mark>', page).group(1)
-    assert unescape(target) == resp.results[0].answer and page.count('class="pqa-strong"') == 1
+    top = resp.results[0]
+    core = top.text[top.core[0] - top.citation.start:top.core[1] - top.citation.start]
+    assert unescape(target) == core and core in top.answer and page.count('class="pqa-strong"') == 1
     assert "corpus/" not in page and "pudong-government-innovation-report.txt" in page
     assert page.count('<p class="') > 20  # the whole document
     panel = app.document(*args, panel=True)

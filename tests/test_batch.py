@@ -114,7 +114,8 @@ def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path
     items = parse_questions("question\n有答案\n\n找不到\n", ".csv")
     table, ranked, jsonl = write_people_files(tmp_path, "qs", items, [_resp("有答案", ANSWERED), None,
                                                                       _resp("找不到", NOT_FOUND, 0.2)])
-    assert table.name.startswith("qs-答案-") and ranked.name.startswith("qs-全部结果-") and jsonl.suffix == ".jsonl"
+    assert table.name.startswith("qs-答案-") and ranked.name.startswith("qs-全部结果-")
+    assert jsonl.name.startswith("qs-结果数据-") and jsonl.suffix == ".jsonl"
     assert table.read_bytes().startswith(b"\xef\xbb\xbf") and ranked.read_bytes().startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
     assert rows == [["问题", "是否回答", "答案", "出处", "行"],
@@ -124,6 +125,7 @@ def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path
     assert [(r["问题"], r["名次"], r["文件"], r["起"]) for r in ranks] == [
         ("有答案", "1", "report.txt", "100"), ("有答案", "2", "report.txt", "100"),
         ("找不到", "1", "report.txt", "100"), ("找不到", "2", "report.txt", "100")]
+    assert [r["答案句"] for r in ranks] == ["答句1。", "答句2。", "", ""]  # not answered: no answer sentence
     entries = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
     assert [e["answered"] for e in entries] == [True, False, False] and entries[1]["error"] == "missing question cell"
     assert entries[0]["results"][0]["citation"]["source"] == "/srv/qa/corpus/report.txt"  # the contract, unchanged

@@ -185,8 +185,8 @@ def test_answer_span_skips_what_a_higher_result_shows():
     cfg = SearchConfig(lead_chars=0, neighbour_share=2.0)  # one sentence, never extended
     cos = np.array([0.9, 0.5, 0.1])
     lex = np.zeros(3)
-    assert answer_span(p, cos, lex, cfg) == p.sentences[0]
-    assert answer_span(p, cos, lex, cfg, shown=[p.sentences[0]]) == p.sentences[1]
+    assert answer_span(p, cos, lex, cfg)[:2] == p.sentences[0]
+    assert answer_span(p, cos, lex, cfg, shown=[p.sentences[0]])[:2] == p.sentences[1]
     assert answer_span(p, cos, lex, cfg, shown=[(p.start, p.end)]) is None
 
 
@@ -195,6 +195,16 @@ def test_answer_span_extends_a_short_lead_sentence():
     p = chunk_document(doc, max_chars=100)[0]
     span = answer_span(p, np.array([0.9, 0.1, 0.1]), np.zeros(3), SearchConfig(lead_chars=20))
     assert doc.text[span[0]:span[1]] == "四是加强效能建设。具体做法是建立考核制度并公开结果。"
+    assert span.core == span[:2]  # the lead alone says nothing: the page marks what it leads to
+
+
+def test_answer_core_is_the_best_sentence_without_its_neighbour():
+    doc = parse_document("x.txt", "标题\n同时,受理中心体系建立起来了。市民中心的作用是搭建政社互动的平台。其他内容。\n")
+    p = chunk_document(doc, max_chars=100)[0]
+    cfg = SearchConfig(lead_chars=0, neighbour_share=0.5)
+    span = answer_span(p, np.array([0.5, 0.9, 0.1]), np.zeros(3), cfg)
+    assert doc.text[span.start:span.end] == "同时,受理中心体系建立起来了。市民中心的作用是搭建政社互动的平台。"
+    assert doc.text[slice(*span.core)] == "市民中心的作用是搭建政社互动的平台。"
 
 
 def _question(text):
@@ -352,6 +362,8 @@ def test_who_holds_a_role_needs_the_role_named():
     assert asked_role("示范区的区委书记是谁", tok) == "区委书记"
     assert asked_role("示范区区长是谁", tok) == "区长"
     assert asked_role("这本书的作者有可能是谁", tok) == "作者"
+    assert asked_role("谁是示范区区长", tok) == "区长" and asked_role("请问谁是示范区的区委书记?", tok) == "区委书记"
+    assert _capped("谁是服务中心的负责人", "示范区政府与服务中心签订了委托管理协议。")  # the other word order
     assert asked_role("谁提出了这个方案", tok) is None and asked_role("他是谁", tok) is None
     close = "示范区政府与服务中心签订了委托管理协议。"
     assert _capped("服务中心的负责人是谁", close)

@@ -5,6 +5,8 @@ Pure functions over plain arrays, so each can be tested without a model or an in
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .chunking import Passage
@@ -73,10 +75,30 @@ def sentence_scores(sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: SearchConfi
     return score
 
 
+class AnswerSpan(NamedTuple):
+    """Absolute offsets of an answer, and of its ``core``: the best sentence alone (with the
+    sentences a short lead needs), which the page marks; the neighbours around it are context."""
+
+    start: int
+    end: int
+    core: tuple[int, int]
+
+
+def _with_lead(p: Passage, spans: list[tuple[int, int]], start: int, end: int, cfg: SearchConfig) -> int:
+    """The end of ``start:end`` once a short or colon-ended lead has taken the sentences after it."""
+    nxt = int(np.searchsorted([sp[0] for sp in spans], end))
+    while nxt < len(spans) and (end - start < cfg.lead_chars or p.text[end - 1 - p.start] in LEAD_CONTINUES):
+        if spans[nxt][1] - start > cfg.answer_chars:
+            break
+        end = spans[nxt][1]
+        nxt += 1
+    return end
+
+
 def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: SearchConfig,
                 defines: list[bool] | None = None,
-                shown: list[tuple[int, int]] = (), prior: np.ndarray | None = None) -> tuple[int, int] | None:
-    """Absolute offsets of the best sentence, or None if every sentence is already shown.
+                shown: list[tuple[int, int]] = (), prior: np.ndarray | None = None) -> AnswerSpan | None:
+    """The best sentence with its context, or None if every sentence is already shown.
 
     A short lead sentence ("四是加强行政效能建设。") is extended by the sentences that elaborate
     it, since reports state a topic and then the facts; a neighbour that scores nearly as well
@@ -90,19 +112,15 @@ def answer_span(p: Passage, sent_cos: np.ndarray, sent_lex: np.ndarray, cfg: Sea
     score = np.where(seen, -np.inf, score)  # never repeat an answer a higher result shows
     best = int(np.argmax(score))
     start, end = spans[best]
+    core = (start, _with_lead(p, spans, start, end, cfg))
     # the better neighbour first: a question's words and its answer often sit in adjacent sentences
     for k in sorted((best - 1, best + 1), key=lambda k: -score[k] if 0 <= k < len(spans) else np.inf):
         if 0 <= k < len(spans) and not seen[k] and score[k] >= cfg.neighbour_share * score[best]:
             s, e = min(start, spans[k][0]), max(end, spans[k][1])
             if e - s <= cfg.answer_chars:
                 start, end = s, e
-    nxt = int(np.searchsorted([sp[0] for sp in spans], end))
-    while nxt < len(spans) and (end - start < cfg.lead_chars or p.text[end - 1 - p.start] in LEAD_CONTINUES):
-        if spans[nxt][1] - start > cfg.answer_chars:
-            break
-        end = spans[nxt][1]
-        nxt += 1
-    return start, end
+    end = _with_lead(p, spans, start, end, cfg)
+    return AnswerSpan(start, end, (core[0], min(core[1], end)))
 
 
 def confidence(question: Question, answer: str, top_text: str, best_sentence: float, dense: np.ndarray,

@@ -231,17 +231,19 @@ def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tup
 
 def ranked_rows(items: list[BatchItem], responses: list[SearchResponse | None]) -> tuple[list[str], list[list]]:
     """(headers, rows): every result of every question, best first, in Chinese columns; a question
-    without results (or that could not be asked) has one row."""
+    without results (or that could not be asked) has one row. As in the table, a question the
+    documents do not answer has no answer sentence."""
     cols = extra_columns(items)
     rows = []
     for item, resp in zip(items, responses):
         if item.blank:
             continue
         extra = dict(item.extra)
-        base = [item.line, item.question, verdict_word(item, resp)]
+        word = verdict_word(item, resp)
+        base = [item.line, item.question, word]
         own = [extra.get(c, "") for c in cols]
         results = resp.results if resp is not None else []
-        rows += [[*base, r.rank, round(r.score, 4), r.answer, r.text, citation_text(r.citation),
+        rows += [[*base, r.rank, round(r.score, 4), r.answer if word != "否" else "", r.text, citation_text(r.citation),
                   file_name(r.citation.source), r.citation.start, r.citation.end, *own] for r in results]
         if not results:
             rows.append([*base, "", "", "", "", "", "", "", "", *own])
@@ -261,7 +263,7 @@ def write_people_files(folder: Path, stem: str, items: list[BatchItem],
     contract (every input line, with the input's own columns)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     paths = [folder / f"{stem}-答案-{stamp}.csv", folder / f"{stem}-全部结果-{stamp}.csv",
-             folder / f"{stem}-answers-{stamp}.jsonl"]
+             folder / f"{stem}-结果数据-{stamp}.jsonl"]
     for path, (headers, rows) in zip(paths, (table(items, responses), ranked_rows(items, responses))):
         with open(path, "w", encoding="utf-8-sig", newline="") as f:
             write_table_csv(headers, rows, f)

@@ -55,6 +55,7 @@ _DEFINES_AFTER = re.compile(r"是|指|即|:|：")
 _DEFINES_BEFORE = re.compile(r"即|所谓|称为|叫做")
 _WHO_IS = re.compile(r"^(.+?)(?:到底|究竟|有可能|可能|应该)?"
                      r"(?:是谁|叫什么名字|是哪位|是哪一位|是何人|是什么人)[?？。!！\s]*$")
+_WHO_IS_FIRST = re.compile(r"^(?:请问)?谁是(.+?)[?？。!！\s]*$")  # "谁是X": the same question, the other way round
 _ASPECT_LEAD = re.compile(r"^[\s的之,，、:：]+")
 
 
@@ -177,7 +178,7 @@ def quantity_focus(query: str, tokenizer: Tokenizer) -> str | None:
 def asked_role(query: str, tokenizer: Tokenizer) -> str | None:
     """The role a "who is the X" question names: 曹路镇的镇长叫什么名字 → 镇长, 中心的负责人是谁 → 负责人.
     A passage that never names the role does not say who holds it, however close it is."""
-    m = _WHO_IS.match(query.strip())
+    m = _WHO_IS.match(query.strip()) or _WHO_IS_FIRST.match(query.strip())
     if not m:
         return None
     named = m.group(1)

@@ -2,8 +2,9 @@
 
 A reply has one of three looks, following ``SearchResponse.verdict``:
 
-- answered: the answer sentence (``Result.answer``) first, strongly marked, then its passage with the
-  same sentence faintly marked, then the other passages unmarked;
+- answered: the answer (``Result.answer``) first, its own sentence (``Result.core``) strongly
+  marked and the neighbours it came with unmarked, then its passage with that sentence faintly
+  marked (left out when the answer is the whole passage), then the other passages unmarked;
 - unsure: a note that nothing is confirmed, then the passages on dashed cards, unmarked;
 - not found: the banner “报告中没有找到可靠的答案”, then the closest passages folded, unmarked.
 
@@ -41,12 +42,14 @@ class Card:
     citation: Citation
     text: str
     answer: str
-    answer_span: tuple[int, int]  # absolute offsets of the first hit's answer sentence
+    answer_span: tuple[int, int]  # absolute offsets of the first hit's answer
+    core: tuple[int, int]  # ... and of the sentence in it that answers
     hits: list[int] = field(default_factory=list)  # the ranks merged into this card
 
     @classmethod
     def of(cls, r: Result) -> Card:
-        return cls(r.rank, r.citation, r.text, r.answer, (r.answer_start, r.answer_end), [r.rank])
+        span = (r.answer_start, r.answer_end)
+        return cls(r.rank, r.citation, r.text, r.answer, span, r.core or span, [r.rank])
 
     def touches(self, r: Result) -> bool:
         c = r.citation
@@ -142,21 +145,28 @@ def copy_text(text: str, c: Citation) -> str:
 
 
 def card_html(card: Card, head: str, kind: str) -> str:
-    """One card. ``kind``: "answer" (the answer sentence first, strongly marked, then the passage
-    with it faintly marked), "related", "unsure" or "closest" (the passage unmarked)."""
+    """One card. ``kind``: "answer" (the answer first, its own sentence strongly marked, then the
+    passage with that sentence faintly marked), "related", "unsure" or "closest" (the passage
+    unmarked)."""
     c = card.citation
     a, b = card.answer_span
+    core = card.core
     answer = kind == "answer" and b > a
-    passage = marked(card.text, c.start, [(a, b, FAINT)]) if answer else escape(card.text)
     copy = escape(copy_text(card.text, c))
-    first = f'<p class="pqa-answer-line"><mark class="{STRONG}">{escape(card.answer)}</mark></p>' if answer else ""
-    link = doc_link(c, (a, b) if answer else None)
+    first = passage = ""
+    if answer:
+        first = f'<p class="pqa-answer-line">{marked(card.answer, a, [(*core, STRONG)])}</p>'
+        if (a, b) != (c.start, c.end):  # the whole passage is already on screen as the answer
+            passage = marked(card.text, c.start, [(*core, FAINT)])
+    else:
+        passage = escape(card.text)
+    passage = f'<p class="pqa-passage">{passage}</p>' if passage else ""
+    link = doc_link(c, core if answer else None)
     return (
         f'<div class="pqa-card pqa-{kind}">'
         f'<div class="pqa-head"><span class="pqa-label">{head}</span>'
         '<button type="button" class="pqa-copy" data-label="复制" title="复制段落和出处">复制</button></div>'
-        f'<span class="pqa-copytext">{copy}</span>{first}'
-        f'<p class="pqa-passage">{passage}</p>'
+        f'<span class="pqa-copytext">{copy}</span>{first}{passage}'
         f'<div class="pqa-src"><a class="pqa-cite" href="{escape(link)}" target="_blank" rel="noopener" '
         f'title="在旁边打开原文">{escape(citation_text(c))}</a>'
         f'<span class="pqa-file">{escape(file_name(c.source))}</span></div>'

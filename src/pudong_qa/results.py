@@ -53,6 +53,7 @@ class Result:
     answer_end: int
     citation: Citation
     passage_id: int
+    core: tuple[int, int] | None = None  # the answer's own sentence, which the page marks (None: all of it)
 
     def to_dict(self) -> dict:
         return {

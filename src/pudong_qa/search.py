@@ -305,9 +305,9 @@ class Searcher:
         scores = sentence_scores(cos, lex, self.config, defines, prior)
         lift = np.zeros(len(scores))
         lift[row] = scores.max() - scores.min() + 1.0  # the read sentence wins; the usual extension follows
-        start, end = answer_span(p, cos, lex, self.config, defines, (), prior + lift)
+        start, end, core = answer_span(p, cos, lex, self.config, defines, (), prior + lift)
         return replace(r.results[k], answer=p.text[start - p.start : end - p.start], answer_start=start,
-                       answer_end=end)
+                       answer_end=end, core=core)
 
     def _closeness(self, caches: IndexCaches, q: Question, cands: Candidates, ranking: Ranking,
                    aspect_vec: np.ndarray | None) -> dict[int, np.ndarray]:

@@ -161,12 +161,11 @@ def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, 
                            prior(pid) if prior else None)
         if span is None:
             continue  # everything in it is already on screen
-        a_start, a_end = span
         results.append(Result(
             rank=len(results) + 1, score=float(ranking.fused[k]), text=p.text,
-            answer=p.text[a_start - p.start : a_end - p.start], answer_start=a_start, answer_end=a_end,
+            answer=p.text[span.start - p.start : span.end - p.start], answer_start=span.start, answer_end=span.end,
             citation=Citation(p.source, titles.get(p.source, p.title), p.section, p.paragraph, p.start, p.end, p.page),
-            passage_id=p.id,
+            passage_id=p.id, core=span.core,
         ))
         if len(results) == top_k:
             break

@@ -48,9 +48,11 @@ class ChatPage:
     def welcome(self) -> str:
         lines = ["# 浦东报告问答", "只根据下面的报告回答,返回原文段落与出处;报告里没有答案时会直接说明。"]
         for d in self.service.overview():
-            sections = "、".join(s.split("、", 1)[-1] if "、" in s else s for s in d["sections"][:4])
-            lines.append(f"**《{md(d['title'])}》** · {d['chars']} 字 · {len(d['sections'])} 章 · "
-                         f"{d['paragraphs']} 段 — {md(sections)}")
+            line = f"**《{md(d['title'])}》** · {d['chars']} 字 · {d['paragraphs']} 个自然段"
+            if d["sections"]:
+                sections = "、".join(s.split("、", 1)[-1] if "、" in s else s for s in d["sections"][:4])
+                line += f" · {len(d['sections'])} 章:{md(sections)}"
+            lines.append(line)
         return "\n\n".join(lines)
 
     # ------------------------------------------------------------ chat

@@ -42,7 +42,7 @@ def document_label(doc: dict, settings: Settings) -> str:
 
 def status_markdown(st: IndexStatus, settings: Settings, rebuilding: bool) -> str:
     """The index tab: documents, unreadable files, passages, model, build time and state."""
-    rows = ["| 文档 | 文件 | 格式 | 字数 | 段落 | 编码 |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| 文档 | 文件 | 格式 | 字数 | 检索片段 | 编码 |", "| --- | --- | --- | --- | --- | --- |"]
     rows += [f"| 《{md(d['title'])}》 | {md(file_label(d['source'], settings))} | {d.get('format', '?')} | "
              f"{d['chars']} | {d.get('passages', '?')} | {d.get('encoding') or '—'} |" for d in st.documents]
     if not st.stale:
@@ -57,5 +57,5 @@ def status_markdown(st: IndexStatus, settings: Settings, rebuilding: bool) -> st
                     + "\n".join(f"- {md(file_label(k['source'], settings))}:{md(reason_zh(k['reason']))}"
                                 for k in st.skipped))
     return (f"**{len(st.documents)} 个文档**\n\n" + "\n".join(rows) + problems
-            + f"\n\n**段落数:** {st.passages}  \n**模型:** {st.model}  \n"
+            + f"\n\n**检索片段数:** {st.passages}  \n**模型:** {st.model}  \n"
             f"**构建时间:** {local_time(st.built_at)}  \n**状态:** {state}")

@@ -58,10 +58,9 @@ def build_demo(service: QAService, settings: Settings | None = None, access: Pag
         with gr.Tab("批量提问", elem_id="tab-batch"):
             batch_tab(page, settings)
         with gr.Tab("文档与索引", elem_id="tab-index", visible=False) as index_tab_:
-            status, changed = index_tab(page, settings)
+            changed = index_tab(page, settings, demo)
         for event in changed:  # the header names the documents known now
             event.then(page.welcome, None, welcome, api_name=False)
-        demo.load(page.index_status, None, status, api_name=False)
         demo.load(page.welcome, None, welcome, api_name=False)
         demo.load(page.index_tab, None, index_tab_, api_name=False, show_progress="hidden")
         demo.load(page.whoami, None, whoami, api_name=False, show_progress="hidden")
@@ -135,9 +134,10 @@ def batch_tab(page: ChatPage, settings: Settings) -> None:
               concurrency_limit=2)
 
 
-def index_tab(page: ChatPage, settings: Settings) -> tuple[gr.Markdown, list]:
-    """The documents and the index: add, remove, rebuild (the last two ask first). Returns the
-    status and the events after which the set of documents may have changed."""
+def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
+    """The documents and the index: add, remove, rebuild (the last two ask first), each shown as
+    they are when the page opens. Returns the events after which the set of documents may have
+    changed."""
     status = gr.Markdown(elem_id="index-status")
     with gr.Row():
         new_docs = gr.File(label=f"添加文档 (.txt .md .docx .pdf .html,可多选,每个最大 {settings.max_file_mb:g} MB)",
@@ -165,6 +165,7 @@ def index_tab(page: ChatPage, settings: Settings) -> tuple[gr.Markdown, list]:
 
     refresh.click(page.index_status, None, status, api_name="status").then(
         refreshed_choices, None, chosen, api_name=False)
+    demo.load(page.index_status, None, status, api_name=False).then(refreshed_choices, None, chosen, api_name=False)
     rebuild_btn.click(show(True), None, confirm_row, api_name=False)
     cancel.click(show(False), None, confirm_row, api_name=False)
     confirm.click(show(False), None, confirm_row, api_name=False).then(
@@ -177,4 +178,4 @@ def index_tab(page: ChatPage, settings: Settings) -> tuple[gr.Markdown, list]:
     removed = remove_ok.click(show(False), None, remove_box, api_name=False).then(
         page.remove_document, named, status, api_name="remove_document", concurrency_limit=1).then(
         refreshed_choices, None, chosen, api_name=False)
-    return status, [added, removed]
+    return [added, removed]

@@ -1,11 +1,17 @@
 // The chat page's browser side: the page's language and accessible names, copy buttons, keeping
 // the question in view after an answer, and the source panel beside the chat.
 (() => {
-  // ---- Chinese names for what Gradio labels in English, and the page's language.
+  // ---- Chinese words for what Gradio words in the browser's language or always in English: its
+  // upload box, sliders, feedback buttons and the like; and the page's language.
   const LABELS = {"Like": "有帮助", "Dislike": "没有帮助", "赞": "有帮助", "踩": "没有帮助",
                   "Liked": "已评价:有帮助", "Disliked": "已评价:没有帮助",
                   "Scroll down": "滚动到底部", "Clear": "清除",
                   "Copy table data": "复制表格", "Fullscreen": "全屏", "Open cell menu": "单元格菜单"};
+  const NAMES = [[/^number input for (.*)$/, "$1 (数字)"], [/^range slider for (.*)$/, "$1 (滑块)"],
+                 [/^Reset to default value$/, "恢复默认值"], [/^Click to upload or drop files$/, "点击上传或拖入文件"],
+                 [/^File upload$/, "上传文件"], [/^Empty value$/, "未选择"], [/^More tabs$/, "更多标签页"]];
+  const TEXTS = {"Drop File Here": "拖放文件到此处", "- or -": "或", "Click to Upload": "点击上传",
+                 "Drop Files Here": "拖放文件到此处", "common.complete": "完成"};
   const patch = () => {
     if (document.documentElement.lang !== "zh-CN") document.documentElement.lang = "zh-CN";
     // the examples are buttons, not list items: a group, named by their own text
@@ -21,10 +27,20 @@
         b.setAttribute("aria-label", zh); b.setAttribute("title", zh);
       });
     }
+    document.querySelectorAll("[aria-label]").forEach((e) => {
+      const name = e.getAttribute("aria-label");
+      for (const [en, zh] of NAMES) if (en.test(name)) { e.setAttribute("aria-label", name.replace(en, zh)); break; }
+    });
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walk.nextNode()) {
+      const node = walk.currentNode, zh = TEXTS[node.nodeValue.trim()];
+      if (zh) node.nodeValue = zh;
+    }
   };
   let queued = false;
   const schedule = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; patch(); }); } };
-  new MutationObserver(schedule).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+  new MutationObserver(schedule).observe(document.documentElement, {subtree: true, childList: true, characterData: true,
+                                                                    attributes: true,
                                                                     attributeFilter: ["lang", "aria-label", "role"]});
   patch();
 
@@ -93,9 +109,21 @@
       const r = await fetch(href, {credentials: "same-origin"});
       b.innerHTML = r.ok ? await r.text() : "<p>无法打开原文:文档已不在索引中。</p>";
     } catch (err) { b.innerHTML = "<p>无法打开原文,请稍后再试。</p>"; }
+    fitSource();
     showTarget();
     window.pqaSourceShown = (window.pqaSourceShown || 0) + 1;
   };
+  // the panel ends at the window's bottom edge wherever the page is scrolled (it sticks to the top)
+  const fitSource = () => {
+    const col = document.getElementById("source-col"), panel = document.getElementById("pqa-source");
+    if (!col || !panel || !document.body.classList.contains("pqa-source-open")) return;
+    const at = col.getBoundingClientRect(), frame = at.height - panel.getBoundingClientRect().height;
+    panel.style.maxHeight = `${Math.max(320, window.innerHeight - Math.max(at.top, 8) - frame - 12)}px`;
+  };
+  let fitting = false;
+  const scheduleFit = () => { if (!fitting) { fitting = true; requestAnimationFrame(() => { fitting = false; fitSource(); }); } };
+  window.addEventListener("scroll", scheduleFit, {passive: true});
+  window.addEventListener("resize", scheduleFit, {passive: true});
   window.pqaOpenSource = async (link) => {
     const url = new URL(link.getAttribute("href"), location.href);
     url.hash = ""; url.searchParams.set("view", "panel");
@@ -106,6 +134,7 @@
     if (at && window.innerWidth > 640 && (at.top < 0 || at.top > window.innerHeight - 120)) {
       col.scrollIntoView({block: "start"});  // only when the panel is out of sight
     }
+    fitSource();
     const text = body().querySelector(".pqa-src-text");
     (text || body()).focus({preventScroll: true});
   };

@@ -7,6 +7,7 @@ virtualenv with the test extras (``pip install -e '.[test]'``: psutil, gradio_cl
     python -m benchmarks.calibrate measure|calibrate     retrieval on every question set; the confidence's constants
     python -m benchmarks.page_add FOLDER DOCUMENT        adding a document as the chat page's index tab does
     python -m benchmarks.store_latency WORKDIR           the local store against Milvus Lite
+    python -m benchmarks.answer_core FILE...             the marked sentence against the whole answer
 
 Each builds one ``Settings.from_env()`` at its entry point and passes it down.
 """

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from pudong_qa.rendering import NO_ANSWER, render_response
+from pudong_qa.rendering import NO_ANSWER, render_response, reply_attr
 from pudong_qa.results import ANSWERED, NOT_FOUND, UNSURE, Citation, Result, SearchResponse
 from pudong_qa.service import QAService
 from pudong_qa.web import EXAMPLES, UPLOAD_LIMIT_BYTES, ChatPage
@@ -117,17 +117,27 @@ def test_the_mark_is_the_answer_sentence(app, question, first, not_first):
     assert all("<mark" not in card for card in _cards(html)[1:])
 
 
-def test_an_answer_with_context_marks_its_sentence_and_a_whole_passage_answer_shows_once():
-    text = "同时,体系建立起来了。中心的作用是搭建平台。"
-    hit = replace(_hit(1, 100, text, 0, len(text)), core=(111, 122))
+def test_the_answer_sentence_comes_first_and_its_context_stays_in_the_passage():
+    text = "同时,体系建立起来了。中心的作用是搭建平台。后来又扩大了。"
+    hit = replace(_hit(1, 100, text, 0, 22), core=(111, 122))  # answer: the first two sentences
     html = render_response(_response([hit]))
     assert STRONG.findall(html) == ["中心的作用是搭建平台。"]
     line = re.search(r'<p class="pqa-answer-line">(.*?)</p>', html).group(1)
-    assert line.startswith("同时,体系建立起来了。<mark")  # the context, unmarked
+    assert line == '<mark class="pqa-strong">中心的作用是搭建平台。</mark>'  # the sentence alone, first
+    passage = re.search(r'<p class="pqa-passage">(.*?)</p>', html).group(1)
+    assert passage == '<mark class="pqa-faint">同时,体系建立起来了。中心的作用是搭建平台。</mark>后来又扩大了。'
     visible = re.sub(r'<span class="pqa-copytext">.*?</span>|<[^>]+>', " ", html, flags=re.S)
-    assert 'class="pqa-passage"' not in html and visible.count("体系建立起来了") == 1  # not shown twice
+    assert visible.count("体系建立起来了") == 1  # the context once, in its passage
     href = unescape(re.search(r'class="pqa-cite" href="([^"]+)"', html).group(1))
     assert "astart=111&aend=122" in href
+    assert reply_attr(html, "data-copy").startswith("答案 (置信度 高):中心的作用是搭建平台。\n")
+
+
+def test_a_one_sentence_passage_is_shown_once():
+    text = "中心的作用是搭建平台。"
+    html = render_response(_response([replace(_hit(1, 100, text, 0, len(text)), core=(100, 111))]))
+    visible = re.sub(r'<span class="pqa-copytext">.*?</span>|<[^>]+>', " ", html, flags=re.S)
+    assert 'class="pqa-passage"' not in html and visible.count("搭建平台") == 1
 
 
 def test_chat_follow_up_uses_previous_question(app):
@@ -279,7 +289,7 @@ def test_batch_download_is_the_table(app, tmp_path):
     assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
     assert [r[1] for r in rows] == ["是", "否", "否"] and rows[1][2:4] == ["", ""]  # nothing shown when not found
     assert [r[5:] for r in rows] == [["A1", "第一"], ["A2", "第二"], ["A3", "第三"]]
-    assert steps[0][0] == (0, 3) and steps[-1] == ((3, 3), "已回答 3 / 3 个问题")
+    assert steps[0][0] == (0, 3) and steps[-1] == ((3, 3), "已处理 3 / 3 个问题")
     table, ranked, jsonl = map(Path, files)
     assert table.name.startswith("my_list-答案-")
     out = _read_csv(table)
@@ -303,7 +313,7 @@ def test_batch_rejects_bad_uploads(app, tmp_path):
     assert ".xlsx" in msg and rows == []
     nocol = tmp_path / "n.csv"
     nocol.write_text("id,text\n1,问题\n", encoding="utf-8")
-    assert "没有 question 列" in app.batch_table(str(nocol), 3)[0]
+    assert "没有“问题”列" in app.batch_table(str(nocol), 3)[0]
     big = tmp_path / "big.txt"
     big.write_text("问题\n" * (UPLOAD_LIMIT_BYTES // 6 + 10), encoding="utf-8")
     msg, _, rows, _ = app.batch_table(str(big), 3)

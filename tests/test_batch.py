@@ -21,6 +21,17 @@ def test_csv_needs_question_column_and_keeps_rows():
         parse_questions("id,text\n1,问题\n", ".csv")
 
 
+def test_the_pages_own_answer_table_can_be_asked_again():
+    from pudong_qa.batch import TABLE_COLUMNS, extra_columns
+
+    text = ",".join(TABLE_COLUMNS + ["编号"]) + "\n一个问题,是,旧答案,《报告》 › 第1段,2,A1\n"
+    items = parse_questions(text, ".csv")
+    assert [(i.question, i.extra) for i in items] == [("一个问题", (("编号", "A1"),))]
+    assert extra_columns(items) == ["编号"]  # the old answers are answered afresh, not kept as columns
+    jsonl = parse_questions('{"问题": "问题一"}\n', ".jsonl")
+    assert [(i.question, i.error) for i in jsonl] == [("问题一", None)]
+
+
 def test_jsonl_broken_lines_get_errors():
     text = '{"question": "问题一"}\nnot json\n{"q": 1}\n{"question": "问题二", "id": "x"}\n'
     items = parse_questions(text, ".jsonl")

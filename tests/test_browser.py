@@ -167,6 +167,22 @@ def test_no_axe_violations_on_any_view(open_page, app_server, scheme, tmp_path):
     assert _axe(doc) == [], "the /doc page"
 
 
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm ci)")
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_sign_in_page_after_a_wrong_password(browser, scheme):
+    from pudong_qa.signin import login_page
+
+    ctx = browser.new_context(viewport=PHONE, color_scheme=scheme, locale="en-US")
+    pg = ctx.new_page()
+    pg.set_content(login_page("/", "用户名或密码不正确。", status=401, user="lin").body.decode("utf-8"))
+    assert _axe(pg) == [], "the sign-in page"
+    assert pg.locator("#username").input_value() == "lin"  # the name stays; the password is asked again
+    assert pg.evaluate("document.activeElement.id") == "password"
+    pg.locator("button[type=submit]").click()  # empty password: the browser's own check, in Chinese
+    assert pg.evaluate("document.querySelector('#password').validationMessage") == "请填写密码。"
+    ctx.close()
+
+
 # ---------------------------------------------------------------- the chat
 
 
@@ -389,10 +405,9 @@ def test_clearing_the_conversation_asks_and_lasts(open_page):
     pg.locator("#clear").click()
     confirm = pg.locator("#clear-confirm")
     confirm.wait_for(timeout=10000)
-    assert "不能恢复" in pg.locator("#clear-row").inner_text()
-    clear_box, row = pg.locator("#clear").bounding_box(), pg.locator("#clear-row").bounding_box()
-    assert 0 <= row["y"] - (clear_box["y"] + clear_box["height"]) < 120  # asked right below the button
-    pg.locator("#clear-cancel").click()
+    assert "不能恢复" in pg.locator("#clear-box").inner_text()
+    _confirmation_in_view(pg, "#clear-box", DESKTOP)
+    pg.keyboard.press("Escape")  # Esc is 取消
     confirm.wait_for(state="hidden", timeout=10000)
     assert pg.locator(".pqa-reply").count() == 1
     pg.locator("#clear").click()
@@ -401,6 +416,23 @@ def test_clearing_the_conversation_asks_and_lasts(open_page):
     pg.reload(wait_until="domcontentloaded")
     pg.wait_for_function("document.querySelector('#question textarea:not([disabled])')", timeout=30000)
     assert pg.locator(".pqa-reply").count() == 0  # gone for good
+
+
+def test_clearing_on_a_phone_asks_in_readable_lines(open_page):
+    pg = open_page(viewport=PHONE)
+    _ask(pg, "东沟中学")
+    pg.locator("#clear").click()
+    pg.locator("#clear-confirm").wait_for(timeout=10000)
+    _confirmation_in_view(pg, "#clear-box", PHONE)
+    words = pg.locator("#clear-box p").first.bounding_box()
+    assert words["width"] > 0.6 * PHONE["width"] and words["height"] < 80  # two or three lines, not a column
+
+
+def _confirmation_in_view(pg, box: str, viewport: dict) -> None:
+    """The question is on screen when it appears, with the safe answer (取消) focused."""
+    pg.wait_for_function(f"""() => {{ const r = document.querySelector('{box}').getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= {viewport["height"]} + 1; }}""", timeout=5000)
+    assert pg.evaluate("document.activeElement.textContent.trim()") == "取消"
 
 
 # ---------------------------------------------------------------- batch
@@ -438,20 +470,35 @@ def test_batch_table_and_its_download_agree(open_page, tmp_path):
     _shot(pg, "screenshot-batch")
 
 
-def test_batch_on_a_phone_keeps_names_and_words_whole(open_page, tmp_path):
-    path = tmp_path / "questions.txt"
+def test_batch_and_index_on_a_phone_keep_names_and_words_whole(open_page, tmp_path):
+    path = tmp_path / "quarterly-review-questions.txt"  # a long name, as people give them
     path.write_text("q1 浦东综合配套改革是哪一年批准的\n上海市的市长是谁\n", encoding="utf-8")
     pg = open_page(viewport=PHONE)
     _batch(pg, path)
     name = pg.locator("#batch-upload .filename")
-    assert "questions.txt" in name.inner_text().replace("\n", "")
+    assert "quarterly-review-questions.txt" in name.inner_text().replace("\n", "")
     assert name.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # not cut
     cell = pg.locator("#batch-table td[data-label='是否回答']").first
     assert cell.bounding_box()["height"] < 40  # 是否回答 on one line, not one character a line
     assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    pg.locator("#batch-downloads .filename").first.wait_for(timeout=10000)
+    for name in pg.locator("#batch-downloads .filename").all():  # each download's whole name, readable
+        assert name.evaluate("""e => { const s = e.querySelector('.stem'), x = e.querySelector('.ext');
+            const last = [...s.getClientRects()].pop();  // the extension follows the name's last line
+            return s.scrollWidth <= s.clientWidth + 1 && x.getBoundingClientRect().top >= last.top - 2; }""")
+        shown = name.inner_text().replace("\n", "")
+        assert re.fullmatch(r"quarterly-review-questions-\S+-\d{8}-\d{6}\s?\.(csv|jsonl)", shown)
     _shot(pg, "screenshot-phone-batch")
     if AXE.exists():
         assert _axe(pg) == [], "the batch tab on a phone"
+    pg.get_by_role("tab", name="文档与索引").click()
+    pg.wait_for_function("document.querySelector('#index-status').innerText.includes('构建时间')", timeout=30000)
+    lines = pg.locator("#index-status th, #index-status td:nth-child(n+3)").evaluate_all("""cells => cells.map(c => {
+        const r = document.createRange(); r.selectNodeContents(c);
+        return [c.innerText, r.getClientRects().length]; })""")
+    assert len(lines) >= 10 and all(n == 1 for _, n in lines), lines  # 6931, utf-8, 检索片段: each on one line
+    if AXE.exists():
+        assert _axe(pg) == [], "the index tab on a phone"
 
 
 # ---------------------------------------------------------------- documents and the index
@@ -484,8 +531,7 @@ def test_index_tab_refuses_broken_uploads_and_names_files(open_page, app_server,
     prompt = pg.locator("#remove-text")
     prompt.wait_for(timeout=10000)
     assert f"确认删除 {label}?" in prompt.inner_text() and "pudong-government-innovation-report.txt" in label
-    box = pg.locator("#remove-box").bounding_box()
-    assert box["y"] + box["height"] <= DESKTOP["height"]  # asked where the button is, on screen
+    _confirmation_in_view(pg, "#remove-box", DESKTOP)  # asked where the button is, on screen
     pg.locator("#remove-cancel").click()
     pg.locator("#remove-confirm").wait_for(state="hidden", timeout=10000)
     pg.locator("#rebuild").click()

@@ -1,8 +1,9 @@
 """Question files in, answer files out: the batch contract shared by the CLI and the chat page.
 
-Inputs: ``.txt`` (one question a line), ``.csv`` (a ``question`` column), ``.jsonl`` (a
-``question`` field). Every input line gets exactly one output entry, in order; a line
-that cannot be asked (empty, broken JSON, …) gets an ``error`` instead of results.
+Inputs: ``.txt`` (one question a line), ``.csv`` (a ``question`` or ``问题`` column, so the
+page's own answer table can be asked again), ``.jsonl`` (a ``question`` or ``问题`` field).
+Every input line gets exactly one output entry, in order; a line that cannot be asked (empty,
+broken JSON, …) gets an ``error`` instead of results.
 Outputs: ``jsonl`` (the evaluation contract), ``csv`` (one row per result) or ``text``; and for
 people (the chat page's downloads) the table as shown and every ranked result, with Chinese headers.
 """
@@ -76,6 +77,9 @@ def parse_questions(text: str, suffix: str, name: str = "questions") -> list[Bat
     return items
 
 
+QUESTION_NAMES = ("question", "问题")  # the column (CSV) or field (JSONL) holding the question
+
+
 def _item(n: int, question: str, extra: tuple[tuple[str, str], ...] = (), blank: bool = False) -> BatchItem:
     return BatchItem(n, question, question_problem(question), extra, blank)
 
@@ -87,9 +91,10 @@ def _parse_jsonl_line(n: int, line: str) -> BatchItem:
         row = json.loads(line)
     except ValueError:
         return BatchItem(n, "", "not valid JSON")
-    if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+    key = next((k for k in QUESTION_NAMES if isinstance(row, dict) and isinstance(row.get(k), str)), None)
+    if key is None:
         return BatchItem(n, "", "no 'question' string field")
-    return _item(n, row["question"])
+    return _item(n, row[key])
 
 
 def _parse_csv(text: str, name: str) -> list[BatchItem]:
@@ -97,10 +102,12 @@ def _parse_csv(text: str, name: str) -> list[BatchItem]:
     reader = csv.reader(io.StringIO(text))
     names = [h.strip() for h in next(reader, [])]
     header = [h.lower() for h in names]
-    if "question" not in header:
+    col = next((header.index(q) for q in QUESTION_NAMES if q in header), None)
+    if col is None:
         raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(header) or 'none'})")
-    col = header.index("question")
-    others = [i for i, h in enumerate(names) if h and i != col]
+    # Columns this program writes itself (re-asking its own answer table) are answered afresh, not kept.
+    ours = set(TABLE_COLUMNS) | set(RANKED_COLUMNS)
+    others = [i for i, h in enumerate(names) if h and i != col and h not in ours]
     items = []
     try:
         for row in reader:
@@ -195,7 +202,7 @@ RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案�
 VERDICT_WORDS = {ANSWERED: "是", UNSURE: "未确认", NOT_FOUND: "否"}
 # Why a line could not be asked, in Chinese (the English reasons stay in the JSONL contract).
 _PROBLEMS_ZH = [("empty question", "空问题"), ("empty line", "空行"), ("not valid JSON", "不是有效的 JSON"),
-                ("no 'question' string field", "没有 question 字段"), ("missing question cell", "缺少问题这一格"),
+                ("no 'question' string field", "没有“问题”字段"), ("missing question cell", "缺少问题这一格"),
                 ("broken CSV", "CSV 格式有误"), ("no words in the question", "问题里没有文字 (只有标点或符号)")]
 
 

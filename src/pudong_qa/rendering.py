@@ -2,9 +2,9 @@
 
 A reply has one of three looks, following ``SearchResponse.verdict``:
 
-- answered: the answer (``Result.answer``) first, its own sentence (``Result.core``) strongly
-  marked and the neighbours it came with unmarked, then its passage with that sentence faintly
-  marked (left out when the answer is the whole passage), then the other passages unmarked;
+- answered: the answer's own sentence (``Result.core``) first, strongly marked, then its passage
+  with the whole answer (``Result.answer``: that sentence and the neighbours it needs) faintly
+  marked (left out when the sentence is the whole passage), then the other passages unmarked;
 - unsure: a note that nothing is confirmed, then the passages on dashed cards, unmarked;
 - not found: the banner “报告中没有找到可靠的答案”, then the closest passages folded, unmarked.
 
@@ -50,6 +50,11 @@ class Card:
     def of(cls, r: Result) -> Card:
         span = (r.answer_start, r.answer_end)
         return cls(r.rank, r.citation, r.text, r.answer, span, r.core or span, [r.rank])
+
+    @property
+    def core_text(self) -> str:
+        """The answer's own sentence (a slice of ``text``)."""
+        return self.text[self.core[0] - self.citation.start:self.core[1] - self.citation.start]
 
     def touches(self, r: Result) -> bool:
         c = r.citation
@@ -145,8 +150,8 @@ def copy_text(text: str, c: Citation) -> str:
 
 
 def card_html(card: Card, head: str, kind: str) -> str:
-    """One card. ``kind``: "answer" (the answer first, its own sentence strongly marked, then the
-    passage with that sentence faintly marked), "related", "unsure" or "closest" (the passage
+    """One card. ``kind``: "answer" (the answer's own sentence first, strongly marked, then the
+    passage with the answer faintly marked), "related", "unsure" or "closest" (the passage
     unmarked)."""
     c = card.citation
     a, b = card.answer_span
@@ -155,9 +160,9 @@ def card_html(card: Card, head: str, kind: str) -> str:
     copy = escape(copy_text(card.text, c))
     first = passage = ""
     if answer:
-        first = f'<p class="pqa-answer-line">{marked(card.answer, a, [(*core, STRONG)])}</p>'
-        if (a, b) != (c.start, c.end):  # the whole passage is already on screen as the answer
-            passage = marked(card.text, c.start, [(*core, FAINT)])
+        first = f'<p class="pqa-answer-line"><mark class="{STRONG}">{escape(card.core_text)}</mark></p>'
+        if core != (c.start, c.end):  # else the whole passage is already on screen as the answer
+            passage = marked(card.text, c.start, [(a, b, FAINT)])
     else:
         passage = escape(card.text)
     passage = f'<p class="pqa-passage">{passage}</p>' if passage else ""
@@ -186,6 +191,7 @@ def render_response(resp: SearchResponse, searched: str | None = None) -> str:
         for i, card in enumerate(cards):
             head = f"答案 · 置信度 {label}" if i == 0 else f"相关段落 {i + 1}"
             parts.append(card_html(card, escape(head), "answer" if i == 0 else "related"))
+            plain += [f"答案 (置信度 {label}):{card.core_text}"] if i == 0 else []
             plain.append(copy_text(card.text, card.citation))
     elif verdict == UNSURE:
         parts.append(f'<div class="pqa-note" role="status">{UNSURE_NOTE}</div>')

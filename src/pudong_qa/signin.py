@@ -152,18 +152,24 @@ h1{{font-size:1.3rem;margin:0 0 18px}}label{{display:block;margin:12px 0 4px}}
 input{{width:100%;box-sizing:border-box;padding:8px;font-size:1rem;border:1px solid #8c959f;border-radius:6px}}
 button{{margin-top:18px;width:100%;padding:9px;font-size:1rem;border:0;border-radius:6px;background:#0b5cad;color:#fff}}
 p.msg{{color:#a40e26;margin:12px 0 0}}@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#e6edf3}}
-main{{background:#161b22;border-color:#30363d}}input{{background:#0d1117;color:#e6edf3}}}}</style></head>
+main{{background:#161b22;border-color:#30363d}}input{{background:#0d1117;color:#e6edf3}}p.msg{{color:#ff7b72}}}}</style></head>
 <body><main><h1>浦东报告问答 · 登录</h1>
 <form method="post" action="/login?next={next}">
-<label for="username">用户名</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="username">用户名</label><input id="username" name="username" autocomplete="username" required
+value="{user}" {focus_user} oninvalid="this.setCustomValidity('请填写用户名。')" oninput="this.setCustomValidity('')">
 <label for="password">密码</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required {focus_password}
+oninvalid="this.setCustomValidity('请填写密码。')" oninput="this.setCustomValidity('')">
 <button type="submit">登录</button>{message}</form></main></body></html>"""
 
 
-def login_page(next_path: str = "/", message: str = "", status: int = 200, headers: dict | None = None) -> Response:
+def login_page(next_path: str = "/", message: str = "", status: int = 200, headers: dict | None = None,
+               user: str = "") -> Response:
+    """The form; after a refusal it keeps the name typed (this browser's own) and asks for the password."""
     msg = f'<p class="msg" role="alert">{escape(message)}</p>' if message else ""
-    return HTMLResponse(PAGE.format(next=escape(quote(safe_next(next_path), safe="/?=&")), message=msg),
+    focus = ("", "autofocus") if user else ("autofocus", "")
+    return HTMLResponse(PAGE.format(next=escape(quote(safe_next(next_path), safe="/?=&")), message=msg,
+                                    user=escape(user), focus_user=focus[0], focus_password=focus[1]),
                         status_code=status, headers={**CHALLENGE, **(headers or {})} if status == 401 else headers)
 
 
@@ -189,7 +195,7 @@ def routes(access: Access, audit):
             # a name nobody has may be a password typed in the wrong box: it is not written down
             known = user if access.users.role(user) else "(unknown name)"
             audit.record(known, "signin-failed", outcome="refused", address=client_address(request))
-            return login_page(next_path, "用户名或密码不正确。", status=401)
+            return login_page(next_path, "用户名或密码不正确。", status=401, user=user)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(SESSION_COOKIE, access.sessions.create(who.name), httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", max_age=int(access.sessions.ttl), path="/")

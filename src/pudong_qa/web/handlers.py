@@ -197,16 +197,16 @@ class ChatPage:
                 raise QuestionFileError(kind)
             items = parse_question_bytes(data, Path(name).suffix.lower(), name)
         except QuestionFileError as exc:
-            reason = "CSV 里没有 question 列" if "'question' column" in str(exc) else \
+            reason = "CSV 里没有“问题”列" if "'question' column" in str(exc) else \
                 f"它看起来是{kind or describe_file(data[:65536])},不是问题文本"
             return (f"无法使用 {name}:{reason}。请上传 UTF-8 或 GBK 编码的 .txt(每行一个问题)、"
-                    ".csv(含 question 列)或 .jsonl(含 question 字段)。", headers, [], None)
+                    ".csv(含“问题”列)或 .jsonl(含“问题”字段)。", headers, [], None)
         total, done = sum(it.error is None for it in items), [0]
 
         def advance(n: int) -> None:
             done[0] += n
             if progress is not None:
-                progress((done[0], total), desc=f"已回答 {done[0]} / {total} 个问题", unit="个问题")
+                progress((done[0], total), desc=f"已处理 {done[0]} / {total} 个问题", unit="个问题")
 
         if progress is not None:
             progress((0, total), desc=f"已回答 0 / {total} 个问题", unit="个问题")

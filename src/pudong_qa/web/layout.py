@@ -88,10 +88,11 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
                                   elem_id="top-k")
                 copy_all = gr.Button("复制对话", scale=1, elem_id="copy-all", size="sm")
                 clear = gr.Button("清空对话…", scale=1, elem_id="clear", size="sm")
-            with gr.Row(visible=False, elem_id="clear-row") as clear_row:
+            with gr.Column(visible=False, elem_id="clear-box", elem_classes="pqa-confirm") as clear_row:
                 gr.Markdown("**确认清空对话?** 对话和评价将从这个浏览器中删除,不能恢复。")
-                clear_ok = gr.Button("确认清空", variant="stop", elem_id="clear-confirm", size="sm")
-                clear_cancel = gr.Button("取消", elem_id="clear-cancel", size="sm")
+                with gr.Row():
+                    clear_ok = gr.Button("确认清空", variant="stop", elem_id="clear-confirm", size="sm")
+                    clear_cancel = gr.Button("取消", elem_id="clear-cancel", size="sm")
             noted = gr.HTML("", elem_id="feedback-status")
         with gr.Column(scale=2, elem_id="source-col", min_width=320):
             gr.HTML(SOURCE_PANEL)
@@ -115,9 +116,11 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
 
 def batch_tab(page: ChatPage, settings: Settings) -> None:
     """Upload a question file, see the table, download it (and every ranked result)."""
-    gr.Markdown("上传问题文件:`.txt` 每行一个问题;`.csv` 含 `question` 列 (其他列如编号、备注会原样带到结果里);"
-                f"`.jsonl` 含 `question` 字段。UTF-8 或 GBK 编码,最大 {UPLOAD_LIMIT_BYTES // 2**20} MB。空行不计。",
-                elem_id="batch-help")
+    gr.Markdown("上传问题文件:`.txt` 每行一个问题;`.csv` 含“问题”列 (或 `question`;其他列如编号、备注会原样带到"
+                "结果里,下载的答案表也可以再次上传);`.jsonl` 每行含“问题”(或 `question`)字段。UTF-8 或 GBK 编码,"
+                f"最大 {UPLOAD_LIMIT_BYTES // 2**20} MB。空行不计。\n\n"
+                "可下载三个文件:**答案表** (与屏幕上的表相同)、**全部结果** (每题的所有段落、得分和出处)、"
+                "**结果数据** (JSONL,供程序使用)。", elem_id="batch-help")
     with gr.Row():  # side by side on a screen, one above the other on a phone
         upload = gr.File(label="问题文件", elem_id="batch-upload", file_types=[".txt", ".csv", ".jsonl"],
                          type="filepath", scale=3, min_width=320)
@@ -127,11 +130,10 @@ def batch_tab(page: ChatPage, settings: Settings) -> None:
     summary = gr.Markdown(elem_id="batch-summary")
     empty = batch_table_html(ChatPage.batch_headers(), [])
     table = gr.HTML(empty, elem_id="batch-table")
-    downloads = gr.File(label="下载:答案表 (与上表相同) · 全部结果 (每题的所有段落) · JSONL", file_count="multiple",
-                        elem_id="batch-downloads")
+    downloads = gr.File(label="下载:答案表 · 全部结果 · 结果数据", file_count="multiple", elem_id="batch-downloads")
     upload.change(lambda: ("", empty, None), None, [summary, table, downloads], api_name=False)
     run.click(page.batch_view, [upload, batch_k], [summary, table, downloads], api_name="batch",
-              concurrency_limit=2)
+              concurrency_limit=2, show_progress_on=table)  # one progress bar, over the table
 
 
 def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
@@ -147,7 +149,7 @@ def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
             chosen = gr.Dropdown(choices=page.document_choices(), value=None, label="删除文档", elem_id="remove-doc",
                                  allow_custom_value=False)
             remove_btn = gr.Button("删除…", elem_id="remove-doc-btn")
-            with gr.Column(visible=False, elem_id="remove-box") as remove_box:
+            with gr.Column(visible=False, elem_id="remove-box", elem_classes="pqa-confirm") as remove_box:
                 remove_text = gr.Markdown(elem_id="remove-text")
                 with gr.Row():
                     remove_ok = gr.Button("确认删除", variant="stop", elem_id="remove-confirm", size="sm")
@@ -155,10 +157,11 @@ def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
     with gr.Row():
         refresh = gr.Button("刷新", elem_id="refresh")
         rebuild_btn = gr.Button("全部重建…", variant="stop", elem_id="rebuild")
-    with gr.Row(visible=False) as confirm_row:
+    with gr.Column(visible=False, elem_id="rebuild-box", elem_classes="pqa-confirm") as confirm_row:
         gr.Markdown("**确认重建?** 重新读取全部文档并计算向量,需要一段时间;期间问答继续使用原索引。")
-        confirm = gr.Button("确认重建", variant="stop", elem_id="rebuild-confirm")
-        cancel = gr.Button("取消", elem_id="rebuild-cancel")
+        with gr.Row():
+            confirm = gr.Button("确认重建", variant="stop", elem_id="rebuild-confirm", size="sm")
+            cancel = gr.Button("取消", elem_id="rebuild-cancel", size="sm")
 
     def refreshed_choices():
         return gr.update(choices=page.document_choices(), value=None)

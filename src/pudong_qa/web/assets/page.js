@@ -37,8 +37,25 @@
       if (zh) node.nodeValue = zh;
     }
   };
+  // ---- A confirmation (clear, delete, rebuild) is brought into view when it appears, its 取消
+  // focused (the safe choice); Esc answers 取消.
+  const openConfirm = () => [...document.querySelectorAll(".pqa-confirm")].find((c) => c.offsetParent !== null);
+  const showConfirm = () => {
+    document.querySelectorAll(".pqa-confirm").forEach((c) => {
+      if (c.offsetParent === null) { delete c.dataset.shown; delete c.dataset.focused; return; }
+      if (!c.dataset.shown) c.dataset.shown = String(Date.now());
+      if (Date.now() - Number(c.dataset.shown) > 1000) return;
+      // its text and buttons arrive over several frames: keep it in view while they do
+      c.scrollIntoView({block: "nearest"});
+      setTimeout(() => { if (c.offsetParent !== null) c.scrollIntoView({block: "nearest"}); }, 150);
+      const cancel = !c.dataset.focused && [...c.querySelectorAll("button")].find((b) => b.textContent.trim() === "取消");
+      if (cancel) { cancel.focus({preventScroll: true}); c.dataset.focused = "1"; }
+    });
+  };
   let queued = false;
-  const schedule = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; patch(); }); } };
+  const schedule = () => {
+    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; patch(); showConfirm(); }); }
+  };
   new MutationObserver(schedule).observe(document.documentElement, {subtree: true, childList: true, characterData: true,
                                                                     attributes: true,
                                                                     attributeFilter: ["lang", "aria-label", "role"]});
@@ -162,5 +179,9 @@
     if (full) { e.preventDefault(); load(full.dataset.href); return; }
     if (t.closest("#pqa-source-close")) { e.preventDefault(); closeSource(); }
   }, true);
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeSource(); });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    const open = openConfirm(), cancel = open && [...open.querySelectorAll("button")].find((b) => b.textContent.trim() === "取消");
+    if (cancel) cancel.click(); else closeSource();
+  });
 })();

@@ -178,6 +178,7 @@ def test_copy_text_is_plain(app):
     card_copy = unescape(re.search(r'<span class="pqa-copytext">([^<]*)</span>', html).group(1))
     assert "——《镇政府干部到上海浦东挂职的学习报告》 › 二、浦东新区政府管理创新的基本情况" in card_copy
     assert re.search(r"第8段 · pudong-government-innovation-report\.txt \[\d+–\d+\]$", card_copy)
+    assert re.match(r"答案 \(置信度 [高中低]\):[^\n]*评[^\n]*\n", card_copy)  # the answer sentence, then the passage
     history = app.respond("“管办评”里的“评”指什么", [], 2)[1]
     text = app.conversation_text(history)
     assert text.startswith("问: “管办评”里的“评”指什么\n\n答:\n") and "<" not in text and "第8段" in text
@@ -348,6 +349,15 @@ def test_two_rebuilds_at_once_do_not_corrupt(app):
 def test_welcome_names_the_report(app):
     text = app.welcome()
     assert text.startswith("# 浦东报告问答") and "《镇政府干部到上海浦东挂职的学习报告》" in text and "3 章" in text
+
+
+def test_welcome_with_several_documents_does_not_say_the_report():
+    class Two:
+        def overview(self):
+            return [{"title": t, "chars": 10, "paragraphs": 1, "sections": []} for t in ("甲", "乙")]
+
+    text = ChatPage(Two()).welcome()
+    assert "只根据下面的这 2 份文档回答" in text and "报告里" not in text and "《甲》" in text and "《乙》" in text
 
 
 def test_document_with_script_tag_renders_as_text(tmp_path, model):

@@ -360,6 +360,7 @@ def test_copy_gives_text_with_the_citation(open_page):
     pg.wait_for_function("window.pqaLastCopy !== undefined")
     copied = pg.evaluate("navigator.clipboard.readText()")
     assert "<" not in copied and "——《镇政府干部到上海浦东挂职的学习报告》" in copied
+    assert copied.startswith("答案 (置信度 ")  # the answer sentence and how sure, first
     assert re.search(r"第8段 · pudong-government-innovation-report\.txt \[\d+–\d+\]$", copied)  # offsets kept
     button = pg.locator("#copy-all")
     for _ in range(2):  # the button says it copied, then reads 复制对话 again
@@ -409,6 +410,7 @@ def test_clearing_the_conversation_asks_and_lasts(open_page):
     _confirmation_in_view(pg, "#clear-box", DESKTOP)
     pg.keyboard.press("Escape")  # Esc is 取消
     confirm.wait_for(state="hidden", timeout=10000)
+    pg.wait_for_function("document.activeElement && document.activeElement.id === 'clear'", timeout=5000)
     assert pg.locator(".pqa-reply").count() == 1
     pg.locator("#clear").click()
     confirm.click()

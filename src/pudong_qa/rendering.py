@@ -149,15 +149,15 @@ def copy_text(text: str, c: Citation) -> str:
     return f"{text}\n——{citation_text(c, offsets=True)}"
 
 
-def card_html(card: Card, head: str, kind: str) -> str:
+def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
     """One card. ``kind``: "answer" (the answer's own sentence first, strongly marked, then the
     passage with the answer faintly marked), "related", "unsure" or "closest" (the passage
-    unmarked)."""
+    unmarked). ``lead`` goes before the passage in what the card's 复制 copies."""
     c = card.citation
     a, b = card.answer_span
     core = card.core
     answer = kind == "answer" and b > a
-    copy = escape(copy_text(card.text, c))
+    copy = escape("\n".join(filter(None, [lead, copy_text(card.text, c)])))
     first = passage = ""
     if answer:
         first = f'<p class="pqa-answer-line"><mark class="{STRONG}">{escape(card.core_text)}</mark></p>'
@@ -190,8 +190,9 @@ def render_response(resp: SearchResponse, searched: str | None = None) -> str:
         label = confidence_label(resp.confidence)
         for i, card in enumerate(cards):
             head = f"答案 · 置信度 {label}" if i == 0 else f"相关段落 {i + 1}"
-            parts.append(card_html(card, escape(head), "answer" if i == 0 else "related"))
-            plain += [f"答案 (置信度 {label}):{card.core_text}"] if i == 0 else []
+            lead = f"答案 (置信度 {label}):{card.core_text}" if i == 0 else ""
+            parts.append(card_html(card, escape(head), "answer" if i == 0 else "related", lead))
+            plain += [lead] if lead else []
             plain.append(copy_text(card.text, card.citation))
     elif verdict == UNSURE:
         parts.append(f'<div class="pqa-note" role="status">{UNSURE_NOTE}</div>')

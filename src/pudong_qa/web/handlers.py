@@ -46,8 +46,10 @@ class ChatPage:
     # ------------------------------------------------------------ first screen
 
     def welcome(self) -> str:
-        lines = ["# 浦东报告问答", "只根据下面的报告回答,返回原文段落与出处;报告里没有答案时会直接说明。"]
-        for d in self.service.overview():
+        docs = self.service.overview()
+        what = "报告" if len(docs) <= 1 else f"这 {len(docs)} 份文档"
+        lines = ["# 浦东报告问答", f"只根据下面的{what}回答,返回原文段落与出处;{what}里没有答案时会直接说明。"]
+        for d in docs:
             line = f"**《{md(d['title'])}》** · {d['chars']} 字 · {d['paragraphs']} 个自然段"
             if d["sections"]:
                 sections = "、".join(s.split("、", 1)[-1] if "、" in s else s for s in d["sections"][:4])
@@ -208,8 +210,7 @@ class ChatPage:
             if progress is not None:
                 progress((done[0], total), desc=f"已处理 {done[0]} / {total} 个问题", unit="个问题")
 
-        if progress is not None:
-            progress((0, total), desc=f"已回答 0 / {total} 个问题", unit="个问题")
+        advance(0)
         responses = answer_responses(self.service.searcher, items, int(top_k), on_progress=advance)
         folder = Path(tempfile.mkdtemp(prefix="pudong-qa-batch-"))
         stem = re.sub(r"[^\w\-]+", "_", Path(name).stem)[:60] or "questions"

@@ -38,12 +38,13 @@
     }
   };
   // ---- A confirmation (clear, delete, rebuild) is brought into view when it appears, its 取消
-  // focused (the safe choice); Esc answers 取消.
+  // focused (the safe choice); Esc answers 取消; when it goes, focus returns to the button that asked.
   const openConfirm = () => [...document.querySelectorAll(".pqa-confirm")].find((c) => c.offsetParent !== null);
+  const openers = new Map();
   const showConfirm = () => {
     document.querySelectorAll(".pqa-confirm").forEach((c) => {
       if (c.offsetParent === null) { delete c.dataset.shown; delete c.dataset.focused; return; }
-      if (!c.dataset.shown) c.dataset.shown = String(Date.now());
+      if (!c.dataset.shown) { c.dataset.shown = String(Date.now()); openers.set(c, document.activeElement); }
       if (Date.now() - Number(c.dataset.shown) > 1000) return;
       // its text and buttons arrive over several frames: keep it in view while they do
       c.scrollIntoView({block: "nearest"});
@@ -51,6 +52,12 @@
       const cancel = !c.dataset.focused && [...c.querySelectorAll("button")].find((b) => b.textContent.trim() === "取消");
       if (cancel) { cancel.focus({preventScroll: true}); c.dataset.focused = "1"; }
     });
+    for (const [c, opener] of openers) {  // Gradio takes a hidden confirmation out of the page
+      if (c.isConnected && c.offsetParent !== null) continue;
+      openers.delete(c);
+      const at = document.activeElement;
+      if (opener && opener.isConnected && (!at || at === document.body || !at.isConnected)) opener.focus({preventScroll: true});
+    }
   };
   let queued = false;
   const schedule = () => {

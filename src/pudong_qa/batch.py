@@ -91,7 +91,7 @@ def _parse_jsonl_line(n: int, line: str) -> BatchItem:
         row = json.loads(line)
     except ValueError:
         return BatchItem(n, "", "not valid JSON")
-    key = next((k for k in QUESTION_NAMES if isinstance(row, dict) and isinstance(row.get(k), str)), None)
+    key = next((k for k in QUESTION_NAMES if isinstance(row.get(k), str)), None) if isinstance(row, dict) else None
     if key is None:
         return BatchItem(n, "", "no 'question' string field")
     return _item(n, row[key])

@@ -43,6 +43,18 @@ def show(visible: bool):
     return lambda: gr.update(visible=visible)
 
 
+def confirmation(name: str, ok: str, text: str = "") -> tuple[gr.Column, gr.Markdown, gr.Button, gr.Button]:
+    """A hidden box asking before something is lost: its text, the red ``ok`` and 取消 (ids
+    ``NAME-box``, ``NAME-text``, ``NAME-confirm``, ``NAME-cancel``). page.js brings it into view
+    and focuses 取消 (``pqa-cancel``) when it appears."""
+    with gr.Column(visible=False, elem_id=f"{name}-box", elem_classes="pqa-confirm") as box:
+        words = gr.Markdown(text, elem_id=f"{name}-text")
+        with gr.Row():
+            yes = gr.Button(ok, variant="stop", elem_id=f"{name}-confirm", size="sm")
+            no = gr.Button("取消", elem_id=f"{name}-cancel", elem_classes="pqa-cancel", size="sm")
+    return box, words, yes, no
+
+
 def build_demo(service: QAService, settings: Settings | None = None, access: PageAccess | None = None) -> gr.Blocks:
     """The page's layout and events over ``service``; ``access`` says who uses it (server.py).
     The index tab appears once the page knows its user is an editor."""
@@ -88,11 +100,8 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
                                   elem_id="top-k")
                 copy_all = gr.Button("复制对话", scale=1, elem_id="copy-all", size="sm")
                 clear = gr.Button("清空对话…", scale=1, elem_id="clear", size="sm")
-            with gr.Column(visible=False, elem_id="clear-box", elem_classes="pqa-confirm") as clear_row:
-                gr.Markdown("**确认清空对话?** 对话和评价将从这个浏览器中删除,不能恢复。")
-                with gr.Row():
-                    clear_ok = gr.Button("确认清空", variant="stop", elem_id="clear-confirm", size="sm")
-                    clear_cancel = gr.Button("取消", elem_id="clear-cancel", size="sm")
+            clear_row, _, clear_ok, clear_cancel = confirmation(
+                "clear", "确认清空", "**确认清空对话?** 对话和评价将从这个浏览器中删除,不能恢复。")
             noted = gr.HTML("", elem_id="feedback-status")
         with gr.Column(scale=2, elem_id="source-col", min_width=320):
             gr.HTML(SOURCE_PANEL)
@@ -149,19 +158,12 @@ def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
             chosen = gr.Dropdown(choices=page.document_choices(), value=None, label="删除文档", elem_id="remove-doc",
                                  allow_custom_value=False)
             remove_btn = gr.Button("删除…", elem_id="remove-doc-btn")
-            with gr.Column(visible=False, elem_id="remove-box", elem_classes="pqa-confirm") as remove_box:
-                remove_text = gr.Markdown(elem_id="remove-text")
-                with gr.Row():
-                    remove_ok = gr.Button("确认删除", variant="stop", elem_id="remove-confirm", size="sm")
-                    remove_cancel = gr.Button("取消", elem_id="remove-cancel", size="sm")
+            remove_box, remove_text, remove_ok, remove_cancel = confirmation("remove", "确认删除")
     with gr.Row():
         refresh = gr.Button("刷新", elem_id="refresh")
         rebuild_btn = gr.Button("全部重建…", variant="stop", elem_id="rebuild")
-    with gr.Column(visible=False, elem_id="rebuild-box", elem_classes="pqa-confirm") as confirm_row:
-        gr.Markdown("**确认重建?** 重新读取全部文档并计算向量,需要一段时间;期间问答继续使用原索引。")
-        with gr.Row():
-            confirm = gr.Button("确认重建", variant="stop", elem_id="rebuild-confirm", size="sm")
-            cancel = gr.Button("取消", elem_id="rebuild-cancel", size="sm")
+    confirm_row, _, confirm, cancel = confirmation(
+        "rebuild", "确认重建", "**确认重建?** 重新读取全部文档并计算向量,需要一段时间;期间问答继续使用原索引。")
 
     def refreshed_choices():
         return gr.update(choices=page.document_choices(), value=None)

@@ -49,7 +49,7 @@
       // its text and buttons arrive over several frames: keep it in view while they do
       c.scrollIntoView({block: "nearest"});
       setTimeout(() => { if (c.offsetParent !== null) c.scrollIntoView({block: "nearest"}); }, 150);
-      const cancel = !c.dataset.focused && [...c.querySelectorAll("button")].find((b) => b.textContent.trim() === "取消");
+      const cancel = !c.dataset.focused && c.querySelector(".pqa-cancel");
       if (cancel) { cancel.focus({preventScroll: true}); c.dataset.focused = "1"; }
     });
     for (const [c, opener] of openers) {  // Gradio takes a hidden confirmation out of the page
@@ -188,7 +188,7 @@
   }, true);
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;
-    const open = openConfirm(), cancel = open && [...open.querySelectorAll("button")].find((b) => b.textContent.trim() === "取消");
+    const open = openConfirm(), cancel = open && open.querySelector(".pqa-cancel");
     if (cancel) cancel.click(); else closeSource();
   });
 })();

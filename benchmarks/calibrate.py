@@ -43,9 +43,9 @@ import numpy as np
 from pudong_qa.embedding import load_model
 from pudong_qa.evaluation import load_eval_questions
 from pudong_qa.index import load_index
-from pudong_qa.query import clean_query
-from pudong_qa.ranking import SearchConfig
-from pudong_qa.search import Searcher
+from pudong_qa.search.query import clean_query
+from pudong_qa.search.ranking import SearchConfig
+from pudong_qa.search.searcher import Searcher
 from pudong_qa.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -210,11 +210,11 @@ def features(cfg: SearchConfig, model, corpora, rows: list[dict], corpus: str,
     real search (the confidence function is wrapped to record its inputs). ``without`` leaves
     out, per question, the passages given (its answers: a near miss, unanswerable in its own corpus).
 
-    This wraps names of ``pudong_qa.search`` while it runs: ``confidence`` (called with the
+    This wraps names of ``pudong_qa.search.searcher`` while it runs: ``confidence`` (called with the
     signature of ``answer.confidence``), ``candidate_stage`` and ``Searcher.search_vector`` (whose
     first argument is the question)."""
-    import pudong_qa.search as search_mod
-    from pudong_qa.answer import evidence
+    import pudong_qa.search.searcher as search_mod
+    from pudong_qa.search.answer import evidence
 
     rec: list[dict] = []
     real = search_mod.confidence
@@ -287,7 +287,7 @@ def feature_groups(cfg: SearchConfig, model, corpora, rowsets,
 def calibrate(cfg: SearchConfig, model, corpora, rowsets, near_misses: bool = False) -> int:
     """Grid-search the confidence's coverage share, cosine floor and span (threshold fixed at
     ``min_confidence``) on the fit data; print the chosen values and the check-half figures."""
-    from pudong_qa.answer import combine
+    from pudong_qa.search.answer import combine
 
     groups = feature_groups(cfg, model, corpora, rowsets, near_misses)
 

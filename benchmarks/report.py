@@ -178,7 +178,7 @@ def backend_encoders(settings: Settings) -> list[tuple[str, object]]:
 def backend_row(name: str, enc, index, questions: list[str], batch_qs: list[str], eval_qs: list[dict]) -> dict:
     """One backend: single-question and batch speed, retrieval metrics, batch independence."""
     from pudong_qa.evaluation import score
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     for q in questions[:5]:
         enc.encode_queries([q])

@@ -343,7 +343,7 @@ def scale_ask(settings: Settings, directory: Path, questions: list[str], seed: i
     and answer each question end to end."""
     from pudong_qa.embedding import load_model
     from pudong_qa.index import load_index
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     t0 = time.perf_counter()
     index = load_index(directory, verify=False, cache_dir=settings.cache_dir)

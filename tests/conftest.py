@@ -92,7 +92,7 @@ def project(tmp_path_factory, model):
 
 @pytest.fixture(scope="session")
 def searcher(project, model):
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     return Searcher(project[1], model)
 

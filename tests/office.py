@@ -11,9 +11,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from conftest import ROOT
 
-from pudong_qa.keys import KeyStore
+from pudong_qa.office.keys import KeyStore
+from pudong_qa.office.users import UserStore
 from pudong_qa.settings import Settings
-from pudong_qa.users import UserStore
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id at a test's cost
 PASSWORDS = {"alice": "reader-password", "ed": "editor-password"}  # alice reads, ed edits

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from office import FAST, add_people, bearer, contract, copy_project, dify_request, own_questions, same_answer
 
+from pudong_qa.office.server import build_app, make_office
 from pudong_qa.results import VERDICTS
-from pudong_qa.server import build_app, make_office
 from pudong_qa.settings import Settings
 
 # Dify's documented examples (docs: use-dify/knowledge/external-knowledge-api): the request, a response

@@ -9,7 +9,9 @@ import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 
-from pudong_qa.auth import (
+from pudong_qa.cli import cli
+from pudong_qa.errors import PudongQAError
+from pudong_qa.office.auth import (
     EDITOR,
     READER,
     Access,
@@ -20,10 +22,8 @@ from pudong_qa.auth import (
     is_loopback,
     signin_required,
 )
-from pudong_qa.cli import cli
-from pudong_qa.errors import PudongQAError
-from pudong_qa.keys import KeyStore
-from pudong_qa.users import UserStore
+from pudong_qa.office.keys import KeyStore
+from pudong_qa.office.users import UserStore
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id still, at a test's cost
 

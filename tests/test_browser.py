@@ -170,7 +170,7 @@ def test_no_axe_violations_on_any_view(open_page, app_server, scheme, tmp_path):
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm ci)")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_sign_in_page_after_a_wrong_password(browser, scheme):
-    from pudong_qa.signin import login_page
+    from pudong_qa.office.signin import login_page
 
     ctx = browser.new_context(viewport=PHONE, color_scheme=scheme, locale="en-US")
     pg = ctx.new_page()

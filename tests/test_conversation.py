@@ -1,6 +1,6 @@
 import pytest
 
-from pudong_qa.conversation import contextualize, is_follow_up
+from pudong_qa.search.conversation import contextualize, is_follow_up
 from pudong_qa.tokenize import Tokenizer
 
 TOK = Tokenizer()

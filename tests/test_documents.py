@@ -11,7 +11,7 @@ from pudong_qa.index import load_index, read_source
 from pudong_qa.indexing import build_index
 from pudong_qa.indexing.tokens import TOKENS, load_tokens
 from pudong_qa.passages import read_passages
-from pudong_qa.search import Searcher
+from pudong_qa.search.searcher import Searcher
 from pudong_qa.settings import Settings
 
 FIXTURES = ROOT / "tests" / "fixtures" / "formats"

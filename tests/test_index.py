@@ -158,7 +158,7 @@ def test_an_hnsw_index_answers_like_the_exact_one(small, model):
     corpus this small, the same neighbours as exact search."""
     import numpy as np
 
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     graph = Settings(root=small.root, index=small.root / "index-hnsw", ann="hnsw")
     build_index(graph, model=model)

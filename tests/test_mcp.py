@@ -7,8 +7,8 @@ import sys
 from conftest import ROOT
 from office import copy_project
 
-from pudong_qa.knowledge import KnowledgeBases, knowledge_base_specs
-from pudong_qa.mcp_server import build_server
+from pudong_qa.office.knowledge import KnowledgeBases, knowledge_base_specs
+from pudong_qa.office.mcp import build_server
 
 
 def _call(server_or_params, calls):

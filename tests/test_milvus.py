@@ -15,7 +15,7 @@ pytest.importorskip("milvus_lite")
 from pudong_qa.errors import IndexUnavailable  # noqa: E402
 from pudong_qa.index import load_index  # noqa: E402
 from pudong_qa.indexing import build_index  # noqa: E402
-from pudong_qa.search import Searcher  # noqa: E402
+from pudong_qa.search.searcher import Searcher  # noqa: E402
 from pudong_qa.settings import Settings  # noqa: E402
 from pudong_qa.stores import milvus  # noqa: E402
 

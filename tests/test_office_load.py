@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT, free_port
 from office import PASSWORDS, add_people, copy_project, own_questions, same_answer
 
-from pudong_qa.keys import KeyStore
+from pudong_qa.office.keys import KeyStore
 from pudong_qa.settings import Settings
 
 pytestmark = pytest.mark.load

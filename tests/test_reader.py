@@ -9,10 +9,10 @@ import pytest
 
 from pudong_qa.index import load_index
 from pudong_qa.indexing import build_index
-from pudong_qa.ranking import SearchConfig
 from pudong_qa.reader import Candidate, ReadPolicy
 from pudong_qa.results import ANSWERED, NOT_FOUND, UNSURE
-from pudong_qa.search import Searcher
+from pudong_qa.search.ranking import SearchConfig
+from pudong_qa.search.searcher import Searcher
 from pudong_qa.settings import Settings
 
 DOCS = {

@@ -83,7 +83,7 @@ def test_reading_batches_keep_input_order(reader):
 
 
 def test_search_reads_with_it_and_its_policy_decides(project, model, tmp_path):
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     question = "浦东新区什么时候开始开发开放"
     plain = Searcher(project[1], model).search(question)

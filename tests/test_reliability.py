@@ -18,7 +18,7 @@ from conftest import ROOT
 from pudong_qa.corpus import CorpusError
 from pudong_qa.index import load_index, read_manifest
 from pudong_qa.indexing import build_index, stale_reasons
-from pudong_qa.query import MAX_QUERY_CHARS
+from pudong_qa.search.query import MAX_QUERY_CHARS
 from pudong_qa.service import open_searcher
 from pudong_qa.settings import Settings
 

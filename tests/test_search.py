@@ -68,8 +68,8 @@ def test_expected_answer_type_checks(searcher):
 def test_one_question_gets_the_same_answer_as_in_a_batch_and_stale_lexical_scores_are_redone(searcher):
     import numpy as np
 
-    from pudong_qa.query import clean_query
-    from pudong_qa.search import LexicalResult
+    from pudong_qa.search.query import clean_query
+    from pudong_qa.search.searcher import LexicalResult
 
     questions = ["浦东新区下辖多少个街道办事处", "管办评是什么"]
     alone = [searcher.search(q, top_k=3) for q in questions]  # lexical stage beside the embedding
@@ -92,7 +92,7 @@ def test_a_single_questions_lexical_stage_runs_while_it_is_embedded(project, mod
     import threading
 
     from pudong_qa.index import load_index
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     index = load_index(project[0].index)
     lexical_ran = threading.Event()
@@ -119,7 +119,7 @@ def test_a_question_naming_an_article_gets_the_passage_on_what_it_asks_not_the_a
 
     from pudong_qa.index import load_index
     from pudong_qa.indexing import build_index
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
     from pudong_qa.settings import Settings
 
     shutil.copytree(Path(__file__).parent / "fixtures" / "trees", tmp_path / "corpus")

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from office import FAST, PASSWORDS, add_people, bearer, copy_project
 
-from pudong_qa.auth import SESSION_COOKIE
 from pudong_qa.errors import PudongQAError
-from pudong_qa.keys import KeyStore
-from pudong_qa.server import build_app, make_office
+from pudong_qa.office.auth import SESSION_COOKIE
+from pudong_qa.office.keys import KeyStore
+from pudong_qa.office.server import build_app, make_office
+from pudong_qa.office.signin import PUBLIC
 from pudong_qa.settings import Settings
-from pudong_qa.signin import PUBLIC
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -270,7 +270,7 @@ class Req:
 
 
 def _page(office):
-    from pudong_qa.page_access import PageAccess
+    from pudong_qa.office.page_access import PageAccess
     from pudong_qa.web import ChatPage
 
     _, service = office.kbs.get()

@@ -4,12 +4,12 @@ answer sentences and confidence are plain functions of plain data, so they run i
 import numpy as np
 import pytest
 
-from pudong_qa.answer import answer_span, confidence
 from pudong_qa.chunking import Passage, chunk_document
 from pudong_qa.corpus import parse_document
-from pudong_qa.query import Titles, analyze, aspect, clean_query, count_unit, defines, quantity_focus
-from pudong_qa.ranking import Fusion, SearchConfig, phrase_score
-from pudong_qa.stages import (
+from pudong_qa.search.answer import answer_span, confidence
+from pudong_qa.search.query import Titles, analyze, aspect, clean_query, count_unit, defines, quantity_focus
+from pudong_qa.search.ranking import Fusion, SearchConfig, phrase_score
+from pudong_qa.search.stages import (
     Candidates,
     Ranking,
     answer_stage,
@@ -260,8 +260,8 @@ def test_idf_is_the_bm25_variant_and_falls_with_frequency(store):
 
 
 def test_answer_kind_and_what_a_sentence_holds():
-    from pudong_qa.answer import holds_kind
-    from pudong_qa.query import answer_kind, count_unit, counts, mentions_number
+    from pudong_qa.search.answer import holds_kind
+    from pudong_qa.search.query import answer_kind, count_unit, counts, mentions_number
 
     assert answer_kind("平台是哪一年上线的") == "time" and answer_kind("示范区有多少个街道") == "number"
     assert answer_kind("谁提出了这个方案") == "person" and answer_kind("总部设在哪里") == "place"
@@ -274,7 +274,7 @@ def test_answer_kind_and_what_a_sentence_holds():
 
 
 def test_sentence_prior_prefers_the_sentence_with_the_asked_kind():
-    from pudong_qa.answer import sentence_prior
+    from pudong_qa.search.answer import sentence_prior
 
     cfg = SearchConfig(kind_weight=0.2, answer_coverage=0.0)
     q = _question("平台是什么时候上线的")
@@ -293,7 +293,7 @@ def test_count_question_needs_a_count_in_the_answer():
 
 
 def test_title_score_is_the_share_of_the_title_named():
-    from pudong_qa.ranking import title_score
+    from pudong_qa.search.ranking import title_score
 
     assert title_score("北京大学建于哪一年", "北京大学") == 1.0
     assert title_score("北京的大学有哪些", "北京大学") == 0.5
@@ -305,7 +305,7 @@ def test_title_score_is_the_share_of_the_title_named():
 def test_title_score_is_the_longest_common_run_of_any_strings():
     import random
 
-    from pudong_qa.ranking import title_score
+    from pudong_qa.search.ranking import title_score
 
     def brute(query: str, title: str) -> float:
         title = "".join(title.split())
@@ -328,7 +328,7 @@ def _capped(question: str, answer: str, passage: str | None = None, **cfg) -> bo
 
 
 def test_an_amount_in_the_unit_asked_answers_whatever_it_calls_the_quantity():
-    from pudong_qa.query import asked_measure, states
+    from pudong_qa.search.query import asked_measure, states
 
     tok = Tokenizer()
     assert asked_measure("果实的长度约是多少厘米", tok) == "厘米"
@@ -346,7 +346,7 @@ def test_an_amount_in_the_unit_asked_answers_whatever_it_calls_the_quantity():
 
 
 def test_reigns_and_dynasties_date_an_event():
-    from pudong_qa.query import mentions_time
+    from pudong_qa.search.query import mentions_time
 
     for text in ("康熙年间逐渐形成", "始建于南宋", "战国时燕昭王击东胡", "同年辞世", "唐代的诗人"):
         assert mentions_time(text), text
@@ -355,7 +355,7 @@ def test_reigns_and_dynasties_date_an_event():
 
 
 def test_who_holds_a_role_needs_the_role_named():
-    from pudong_qa.query import asked_role
+    from pudong_qa.search.query import asked_role
 
     tok = Tokenizer()
     assert asked_role("曹路镇的镇长叫什么名字", tok) == "镇长"  # jieba tags 镇长 a verb: the tail after 的
@@ -372,7 +372,7 @@ def test_who_holds_a_role_needs_the_role_named():
 
 
 def test_a_year_the_question_names_must_be_in_the_passage():
-    from pudong_qa.query import names_year
+    from pudong_qa.search.query import names_year
 
     assert _question("示范区2010年的生产总值是多少").years == ("2010",)
     assert _question("长城已有2000多年历史").years == ()  # a span of time, not a year

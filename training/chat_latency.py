@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     from pudong_qa.reader import load_reader_from
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
     from pudong_qa.service import open_searcher
     from pudong_qa.settings import Settings
 

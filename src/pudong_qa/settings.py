@@ -64,7 +64,7 @@ class Settings:
     data_dir: Path | None = None  # the page's local data (feedback.jsonl); default: <root>/data
     milvus_uri: str = ""  # "" = the local store; a path ending in .db = Milvus Lite; http://host:19530 = a server
     milvus_token: str = ""  # a Milvus server's token ("user:password" or an API key), if it needs one
-    # Serving an office (server.py, auth.py): users, keys and the audit log live in data_dir.
+    # Serving an office (office/): users, keys and the audit log live in data_dir.
     require_signin: bool = False  # ask for sign-in on loopback too (beyond loopback it is always asked)
     knowledge_bases: str = ""  # "NAME=CORPUS_DIR[:INDEX_DIR],…" to serve several folders; "" = the one corpus
     key_rate: float = 10.0  # API requests per second per key (bursts of twice that), unless the key sets its own

@@ -4,7 +4,7 @@
   page renders what the service returns; ``rendering.py`` turns results into HTML, ``batch.py``
   reads question files and writes the downloads).
 - ``layout`` — ``build_demo(service)``: the tabs and which control calls which handler.
-- ``routes`` — the ``/doc`` route (``pudong_qa.server`` mounts the page and this route).
+- ``routes`` — the ``/doc`` route (``pudong_qa.office.server`` mounts the page and this route).
 - ``static`` — the CSS, script and source-view template in ``assets/`` (package data).
 """
 

@@ -20,12 +20,12 @@ from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, probl
 from ..errors import CorpusError, QuestionFileError, RebuildBusy
 from ..feedback import record_feedback
 from ..formats import binary_kind, describe_file, reason_zh
-from ..page_access import PageAccess
 from ..passages import passages_of
-from ..query import question_problem
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
+from ..search.query import question_problem
 from ..service import QAService
+from .access import LocalAccess, PageAccess
 from .index_view import document_label, file_label, status_markdown
 from .static import source_page
 from .text import as_text, md, previous_questions
@@ -41,7 +41,7 @@ class ChatPage:
 
     def __init__(self, service: QAService, access: PageAccess | None = None) -> None:
         self.service = service
-        self.access = access or PageAccess()  # who asks, and may they (page_access.py)
+        self.access = access or LocalAccess()  # who asks, and may they (access.py)
 
     # ------------------------------------------------------------ first screen
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..page_access import PageAccess
 from ..rendering import batch_table_html
 from ..service import QAService
 from ..settings import Settings
+from .access import PageAccess
 from .handlers import UPLOAD_LIMIT_BYTES, ChatPage
 from .text import as_text
 
@@ -56,7 +56,7 @@ def confirmation(name: str, ok: str, text: str = "") -> tuple[gr.Column, gr.Mark
 
 
 def build_demo(service: QAService, settings: Settings | None = None, access: PageAccess | None = None) -> gr.Blocks:
-    """The page's layout and events over ``service``; ``access`` says who uses it (server.py).
+    """The page's layout and events over ``service``; ``access`` says who uses it (web/access.py).
     The index tab appears once the page knows its user is an editor."""
     settings = settings or service.settings
     page = ChatPage(service, access)

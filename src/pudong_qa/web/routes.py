@@ -1,5 +1,5 @@
 """The plain ``/doc`` route beside the Gradio app: the document a citation points into (the
-app itself is mounted by ``pudong_qa.server``)."""
+app itself is mounted by ``pudong_qa.office.server``)."""
 
 from __future__ import annotations
 

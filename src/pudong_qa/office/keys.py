@@ -17,8 +17,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..errors import PudongQAError
 from .auth import JsonFile, digest
-from .errors import PudongQAError
 from .users import check_role
 
 FILE_NAME = "keys.json"

@@ -15,8 +15,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..errors import PudongQAError
 from .auth import LOCAL, ROLES, JsonFile
-from .errors import PudongQAError
 
 FILE_NAME = "users.json"
 NAME_RE = re.compile(r"^[\w.@-]{1,64}$")  # letters (Chinese too), digits, _ . @ -

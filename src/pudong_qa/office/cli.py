@@ -12,8 +12,8 @@ import sys
 
 import click
 
+from ..cli_common import CLIError, friendly_errors, settings_from
 from .auth import ROLES
-from .cli_common import CLIError, friendly_errors, settings_from
 
 ENV_DATA = "[data folder: env PUDONG_QA_DATA_DIR, default ./data]"
 
@@ -53,7 +53,7 @@ def _store(ctx: click.Context):
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Add user NAME (asks for the password; at least 8 characters, stored as an argon2id hash)."""
-    from .errors import PudongQAError
+    from ..errors import PudongQAError
 
     try:
         _store(ctx).add(name, _password(password_stdin), role)
@@ -76,7 +76,7 @@ def users_list(ctx: click.Context) -> None:
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove user NAME (signed out of a running server at once)."""
-    from .errors import PudongQAError
+    from ..errors import PudongQAError
 
     try:
         _store(ctx).remove(name)
@@ -92,7 +92,7 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for user NAME."""
-    from .errors import PudongQAError
+    from ..errors import PudongQAError
 
     try:
         _store(ctx).passwd(name, _password(password_stdin, "New password"))
@@ -123,7 +123,7 @@ def _keys(ctx: click.Context):
 @click.pass_context
 def keys_add(ctx: click.Context, name: str, role: str, rate: float | None) -> None:
     """Make key NAME and print it (only now: it is stored as a SHA-256 hash)."""
-    from .errors import PudongQAError
+    from ..errors import PudongQAError
 
     try:
         token = _keys(ctx).add(name, role, rate)
@@ -149,7 +149,7 @@ def keys_list(ctx: click.Context) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, name: str) -> None:
     """Revoke key NAME (refused by a running server from its next request)."""
-    from .errors import PudongQAError
+    from ..errors import PudongQAError
 
     try:
         _keys(ctx).revoke(name)
@@ -183,7 +183,7 @@ def audit(ctx: click.Context, last: int | None, as_json: bool) -> None:
 def mcp(ctx: click.Context, kb_specs: tuple[str, ...]) -> None:
     """An MCP server on standard input/output, for agent tools: tools ask, ask_many, list_documents
     and list_knowledge_bases (the same answers as the API). Local use; no sign-in."""
-    from .mcp_server import run_stdio
+    from .mcp import run_stdio
 
     settings = settings_from(ctx)
     with friendly_errors():

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..tokenize import Tokenizer, normalize
 from .query import content_segments
-from .tokenize import Tokenizer, normalize
 
 # Words that point back to the previous turn when they open a question.
 _PRONOUN_LEAD = re.compile(

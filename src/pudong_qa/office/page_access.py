@@ -1,29 +1,24 @@
-"""Who is using the chat page, for its handlers: the principal behind a ``gr.Request`` (the access
-middleware put its id in ``request.username``), whether they may do an action (checked on the
-server, whatever the page shows), the audit log of what they did, and the line naming them.
-
-Without an office (the page built on its own, as the handler tests do) everyone is the local
-editor and nothing is recorded, as before sign-in existed.
-"""
+"""Who is using the chat page on an office server (``web.access.PageAccess``): the principal
+behind a ``gr.Request`` (the access middleware put its id in ``request.username``), whether they
+may do an action (checked on the server, whatever the page shows), the audit log of what they
+did, and the line naming them."""
 
 from __future__ import annotations
 
 from html import escape
 
-from .auth import EDITOR, LOCAL, Principal
+from .auth import Principal
 
 ROLE_ZH = {"reader": "读者", "editor": "编辑"}
 REFUSED_ZH = "只有编辑可以添加、删除文档或重建索引;你的账号是读者。"
 
 
 class PageAccess:
-    def __init__(self, office=None, kb: str = "") -> None:
+    def __init__(self, office, kb: str = "") -> None:
         self.office, self.kb = office, kb
 
     def who(self, request) -> Principal | None:
         """The person behind ``request``; None when a server that needs sign-in does not know them."""
-        if self.office is None:
-            return Principal(LOCAL, EDITOR, "local")
         return self.office.access.principal(getattr(request, "username", None) if request is not None else None)
 
     def name(self, request) -> str:
@@ -43,8 +38,7 @@ class PageAccess:
         return who is not None and who.may(action)
 
     def record(self, request, action: str, target: str | list[str] = "", outcome: str = "ok", **detail) -> None:
-        if self.office is not None:
-            self.office.audit.record(self.name(request), action, self.kb, target, outcome, via="page", **detail)
+        self.office.audit.record(self.name(request), action, self.kb, target, outcome, via="page", **detail)
 
     def banner(self, request) -> str:
         """“已登录:alice(读者) · 退出登录” for a signed-in person; nothing for the local one or a key."""

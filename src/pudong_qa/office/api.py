@@ -17,14 +17,14 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from ..errors import CorpusError, RebuildBusy
+from ..results import SearchResponse
+from ..search.query import question_problem
+from ..service import QAService, safe_name
+from ..settings import Settings
 from .audit import AuditLog
 from .auth import Access, Principal
-from .errors import CorpusError, RebuildBusy
 from .knowledge import KnowledgeBases, UnknownKnowledgeBase
-from .query import question_problem
-from .results import SearchResponse
-from .service import QAService, safe_name
-from .settings import Settings
 
 MAX_BATCH = 1000  # questions in one /api/ask-many request
 MAX_PREVIOUS = 20  # earlier questions a follow-up may name

@@ -23,15 +23,17 @@ from typing import Protocol
 
 import numpy as np
 
+from ..chunking import Passage
+from ..embedding import Encoder
+from ..passages import PassageTable, labels
+from ..reader import Candidate, Reader
+from ..results import ANSWERED, NOT_FOUND, UNSURE, Result, SearchResponse
+from ..settings import DEFAULT_TOP_K
+from ..stores import Store
+from ..tokenize import Tokenizer, normalize, normalize_all
 from .answer import answer_span, confidence, sentence_prior, sentence_scores
-from .chunking import Passage
-from .embedding import Encoder
-from .passages import PassageTable, labels
 from .query import Question, Titles, analyze, aspect, clean_query
 from .ranking import Fusion, SearchConfig
-from .reader import Candidate, Reader
-from .results import ANSWERED, NOT_FOUND, UNSURE, Result, SearchResponse
-from .settings import DEFAULT_TOP_K
 from .stages import (
     Candidates,
     Ranking,
@@ -43,8 +45,6 @@ from .stages import (
     read_stage,
     result_stage,
 )
-from .stores import Store
-from .tokenize import Tokenizer, normalize, normalize_all
 
 NORMALIZED_CACHE_SIZE = 50_000  # passages whose normalised text is kept between questions
 QUERY_BATCH = 64

@@ -13,10 +13,10 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from ..search.query import question_problem
+from ..settings import Settings
 from .api import record
 from .knowledge import KnowledgeBases, knowledge_base_specs
-from .query import question_problem
-from .settings import Settings
 
 INSTRUCTIONS = ("Retrieval over Chinese reports: every answer is a passage of a report with an exact citation "
                 "(document, heading path, paragraph, character offsets). When 'answered' is false (verdict "

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .tokenize import MIN_WORD_CHARS, Tokenizer, normalize
+from ..tokenize import MIN_WORD_CHARS, Tokenizer, normalize
 
 MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
 DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters

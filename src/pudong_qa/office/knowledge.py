@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import PudongQAError
-from .settings import Settings
+from ..errors import PudongQAError
+from ..settings import Settings
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -73,7 +73,7 @@ class KnowledgeBases:
     def __init__(self, specs: list[KnowledgeBaseSpec], log: Callable[[str], None] = print,
                  service_factory: Callable | None = None) -> None:
         if service_factory is None:
-            from .service import QAService as service_factory
+            from ..service import QAService as service_factory
         self.services = {}
         for kb in specs:
             if len(specs) > 1:

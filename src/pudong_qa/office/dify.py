@@ -28,11 +28,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ..results import ANSWERED, SearchResponse
+from ..search.query import question_problem
 from .api import office, principal
 from .auth import Principal
 from .knowledge import UnknownKnowledgeBase
-from .query import question_problem
-from .results import ANSWERED, SearchResponse
 
 MAX_TOP_K = 100
 ERRORS = {1001: "Invalid Authorization header format. Expected 'Bearer <api-key>' format.",

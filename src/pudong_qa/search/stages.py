@@ -3,7 +3,7 @@
     lexical_stage → candidate_stage → rank_stage → aspect_stage → answer_stage → result_stage
 
 (then ``answer.confidence``). Storage is reached only through the ``Store`` interface; the
-``Searcher`` (search.py) holds the index and the model and runs them in order.
+``Searcher`` (searcher.py) holds the index and the model and runs them in order.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..chunking import Passage
+from ..passages import labels
+from ..results import Citation, Result
+from ..stores import Store, top_indices
+from ..tokenize import normalize
 from .answer import answer_span
-from .chunking import Passage
-from .passages import labels
 from .query import Question, defines
 from .ranking import Fusion, SearchConfig, maxnorm, phrase_score, rangenorm, title_score
-from .results import Citation, Result
-from .stores import Store, top_indices
-from .tokenize import normalize
 
 
 def lexical_stage(store: Store, tokens: Sequence[str], sentence_share: float) -> tuple[np.ndarray, np.ndarray]:

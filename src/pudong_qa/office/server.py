@@ -14,13 +14,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 
+from ..errors import PudongQAError
+from ..settings import Settings
 from .api import Office
 from .audit import AuditLog
 from .auth import Access, signin_required
-from .errors import PudongQAError
 from .keys import KeyStore
 from .knowledge import KnowledgeBases, knowledge_base_specs
-from .settings import Settings
 from .users import UserStore
 
 MAX_FILES_PER_REQUEST = 5  # the body limit: this many corpus files of the largest accepted size, plus 1 MiB
@@ -81,11 +81,11 @@ def mount_page(app: FastAPI, office: Office) -> None:
     ``gr.Request.username`` (the principal's id, from the access middleware)."""
     import gradio as gr
 
+    from ..web import build_demo
+    from ..web.handlers import UPLOAD_LIMIT_BYTES, ChatPage
+    from ..web.routes import doc_route
+    from ..web.static import css_paths, head
     from .page_access import PageAccess
-    from .web import build_demo
-    from .web.handlers import UPLOAD_LIMIT_BYTES, ChatPage
-    from .web.routes import doc_route
-    from .web.static import css_paths, head
 
     settings = office.settings
     kb, service = office.kbs.get()

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .chunking import Passage
+from ..chunking import Passage
 from .query import Question, counts, mentions_number, mentions_time, names_year, states
 from .ranking import SearchConfig, clip01, maxnorm, rangenorm
 

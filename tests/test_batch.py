@@ -10,13 +10,14 @@ from pudong_qa.batch import QuestionFileError, parse_questions, read_question_fi
 
 def test_txt_lines_keep_order_and_flag_empty_lines():
     items = parse_questions("第一个问题\n\n  \n第二个问题\n", ".txt")
-    assert [(i.line, i.question, i.error) for i in items] == [
-        (1, "第一个问题", None), (2, "", "empty question"), (3, "  ", "empty question"), (4, "第二个问题", None)]
+    assert [(i.line, i.question, i.error and i.error.code) for i in items] == [
+        (1, "第一个问题", None), (2, "", "empty_question"), (3, "  ", "empty_question"), (4, "第二个问题", None)]
 
 
 def test_csv_needs_question_column_and_keeps_rows():
     items = parse_questions("id,Question\n1,问题一\n2,\n", ".csv")
-    assert [(i.line, i.question, i.error) for i in items] == [(2, "问题一", None), (3, "", "empty question")]
+    assert [(i.line, i.question, i.error and i.error.code) for i in items] == [
+        (2, "问题一", None), (3, "", "empty_question")]
     with pytest.raises(QuestionFileError, match="'question' column"):
         parse_questions("id,text\n1,问题\n", ".csv")
 
@@ -35,7 +36,7 @@ def test_the_pages_own_answer_table_can_be_asked_again():
 def test_jsonl_broken_lines_get_errors():
     text = '{"question": "问题一"}\nnot json\n{"q": 1}\n{"question": "问题二", "id": "x"}\n'
     items = parse_questions(text, ".jsonl")
-    assert [i.error for i in items] == [None, "not valid JSON", "no 'question' string field", None]
+    assert [i.error and str(i.error) for i in items] == [None, "not valid JSON", "no 'question' string field", None]
     assert items[3].question == "问题二"
 
 

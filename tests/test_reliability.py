@@ -171,7 +171,7 @@ def test_damaged_or_foreign_index_is_rebuilt_on_open(copy, damage):
         manifest = read_manifest(copy.index)
         manifest["state"]["model"] = "some-other-model"
         (copy.index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-        assert stale_reasons(copy) == ["model changed"]
+        assert list(map(str, stale_reasons(copy))) == ["model changed"]
     messages = []
     searcher = open_searcher(copy, log=messages.append)
     assert any("needs rebuilding" in m for m in messages)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import QuestionFileError
+from .errors import Problem, QuestionFileError
 from .rendering import citation_text, file_name
 from .results import ANSWERED, NO_ANSWER, NOT_FOUND, UNSURE, Citation, SearchResponse, format_citation
 from .search.query import question_problem
@@ -32,7 +32,7 @@ MAX_QUESTION_FILE_BYTES = 20 * 1024 * 1024
 class BatchItem:
     line: int  # 1-based line (or CSV row) number in the input
     question: str
-    error: str | None = None
+    error: Problem | None = None  # why the line cannot be asked
     extra: tuple[tuple[str, str], ...] = ()  # a CSV's other columns (id, note …) as (header, cell), in order
     blank: bool = False  # the whole line (or CSV row) is empty: an error entry, but not a question to people
 
@@ -41,14 +41,15 @@ def read_question_file(path: Path, max_bytes: int = MAX_QUESTION_FILE_BYTES) -> 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in INPUT_SUFFIXES:
-        raise QuestionFileError(f"{path}: use a .txt, .csv or .jsonl file (got {suffix or 'no extension'})")
+        raise QuestionFileError(code="question_file_type", subject=str(path), suffix=suffix or "no extension")
     if not path.exists():
-        raise QuestionFileError(f"{path}: no such file")
+        raise QuestionFileError(code="no_such_file", subject=str(path))
     if not path.is_file():
-        raise QuestionFileError(f"{path}: not a regular file")
+        raise QuestionFileError(code="not_a_file", subject=str(path))
     size = path.stat().st_size
     if size > max_bytes:
-        raise QuestionFileError(f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit")
+        raise QuestionFileError(code="question_file_too_big", subject=str(path), size_mb=size / 2**20,
+                                limit_mb=max_bytes / 2**20)
     from .formats import read_question_text
 
     return parse_questions(read_question_text(path), suffix, str(path))
@@ -59,7 +60,7 @@ def parse_question_bytes(data: bytes, suffix: str, name: str = "questions") -> l
     from .formats import decode_question_bytes
 
     if suffix not in INPUT_SUFFIXES:
-        raise QuestionFileError(f"{name}: use a .txt, .csv or .jsonl file (got {suffix or 'no extension'})")
+        raise QuestionFileError(code="question_file_type", subject=name, suffix=suffix or "no extension")
     return parse_questions(decode_question_bytes(data, name), suffix, name)
 
 
@@ -86,14 +87,14 @@ def _item(n: int, question: str, extra: tuple[tuple[str, str], ...] = (), blank:
 
 def _parse_jsonl_line(n: int, line: str) -> BatchItem:
     if not line.strip():
-        return BatchItem(n, "", "empty line", blank=True)
+        return BatchItem(n, "", Problem("empty_line"), blank=True)
     try:
         row = json.loads(line)
     except ValueError:
-        return BatchItem(n, "", "not valid JSON")
+        return BatchItem(n, "", Problem("not_json"))
     key = next((k for k in QUESTION_NAMES if isinstance(row.get(k), str)), None) if isinstance(row, dict) else None
     if key is None:
-        return BatchItem(n, "", "no 'question' string field")
+        return BatchItem(n, "", Problem("no_question_field"))
     return _item(n, row[key])
 
 
@@ -104,7 +105,7 @@ def _parse_csv(text: str, name: str) -> list[BatchItem]:
     header = [h.lower() for h in names]
     col = next((header.index(q) for q in QUESTION_NAMES if q in header), None)
     if col is None:
-        raise QuestionFileError(f"{name}: the CSV needs a 'question' column (found: {', '.join(header) or 'none'})")
+        raise QuestionFileError(code="no_question_column", subject=name, found=", ".join(header) or "none")
     # Columns this program writes itself (re-asking its own answer table) are answered afresh, not kept.
     ours = set(TABLE_COLUMNS) | set(RANKED_COLUMNS)
     others = [i for i, h in enumerate(names) if h and i != col and h not in ours]
@@ -115,9 +116,9 @@ def _parse_csv(text: str, name: str) -> list[BatchItem]:
             extra = tuple((names[i], row[i] if i < len(row) else "") for i in others)
             blank = not any(cell.strip() for cell in row)
             items.append(_item(n, row[col], extra, blank) if len(row) > col
-                         else BatchItem(n, "", "missing question cell", extra, blank))
+                         else BatchItem(n, "", Problem("missing_question_cell"), extra, blank))
     except csv.Error as exc:
-        items.append(BatchItem(reader.line_num, "", f"broken CSV ({exc})"))
+        items.append(BatchItem(reader.line_num, "", Problem("broken_csv", {"reason": str(exc)})))
     return items
 
 
@@ -132,7 +133,7 @@ def extra_columns(items: list[BatchItem]) -> list[str]:
 def response_record(item: BatchItem, response: SearchResponse | None) -> dict:
     """One JSONL entry: the evaluation contract, plus ``error`` for an unusable line."""
     if response is None:
-        return {"question": item.question, "answered": False, "results": [], "error": item.error}
+        return {"question": item.question, "answered": False, "results": [], "error": str(item.error)}
     return response.to_dict()
 
 
@@ -200,21 +201,12 @@ def write_records(fmt: str, items: list[BatchItem], records: list[dict], out: io
 TABLE_COLUMNS = ["问题", "是否回答", "答案", "出处", "行"]  # then the input's own columns
 RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案句", "段落原文", "出处", "文件", "起", "止"]
 VERDICT_WORDS = {ANSWERED: "是", UNSURE: "未确认", NOT_FOUND: "否"}
-# Why a line could not be asked, in Chinese (the English reasons stay in the JSONL contract).
-_PROBLEMS_ZH = [("empty question", "空问题"), ("empty line", "空行"), ("not valid JSON", "不是有效的 JSON"),
-                ("no 'question' string field", "没有“问题”字段"), ("missing question cell", "缺少问题这一格"),
-                ("broken CSV", "CSV 格式有误"), ("no words in the question", "问题里没有文字 (只有标点或符号)")]
-
-
-def problem_zh(problem: str) -> str:
-    """A line's (or a chat question's) problem in Chinese."""
-    return next((zh for en, zh in _PROBLEMS_ZH if problem.startswith(en)), "无法检索")
 
 
 def verdict_word(item: BatchItem, response: SearchResponse | None) -> str:
     """是 / 未确认 / 否, or why the line could not be asked: the chat page's three looks, in words."""
     if response is None:
-        return "无法提问: " + problem_zh(item.error or "")
+        return "无法提问: " + (item.error.say("zh") if item.error else "无法检索")
     return VERDICT_WORDS[response.verdict if response.results else NOT_FOUND]
 
 

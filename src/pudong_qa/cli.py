@@ -82,7 +82,7 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
     if not report.rebuilt:
         click.echo(f"Index is up to date ({report.passages} passages in {settings.index}); use --force to rebuild.")
         return
-    why = f" ({'; '.join(report.reasons[:3])})" if report.reasons and not force else ""
+    why = f" ({'; '.join(map(str, report.reasons[:3]))})" if report.reasons and not force else ""
     click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
                f"{report.embedded} texts embedded, {report.tokenized} tokenized, {report.seconds:.1f} s{why}")
     _done()
@@ -122,7 +122,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
             items = [BatchItem(1, " ".join(question))]
             problem = question_problem(items[0].question)
             if problem:
-                raise CLIError(problem)
+                raise CLIError(str(problem))
         if output is not None and not output.parent.exists():
             raise CLIError(f"folder {output.parent} does not exist")
         fmt = fmt or ("jsonl" if questions_file else "text")

@@ -6,12 +6,13 @@ by file suffix; a file no reader can use is skipped and named with its reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .document import DEFAULT_MAX_FILE_BYTES, Document, Paragraph, heading_rank, parse_document, parse_heading
 from .errors import CorpusError
 from .formats import LOADERS, supported_suffixes
+from .messages import say
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES", "LOADERS", "CorpusError", "CorpusReading", "Document", "Paragraph", "Skipped",
@@ -24,16 +25,16 @@ def load_document(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYT
     """Read one file with the reader registered for its suffix."""
     read = LOADERS.get(path.suffix.lower())
     if read is None:
-        raise CorpusError(f"{source}: unsupported file type; use one of {', '.join(supported_suffixes())}")
+        raise CorpusError(code="unsupported_type", subject=source, suffixes=", ".join(supported_suffixes()))
     doc = read(path, source, max_bytes)
     if not doc.paragraphs:
-        raise CorpusError(f"{source}: no body text (only a title or headings)")
+        raise CorpusError(code="no_body", subject=source)
     return doc
 
 
 def _visible_files(corpus_dir: Path) -> list[Path]:
     if not corpus_dir.is_dir():
-        raise CorpusError(f"{corpus_dir}: corpus folder not found")
+        raise CorpusError(code="corpus_missing", subject=str(corpus_dir))
     return sorted(p for p in corpus_dir.rglob("*")
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
 
@@ -42,7 +43,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     """Every file of a supported format under the folder, recursively, in a stable order (hidden ones skipped)."""
     files = [p for p in _visible_files(corpus_dir) if p.suffix.lower() in LOADERS]
     if not files:
-        raise CorpusError(f"{corpus_dir}: no {'/'.join(supported_suffixes())} files to index")
+        raise CorpusError(code="corpus_empty", subject=str(corpus_dir), suffixes="/".join(supported_suffixes()))
     return files
 
 
@@ -66,7 +67,12 @@ def load_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_
 @dataclass(frozen=True)
 class Skipped:
     source: str
-    reason: str
+    reason: str  # in English, for the command line and the build log
+    code: str = ""  # the reason as data (``messages.MESSAGES``), for words in other languages
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def say(self, lang: str = "en") -> str:
+        return say(self.code, self.params, lang) if self.code else self.reason
 
 
 @dataclass
@@ -79,12 +85,14 @@ def read_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_
     """Every document that can be read; a corrupt, empty, scanned or unknown-format file is
     skipped and named with its reason instead of stopping the others."""
     docs: list[Document] = []
-    skipped = [Skipped(relative_source(p, root), "unsupported file type") for p in unsupported_files(corpus_dir)]
+    suffixes = {"suffixes": ", ".join(supported_suffixes())}
+    skipped = [Skipped(relative_source(p, root), "unsupported file type", "unsupported_type", suffixes)
+               for p in unsupported_files(corpus_dir)]
     for path in corpus_files(corpus_dir):
         source = relative_source(path, root)
         try:
             docs.append(load_document(path, source, max_bytes))
         except CorpusError as exc:
-            skipped.append(Skipped(source, str(exc).removeprefix(f"{source}: ")))
+            skipped.append(Skipped(source, exc.reason(), exc.code, exc.problem.params if exc.problem else {}))
     return CorpusReading(docs, sorted(skipped, key=lambda s: s.source))
 

@@ -8,11 +8,11 @@ import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .corpus import LOADERS, relative_source
-from .errors import CorpusError, RebuildBusy
+from .errors import CorpusError, Problem, RebuildBusy
 from .index import Index, load_index, read_manifest, read_source, verify_files
 from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
@@ -30,8 +30,12 @@ class IndexStatus:
     passages: int
     model: str
     built_at: str
-    stale: list[str]
-    skipped: list[dict] = field(default_factory=list)  # files the last build could not read, with why
+    stale: list[Problem]  # why the index is out of date (``stale_reasons``)
+    skipped: list[dict] = field(default_factory=list)  # files the last build could not read, with why (manifest)
+
+    def to_dict(self) -> dict:
+        """For JSON: the reasons as English sentences."""
+        return {**asdict(self), "stale": [str(p) for p in self.stale]}
 
 
 def safe_name(name: str) -> str:
@@ -65,7 +69,7 @@ def load_reader_for(settings: Settings, progress: bool = False):
 
 
 def _stale(settings: Settings) -> list[str]:
-    return stale_reasons(settings) or [f"damaged file {f}" for f in verify_files(settings.index)]
+    return stale_reasons(settings) or [Problem("damaged_file", {"file": f}) for f in verify_files(settings.index)]
 
 
 def open_searcher(settings: Settings, log: Callable[[str], None] = print, progress: bool = False,
@@ -82,7 +86,7 @@ def open_searcher(settings: Settings, log: Callable[[str], None] = print, progre
         model = loading.result()
     reader = load_reader_for(settings, progress)
     if reasons and rebuild:
-        log(f"Index needs rebuilding ({'; '.join(reasons[:3])}); building …")
+        log(f"Index needs rebuilding ({'; '.join(map(str, reasons[:3]))}); building …")
         report = build_index(settings, model=model, progress=progress, log=log)
         log(f"Built {report.passages} passages from {report.documents} documents in {report.seconds:.1f} s")
     if reasons:
@@ -120,7 +124,7 @@ class QAService:
         try:
             stale = stale_reasons(self.settings, read_manifest(index.path) or manifest)
         except Exception as exc:  # noqa: BLE001 - e.g. the corpus folder vanished; report, don't crash
-            stale = [str(exc)]
+            stale = [Problem("unreadable", {"reason": str(exc)})]
         return IndexStatus(manifest.get("documents", []), len(index.passages), manifest.get("model", "?"),
                            manifest.get("built_at", "?"), stale, manifest.get("skipped", []))
 

@@ -7,7 +7,7 @@ the plain UTF-8 one for .txt/.md), so ``corpus.load_document`` reads any of them
 
 from __future__ import annotations
 
-from .describe import binary_kind, describe_file, reason_zh
+from .describe import binary_kind, describe_file
 from .docx import load_docx
 from .html import decode_html, load_html
 from .pdf import load_pdf
@@ -15,4 +15,4 @@ from .registry import LOADERS, loader, supported_suffixes
 from .text import decode, decode_question_bytes, load_text, read_question_text
 
 __all__ = ["LOADERS", "binary_kind", "decode", "decode_html", "decode_question_bytes", "describe_file", "load_docx",
-           "load_html", "load_pdf", "load_text", "loader", "read_question_text", "reason_zh", "supported_suffixes"]
+           "load_html", "load_pdf", "load_text", "loader", "read_question_text", "supported_suffixes"]

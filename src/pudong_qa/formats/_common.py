@@ -29,13 +29,12 @@ def read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise CorpusError(f"{source}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:g} MiB limit; "
-                              "split it, or raise PUDONG_QA_MAX_FILE_MB")
+            raise CorpusError(code="too_big", subject=source, size_mb=size / 2**20, limit_mb=max_bytes / 2**20)
         data = path.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"{source}: cannot read ({exc.strerror})") from exc
+        raise CorpusError(code="unreadable", subject=source, reason=exc.strerror) from exc
     if not data.strip():
-        raise CorpusError(f"{source}: the file is empty")
+        raise CorpusError(code="empty_file", subject=source)
     return data
 
 
@@ -131,7 +130,7 @@ class DocumentBuilder:
         One with headings but no body is returned: ``corpus.load_document`` reports that case."""
         text = "\n".join(self._lines)
         if not text.strip():
-            raise CorpusError(f"{self.source}: no text")
+            raise CorpusError(code="no_text", subject=self.source)
         title = clean_text(title or self.title or "") or Path(self.source).stem
         return Document(source=self.source, title=title, text=text,
                         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),

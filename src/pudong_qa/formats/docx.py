@@ -90,16 +90,15 @@ def _open(path: Path, source: str, max_bytes: int) -> DocxDocument:
 
     data = read_bytes(path, source, max_bytes)
     if data.startswith(_OLE_MAGIC):
-        raise CorpusError(f"{source}: not a readable Word file (password-protected, or an old .doc saved "
-                          "under a .docx name); save it again as an unprotected .docx")
+        raise CorpusError(code="docx_protected", subject=source)
     if not zipfile.is_zipfile(path):
-        raise CorpusError(f"{source}: not a readable Word file (not a zip archive: cut short, or not a .docx)")
+        raise CorpusError(code="docx_not_zip", subject=source)
     try:
         return docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, zlib.error, KeyError, ValueError, XMLSyntaxError,
             EOFError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise CorpusError(f"{source}: not a readable Word file ({reason})") from None
+        raise CorpusError(code="docx_broken", subject=source, reason=reason) from None
 
 
 def _title_paragraph(blocks: list, paragraphs: list, core_title: str):

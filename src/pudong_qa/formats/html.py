@@ -105,7 +105,7 @@ def load_html(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) 
                               include_links=False, include_images=False, with_metadata=True, deduplicate=False,
                               config=_config())
     if not xml:
-        raise CorpusError(f"{source}: no text (no article found in the page)")
+        raise CorpusError(code="no_article", subject=source)
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
     blocks = _blocks(main) if main is not None else []

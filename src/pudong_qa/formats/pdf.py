@@ -125,16 +125,16 @@ def _page_texts(path: Path, source: str, max_bytes: int) -> tuple[list[str], str
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise CorpusError(f"{source}: the PDF is password-protected; save an unprotected copy")
+            raise CorpusError(code="pdf_protected", subject=source)
         texts = [page.extract_text() or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or ""
     except CorpusError:
         raise
     except FileNotDecryptedError:
-        raise CorpusError(f"{source}: the PDF is password-protected; save an unprotected copy") from None
+        raise CorpusError(code="pdf_protected", subject=source) from None
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, struct.error, zlib.error,
             RecursionError) as exc:
-        raise CorpusError(f"{source}: not a readable PDF ({str(exc) or type(exc).__name__})") from None
+        raise CorpusError(code="pdf_broken", subject=source, reason=str(exc) or type(exc).__name__) from None
     return texts, str(title)
 
 
@@ -143,13 +143,13 @@ def load_pdf(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
     """A PDF with a text layer: paragraphs carry their (first) page; running headers and folios left out."""
     texts, meta_title = _page_texts(path, source, max_bytes)
     if not any(text.strip() for text in texts):
-        raise CorpusError(f"{source}: no text layer (scanned?); run OCR on it first")
+        raise CorpusError(code="pdf_no_text_layer", subject=source)
     pages = [[line for line in (_close_up(clean_text(raw.translate(_RADICALS))) for raw in text.splitlines()) if line]
              for text in texts]
     pages = _drop_running(pages)
     widths = sorted(_width(line) for lines in pages for line in lines)
     if not widths:
-        raise CorpusError(f"{source}: no text")
+        raise CorpusError(code="no_text", subject=source)
     full = widths[int(0.9 * (len(widths) - 1))]
 
     out = DocumentBuilder(source)

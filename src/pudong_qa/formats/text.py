@@ -43,10 +43,9 @@ def decode(data: bytes, display: str) -> tuple[str, str]:
             try:
                 return _checked(data.decode(encoding).removeprefix("\ufeff"), display), encoding
             except UnicodeDecodeError as exc:
-                raise CorpusError(f"{display}: not valid {encoding} despite its byte-order mark "
-                                  f"(byte {exc.start})") from None
+                raise CorpusError(code="bad_bom", subject=display, encoding=encoding, byte=exc.start) from None
     if b"\x00" in data:
-        raise CorpusError(f"{display}: contains NUL bytes; is it a binary file?")
+        raise CorpusError(code="binary_nul", subject=display)
     try:
         return _checked(data.decode("utf-8"), display), "utf-8"
     except UnicodeDecodeError:
@@ -58,16 +57,15 @@ def decode(data: bytes, display: str) -> tuple[str, str]:
             return _checked(data.decode(encoding), display), encoding
         except UnicodeDecodeError:
             pass
-    raise CorpusError(f"{display}: cannot tell its text encoding (not UTF-8, UTF-16, GBK/GB18030 or Big5); "
-                      "convert it to UTF-8, e.g. iconv -f GBK -t UTF-8")
+    raise CorpusError(code="unknown_encoding", subject=display)
 
 
 def _checked(text: str, display: str) -> str:
     if "\x00" in text:
-        raise CorpusError(f"{display}: contains NUL bytes; is it a binary file?")
+        raise CorpusError(code="binary_nul", subject=display)
     controls = len(_CONTROLS.findall(text))
     if controls > max(2, len(text) * _MAX_CONTROL_SHARE):
-        raise CorpusError(f"{display}: mostly control characters; is it a binary file?")
+        raise CorpusError(code="binary_control", subject=display)
     return text
 
 
@@ -95,7 +93,8 @@ def decode_question_bytes(data: bytes, display: str) -> str:
     try:
         text, _ = decode(data, display)
     except CorpusError as exc:
-        raise QuestionFileError(str(exc)) from None
+        problem = exc.problem
+        raise QuestionFileError(code=problem.code, subject=problem.subject, **problem.params) from None
     return text
 
 
@@ -105,7 +104,7 @@ def load_text(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) 
     ``Document.encoding`` says how it was decoded."""
     text, encoding = decode(read_bytes(path, source, max_bytes), source)
     if not text.strip():
-        raise CorpusError(f"{source}: the file is empty")
+        raise CorpusError(code="empty_file", subject=source)
     doc = parse_document(source, text)
     doc.encoding = encoding
     return doc

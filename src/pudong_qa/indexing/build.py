@@ -22,7 +22,7 @@ import numpy as np
 from ..chunking import Passage, chunk_corpus
 from ..corpus import CorpusReading, Skipped, read_corpus
 from ..embedding import Encoder
-from ..errors import CorpusError, IndexUnavailable
+from ..errors import CorpusError, IndexUnavailable, Problem
 from ..index import DOCUMENTS, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..settings import Settings
@@ -46,7 +46,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # files that could not be read
     embedded: int = 0  # texts embedded by this build (the rest were reused from the previous index)
     tokenized: int = 0  # texts tokenized by this build (likewise)
-    reasons: list[str] = field(default_factory=list)  # why the index was out of date (``stale_reasons``)
+    reasons: list[Problem] = field(default_factory=list)  # why the index was out of date (``stale_reasons``)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..chunking import Passage
 from ..corpus import CorpusReading, corpus_files, relative_source
+from ..errors import Problem
 from ..index import file_sha256, read_manifest
 from ..settings import Settings
 from ..stores import StoreOptions, resolved, store_state
@@ -57,27 +58,28 @@ def expected_state(settings: Settings) -> dict[str, Any]:
 
 
 def stale_reasons(settings: Settings, manifest: dict[str, Any] | None = None,
-                  want: dict[str, Any] | None = None) -> list[str]:
+                  want: dict[str, Any] | None = None) -> list[Problem]:
     """Why the index at ``settings.index`` does not match the corpus and settings (empty if it does)."""
     manifest = manifest if manifest is not None else read_manifest(settings.index)
     if manifest is None:
-        return [f"no index at {settings.index}"]
+        return [Problem("no_index", {"path": str(settings.index)})]
     want = want if want is not None else expected_state(settings)  # hashes every corpus file
     have = manifest.get("state", {})
-    reasons = [f"{key} changed" for key in IDENTITY_KEYS if have.get(key) != want[key]]
+    reasons = [Problem("setting_changed", {"key": key}) for key in IDENTITY_KEYS if have.get(key) != want[key]]
     if have.get("store") != want.get("store"):
-        reasons.append(f"store changed (now {(want.get('store') or {}).get('uri') or 'local'})")
+        reasons.append(Problem("store_changed", {"uri": (want.get("store") or {}).get("uri") or "local"}))
     old = {f["source"]: f["sha256"] for f in have.get("corpus", [])}
     new = {f["source"]: f["sha256"] for f in want["corpus"]}
-    reasons += [f"new document {src}" for src in sorted(new.keys() - old.keys())]
-    reasons += [f"removed document {src}" for src in sorted(old.keys() - new.keys())]
-    reasons += [f"changed document {src}" for src in sorted(k for k in new.keys() & old.keys() if new[k] != old[k])]
+    reasons += [Problem("new_document", {"source": src}) for src in sorted(new.keys() - old.keys())]
+    reasons += [Problem("removed_document", {"source": src}) for src in sorted(old.keys() - new.keys())]
+    reasons += [Problem("changed_document", {"source": src})
+                for src in sorted(k for k in new.keys() & old.keys() if new[k] != old[k])]
     return reasons
 
 
-def needs_model(reasons: list[str]) -> bool:
+def needs_model(reasons: list[Problem]) -> bool:
     """Whether a build for these reasons will likely embed texts (so the model is worth loading early)."""
-    return any(r.startswith(("new document", "changed document", "no index")) for r in reasons)
+    return any(r.code in ("new_document", "changed_document", "no_index") for r in reasons)
 
 
 def manifest_record(directory: Path, reading: CorpusReading, passages: Sequence[Passage], sentences: int,
@@ -90,7 +92,8 @@ def manifest_record(directory: Path, reading: CorpusReading, passages: Sequence[
         "documents": [{"source": d.source, "title": d.title, "chars": len(d.text),
                        "format": Path(d.source).suffix.lower().lstrip("."), "encoding": d.encoding,
                        "passages": counts[d.source]} for d in reading.documents],
-        "skipped": [{"source": k.source, "reason": k.reason} for k in reading.skipped],
+        "skipped": [{"source": k.source, "reason": k.reason, "code": k.code, "params": k.params}
+                    for k in reading.skipped],
         "passages": len(passages),
         "sentences": sentences,
         "model": model,

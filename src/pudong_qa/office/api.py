@@ -10,7 +10,7 @@ the access middleware (``server.py``) found: readers ask and read, editors also 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
@@ -110,7 +110,7 @@ def ask(body: AskBody, request: Request, who: Principal = Depends(allow("ask")))
     kb, service = service_for(request, body.kb)
     problem = question_problem(body.question)
     if problem:
-        raise HTTPException(422, problem)
+        raise HTTPException(422, str(problem))
     query, resp = service.ask(body.question, top_k=body.top_k, previous=body.previous)
     return record(resp, kb, query) | {"question": body.question}  # as asked, like the CLI's record
 
@@ -120,7 +120,7 @@ def ask_many(body: AskManyBody, request: Request, who: Principal = Depends(allow
     kb, service = service_for(request, body.kb)
     responses = service.ask_many(body.questions, top_k=body.top_k)
     records = [record(r, kb) if r is not None else
-               {"question": q, "answered": False, "results": [], "error": question_problem(q), "kb": kb}
+               {"question": q, "answered": False, "results": [], "error": str(question_problem(q)), "kb": kb}
                for q, r in zip(body.questions, responses)]
     office(request).audit.record(who.id, "batch", kb, outcome="ok", questions=len(body.questions), via="api")
     return {"kb": kb, "records": records}
@@ -135,7 +135,7 @@ def documents(request: Request, kb: str | None = None, who: Principal = Depends(
 @router.get("/status", summary="The state of the index")
 def status(request: Request, kb: str | None = None, who: Principal = Depends(allow("status"))) -> dict:  # noqa: B008
     kb, service = service_for(request, kb)
-    return {"kb": kb, **asdict(service.status()), "rebuilding": service.rebuilding}
+    return {"kb": kb, **service.status().to_dict(), "rebuilding": service.rebuilding}
 
 
 def upload_name(name: str | None) -> str:

@@ -34,7 +34,7 @@ def build_server(kbs: KnowledgeBases) -> MCPServer:
         kb, service = kbs.get(knowledge_base or None)
         problem = question_problem(question)
         if problem:
-            return {"question": question, "answered": False, "results": [], "error": problem, "kb": kb}
+            return {"question": question, "answered": False, "results": [], "error": str(problem), "kb": kb}
         query, resp = service.ask(question, top_k=max(1, min(top_k, 20)), previous=previous or [])
         return record(resp, kb, query)
 
@@ -42,9 +42,10 @@ def build_server(kbs: KnowledgeBases) -> MCPServer:
     def ask_many(questions: list[str], top_k: int = 3, knowledge_base: str = "") -> dict[str, Any]:
         kb, service = kbs.get(knowledge_base or None)
         responses = service.ask_many(questions[:1000], top_k=max(1, min(top_k, 20)))
-        return {"kb": kb, "records": [record(r, kb) if r is not None else
-                                      {"question": q, "answered": False, "results": [], "error": question_problem(q)}
-                                      for q, r in zip(questions, responses)]}
+        return {"kb": kb, "records": [
+            record(r, kb) if r is not None else
+            {"question": q, "answered": False, "results": [], "error": str(question_problem(q))}
+            for q, r in zip(questions, responses)]}
 
     @server.tool(description="The documents of a knowledge base: source file, title, characters, passages.")
     def list_documents(knowledge_base: str = "") -> dict[str, Any]:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..errors import Problem
 from ..tokenize import MIN_WORD_CHARS, Tokenizer, normalize
 
 MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
@@ -103,12 +104,12 @@ def aspect(query: str, named: list[str]) -> str | None:
     return _ASPECT_LEAD.sub("", _SPACE.sub(" ", query)).strip() or None
 
 
-def question_problem(question: str) -> str | None:
+def question_problem(question: str) -> Problem | None:
     """Why a question cannot be searched at all, or None if it can."""
     if not question.strip():
-        return "empty question"
+        return Problem("empty_question")
     if not clean_query(question):
-        return "no words in the question (only punctuation, symbols or control characters)"
+        return Problem("no_words")
     return None
 
 

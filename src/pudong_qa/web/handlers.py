@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, problem_zh, table, write_people_files
+from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, table, write_people_files
 from ..errors import CorpusError, QuestionFileError, RebuildBusy
 from ..feedback import record_feedback
-from ..formats import binary_kind, describe_file, reason_zh
+from ..formats import binary_kind, describe_file
+from ..messages import say
 from ..passages import passages_of
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
@@ -72,7 +73,7 @@ class ChatPage:
         message = as_text(message)
         problem = question_problem(message)
         if problem:
-            return problem_reply(f"无法检索:{problem_zh(problem)}。请输入一个问题。")
+            return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。")
         try:
             query, resp = self.service.ask(message, top_k=int(top_k), previous=previous_questions(history))
         except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
@@ -196,11 +197,11 @@ class ChatPage:
         kind = binary_kind(data[:65536])
         try:
             if kind:
-                raise QuestionFileError(kind)
+                raise QuestionFileError(code="not_question_text", subject=name, kind=kind)
             items = parse_question_bytes(data, Path(name).suffix.lower(), name)
         except QuestionFileError as exc:
-            reason = "CSV 里没有“问题”列" if "'question' column" in str(exc) else \
-                f"它看起来是{kind or describe_file(data[:65536])},不是问题文本"
+            reason = exc.reason("zh") if exc.code in ("no_question_column", "not_question_text") else \
+                say("not_question_text", {"kind": describe_file(data[:65536])}, "zh")
             return (f"无法使用 {name}:{reason}。请上传 UTF-8 或 GBK 编码的 .txt(每行一个问题)、"
                     ".csv(含“问题”列)或 .jsonl(含“问题”字段)。", headers, [], None)
         total, done = sum(it.error is None for it in items), [0]
@@ -264,7 +265,7 @@ class ChatPage:
             try:
                 added += self.service.add_documents([Path(p)])
             except CorpusError as exc:
-                refused.append(f"- 未添加 {md(Path(p).name)}:{md(reason_zh(str(exc)))}")
+                refused.append(f"- 未添加 {md(Path(p).name)}:{md(exc.reason('zh'))}")
         lines = ["\n".join(refused)] if refused else []
         if not added:
             return "\n\n".join(["**没有添加任何文档。**", *lines, self.index_status()])

@@ -3,19 +3,13 @@ that could not be read (with the reason in Chinese), and the state of the index.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from ..formats import reason_zh
+from ..errors import Problem
+from ..messages import say
 from ..service import IndexStatus
 from ..settings import Settings
 from .text import local_time, md
-
-# The index's English staleness reasons, in Chinese; first match wins.
-_STALE_ZH = [(r"^no index", "还没有索引"), (r"^new document (.+)", "新文档 {0}"),
-             (r"^removed document (.+)", "已删除的文档 {0}"), (r"^changed document (.+)", "有改动的文档 {0}"),
-             (r"^damaged file", "索引文件损坏"), (r"^store changed", "存储位置有变化"),
-             (r"^(\w+) changed", "设置 {0} 有变化")]
 
 
 def file_label(source: str, settings: Settings) -> str:
@@ -27,12 +21,18 @@ def file_label(source: str, settings: Settings) -> str:
         return Path(source).name
 
 
-def stale_zh(reason: str, settings: Settings) -> str:
-    for pattern, zh in _STALE_ZH:
-        m = re.match(pattern, reason)
-        if m:
-            return zh.format(*(file_label(g, settings) if "/" in g or "." in g else g for g in m.groups()))
-    return "索引与文档不一致"
+def stale_zh(reason: Problem, settings: Settings) -> str:
+    """Why the index is out of date, in Chinese, a document named by its file as people know it."""
+    params = dict(reason.params)
+    if "source" in params:
+        params["source"] = file_label(params["source"], settings)
+    return say(reason.code, params, "zh")
+
+
+def skipped_zh(entry: dict) -> str:
+    """A manifest's reason for an unreadable file, in Chinese (an index built before reasons were
+    kept as codes has only the English sentence)."""
+    return say(entry["code"], entry.get("params") or {}, "zh") if entry.get("code") else entry["reason"]
 
 
 def document_label(doc: dict, settings: Settings) -> str:
@@ -54,7 +54,7 @@ def status_markdown(st: IndexStatus, settings: Settings, rebuilding: bool) -> st
     problems = ""
     if st.skipped:
         problems = (f"\n\n**{len(st.skipped)} 个文件无法读取,没有编入索引** (可在右侧“删除文档”中删除):\n"
-                    + "\n".join(f"- {md(file_label(k['source'], settings))}:{md(reason_zh(k['reason']))}"
+                    + "\n".join(f"- {md(file_label(k['source'], settings))}:{md(skipped_zh(k))}"
                                 for k in st.skipped))
     return (f"**{len(st.documents)} 个文档**\n\n" + "\n".join(rows) + problems
             + f"\n\n**检索片段数:** {st.passages}  \n**模型:** {st.model}  \n"

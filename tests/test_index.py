@@ -191,3 +191,20 @@ def test_bm25_indexes_each_passage_and_sentence_with_its_documents_title(tmp_pat
     assert scores.passages[facts["丝绸"]] > max(scores.passages[facts["渔业"]], scores.passages[facts["茶叶"]])
     row = {p.text[-3:-1]: int(index.store.sentence_offsets[p.id]) for p in index.passages if p.text.startswith("镇上")}
     assert scores.sentences[row["丝绸"]] > max(scores.sentences[row["渔业"]], scores.sentences[row["茶叶"]])
+
+
+def test_build_reports_named_stages_in_order_and_the_files_read(tmp_path, fake_encoder):
+    (tmp_path / "corpus").mkdir()
+    for i in range(3):
+        (tmp_path / "corpus" / f"r{i}.txt").write_text(SMALL.replace("569", str(500 + i)), encoding="utf-8")
+    (tmp_path / "corpus" / "bad.pdf").write_bytes(b"%PDF-1.4 not really")
+    heard = []
+    build_index(Settings(root=tmp_path), model=fake_encoder, steps=heard.append)
+    from pudong_qa.progress import STAGES
+
+    stages = list(dict.fromkeys(s.stage for s in heard))
+    assert stages == ["read", "chunk", "embed", "tokenize", "write"]
+    assert [STAGES.index(s) for s in stages] == sorted(STAGES.index(s) for s in stages)
+    assert [(s.done, s.total) for s in heard if s.stage == "read"] == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    fractions = [s.fraction for s in heard]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] < 1

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from . import speedups
-from .cli_common import CLIError, friendly_errors, log, settings_from
+from .cli_common import CLIError, StepLine, friendly_errors, log, settings_from
 from .office.cli import office_commands
 from .settings import ENV_PREFIX, Settings
 
@@ -76,7 +76,8 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
 
     settings = settings_from(ctx)
     with friendly_errors():
-        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=log, strict=strict)
+        report = build_index(settings, force=force, progress=sys.stderr.isatty(), log=log, strict=strict,
+                             steps=StepLine())
     if report.skipped:
         log(f"{len(report.skipped)} file(s) could not be read and were skipped (see above).")
     if not report.rebuilt:

@@ -4,11 +4,13 @@ log line on stderr and the settings from the command line. Both ``cli`` and ``of
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 
 import click
 
 from .errors import PudongQAError
+from .progress import Step
 from .settings import Settings
 
 EXIT_USAGE = 2
@@ -28,6 +30,28 @@ class CLIError(click.ClickException):
 
 def log(msg: str) -> None:
     click.echo(msg, err=True)
+
+
+class StepLine:
+    """A build's progress on stderr: a line when a stage begins; on a terminal, the files (or
+    pages) of the current stage counted in place, with the time left once it can be told."""
+
+    def __init__(self, tty: bool | None = None) -> None:
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.stage, self.started = "", 0.0
+
+    def __call__(self, step: Step) -> None:
+        now = time.monotonic()
+        if step.stage != self.stage:
+            if self.tty and self.stage:
+                click.echo("", err=True)
+            self.stage, self.started = step.stage, now
+            if not self.tty:
+                click.echo(f"[{step.stage}]" + (f" {step.total}" if step.total else ""), err=True)
+        if self.tty and step.total:
+            left = (now - self.started) / step.done * (step.total - step.done) if step.done else None
+            eta = f", about {left:.0f} s left" if left is not None else ""
+            click.echo(f"\r[{step.stage}] {step.done} / {step.total}{eta}   ", err=True, nl=False)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from .document import DEFAULT_MAX_FILE_BYTES, Document, Paragraph, heading_rank,
 from .errors import CorpusError
 from .formats import LOADERS, supported_suffixes
 from .messages import say
+from .progress import Progress, Step, ignore
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES", "LOADERS", "CorpusError", "CorpusReading", "Document", "Paragraph", "Skipped",
@@ -81,14 +82,17 @@ class CorpusReading:
     skipped: list[Skipped]  # files that could not be read, each with why
 
 
-def read_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CorpusReading:
+def read_corpus(corpus_dir: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                steps: Progress = ignore) -> CorpusReading:
     """Every document that can be read; a corrupt, empty, scanned or unknown-format file is
-    skipped and named with its reason instead of stopping the others."""
+    skipped and named with its reason instead of stopping the others. ``steps`` hears of each file."""
     docs: list[Document] = []
     suffixes = {"suffixes": ", ".join(supported_suffixes())}
     skipped = [Skipped(relative_source(p, root), "unsupported file type", "unsupported_type", suffixes)
                for p in unsupported_files(corpus_dir)]
-    for path in corpus_files(corpus_dir):
+    files = corpus_files(corpus_dir)
+    for done, path in enumerate(files):
+        steps(Step("read", done, len(files)))
         source = relative_source(path, root)
         try:
             docs.append(load_document(path, source, max_bytes))

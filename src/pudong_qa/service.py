@@ -16,6 +16,7 @@ from .errors import CorpusError, Problem, RebuildBusy
 from .index import Index, load_index, read_manifest, read_source, verify_files
 from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
+from .progress import Progress, Step, ignore
 from .results import SearchResponse
 from .search.conversation import contextualize
 from .search.searcher import Searcher
@@ -195,13 +196,16 @@ class QAService:
     def rebuilding(self) -> bool:
         return self._rebuilding.locked()
 
-    def rebuild(self, force: bool = False, log: Callable[[str], None] = lambda _: None) -> BuildReport:
+    def rebuild(self, force: bool = False, log: Callable[[str], None] = lambda _: None,
+                steps: Progress = ignore) -> BuildReport:
         """Rebuild and swap in; searches meanwhile use the previous index. One at a time per
-        process (RebuildBusy), and across processes the index file lock serialises builds."""
+        process (RebuildBusy), and across processes the index file lock serialises builds.
+        ``steps`` hears the build's stages, then ``swap``."""
         if not self._rebuilding.acquire(blocking=False):
             raise RebuildBusy("a rebuild is already running")
         try:
-            report = build_index(self.settings, force=force, model=self.searcher.model, log=log)
+            report = build_index(self.settings, force=force, model=self.searcher.model, log=log, steps=steps)
+            steps(Step("swap"))
             self.searcher.swap_index(load_settings_index(self.settings))
             return report
         finally:

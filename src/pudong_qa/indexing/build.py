@@ -25,6 +25,7 @@ from ..embedding import Encoder
 from ..errors import CorpusError, IndexUnavailable, Problem
 from ..index import DOCUMENTS, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
+from ..progress import Progress, Step, ignore
 from ..settings import Settings
 from ..stores import StoreInput, store_class
 from ..tokenize import Tokenizer, corpus_terms, normalize
@@ -68,16 +69,18 @@ def build_index(
     log: Callable[[str], None] = lambda _: None,
     lock_timeout: float | None = None,
     strict: bool = False,
+    steps: Progress = ignore,
 ) -> BuildReport:
     """Build the index unless it is up to date. Files that cannot be read are skipped and
     reported (``strict`` makes any of them an error, leaving the previous index); vectors and
-    tokens of unchanged passages are reused unless ``force``."""
+    tokens of unchanged passages are reused unless ``force``. ``steps`` hears each stage begin
+    (``progress.STAGES``) and the files read."""
     t0 = time.perf_counter()
     index_dir = Path(settings.index)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir, lock_timeout, log), contextlib.ExitStack() as held:
         cleanup_strays(index_dir)
-        reading = read_documents(settings, strict, log)
+        reading = read_documents(settings, strict, log, steps)
         state = expected_state(settings)
         reasons = stale_reasons(settings, want=state)
         if not force and not reasons and not verify_files(index_dir):
@@ -87,6 +90,7 @@ def build_index(
         encoder = BuildModel(settings, model, progress, log, held)
         if force or needs_model(reasons):
             encoder.prepare()
+        steps(Step("chunk", 0, len(reading.documents)))
         passages = chunk_corpus(reading.documents, settings.max_chars, settings.overlap)
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
@@ -97,17 +101,21 @@ def build_index(
                                                                         store_options(settings)))
         log(f"Embedding {len(passages)} passages and {len(texts) - len(passages)} sentences"
             + (f" ({new} new)" if new < len(texts) else "") + " …")
+        steps(Step("embed", 0, new))
+        steps(Step("tokenize", 0, len(texts)))
         tokens = tokenize(reading, passages, index_dir, state, settings, force)
         folds = {} if force else reuse.previous_folds(index_dir, state)
+        steps(Step("write", 0, len(passages)))
         with staging(index_dir) as tmp:
             write_index(tmp, reading, passages, tokens, partial(job.vectors, len(passages)), state, settings, folds)
     return BuildReport(len(reading.documents), len(passages), time.perf_counter() - t0, index_dir, True,
                        reading.skipped, job.embedded, tokens.tokenized, reasons)
 
 
-def read_documents(settings: Settings, strict: bool, log: Callable[[str], None]) -> CorpusReading:
+def read_documents(settings: Settings, strict: bool, log: Callable[[str], None],
+                   steps: Progress = ignore) -> CorpusReading:
     """The corpus's documents, read before the index is touched; unreadable files are named."""
-    reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)
+    reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes, steps)
     for k in reading.skipped:
         log(f"skipped {k.source}: {k.reason}")
     if strict and reading.skipped:

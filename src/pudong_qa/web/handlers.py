@@ -22,6 +22,7 @@ from ..feedback import record_feedback
 from ..formats import binary_kind, describe_file
 from ..messages import say
 from ..passages import passages_of
+from ..progress import Step
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
 from ..search.query import question_problem
@@ -34,6 +35,8 @@ from .text import as_text, md, previous_questions
 UPLOAD_LIMIT_BYTES = 2 * 1024 * 1024
 PANEL_CONTEXT = 3  # lines either side of the cited one in the source panel, until “显示全文”
 RATINGS = {"up": "有帮助", "down": "没有帮助"}
+STAGE_ZH = {"read": "读取文档", "ocr": "识别扫描页", "chunk": "切分段落", "embed": "计算向量", "tokenize": "分词",
+            "write": "写入索引", "swap": "切换到新索引"}  # progress.STAGES, as the page names them
 log = logging.getLogger("pudong_qa")
 
 
@@ -294,18 +297,13 @@ class ChatPage:
                 request: gr.Request = None) -> str:
         if refused := self.access.refusal(request, "rebuild"):
             return refused + "\n\n" + self.index_status()
-        steps = [("load", "读取文档"), ("read", "读取文档"), ("chunk", "切分段落"), ("embed", "计算向量"),
-                 ("vector", "计算向量"), ("writ", "写入索引"), ("swap", "切换到新索引")]
-        seen: list[str] = []
-
-        def on_log(line: str) -> None:
-            seen.append(line)
-            stage = next((zh for key, zh in steps if key in line.lower()), "正在重建")
-            progress(min(0.95, len(seen) / 12), desc=f"正在重建索引:{stage}…")
+        def on_step(step: Step) -> None:
+            counted = f" ({step.done} / {step.total})" if step.stage in ("read", "ocr") and step.total else ""
+            progress(min(0.95, step.fraction), desc=f"正在重建索引:{STAGE_ZH.get(step.stage, '正在重建')}{counted}…")
 
         try:
             progress(0, desc="正在重建索引:开始…")
-            report = self.service.rebuild(force=force, log=on_log)
+            report = self.service.rebuild(force=force, steps=on_step)
         except RebuildBusy:
             return "已有一次重建在进行中,完成后会自动使用新索引。\n\n" + self.index_status()
         except Exception:  # noqa: BLE001 - say so; the previous index stays in use, the log has the reason

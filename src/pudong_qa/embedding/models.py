@@ -104,7 +104,7 @@ def load_model(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, backen
 
 def default_model_folder(cache_dir: Path | None = None, progress: bool = False) -> Path:
     """The bundled model's converted folder with its ONNX export and word table, made on first use
-    (the encoder and the reader both run from it)."""
+    (the encoder runs from it)."""
     cache_dir = Path(cache_dir or default_cache_dir())
     if not _onnx_ready(_cached_folder(DEFAULT_MODEL, cache_dir)):
         quiet_transformers()

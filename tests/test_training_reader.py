@@ -19,8 +19,8 @@ from pudong_qa.search.searcher import Searcher
 from pudong_qa.settings import Settings
 
 sys.path.insert(0, str(ROOT / "training"))  # the training scripts import each other by name
-from reader_onnx import Candidate, ReadPolicy, load_reader_from  # noqa: E402
-from reader_search import ReadingSearcher  # noqa: E402
+from reader_onnx import Candidate, ReadPolicy, load_reader_from
+from reader_search import ReadingSearcher
 
 DOCS = {
     "a.txt": "浦东开发报告\n\n一、概况\n\n1990年4月18日，党中央、国务院正式宣布开发、开放浦东。浦东新区位于上海市东部，"

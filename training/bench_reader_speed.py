@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import SCRATCH, build_model  # noqa: E402
-from reader_onnx import cpu_session  # noqa: E402
+from reader_common import SCRATCH, build_model
+from reader_onnx import cpu_session
 
 
 def export(layers: int, path: str) -> None:

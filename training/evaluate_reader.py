@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import SCRATCH, load_trained, text_of, tokenizer  # noqa: E402
-from train_reader import PREV_CHARS  # noqa: E402
+from reader_common import SCRATCH, load_trained, text_of, tokenizer
+from train_reader import PREV_CHARS
 
 FR_TARGET = {"report": 0.05, "cmrc": 0.02, "drcd": 0.02, "squad2": 0.10}
 TAUS = [round(x, 3) for x in np.concatenate([np.arange(0.01, 0.1, 0.01), np.arange(0.1, 0.95, 0.05)])]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import META, WEIGHTS, load_trained  # noqa: E402
+from reader_common import META, WEIGHTS, load_trained
 
 BATCH_TOKENS = 2048  # padded tokens per forward pass: short, similar-length pairs run fastest
 

@@ -33,6 +33,8 @@ sys.path.insert(0, str(HERE))
 from reader_common import SCRATCH  # noqa: E402
 from reader_search import ReadingSearcher, read_stage  # noqa: E402
 
+from pudong_qa.evaluation import Outcome, summarize  # noqa: E402
+
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
 EXTERNAL = {"cmrc": "cmrc-trial", "drcd": "drcd-dev", "squad2": "squad2-even"}
@@ -132,17 +134,18 @@ def replay(rec: dict, depth: int, sentences: int, penalty: float, tau: float, wi
 
 
 def rates(recs: list[dict], **policy) -> dict:
+    """Per set: hit@1, false refusal and refusal with the reader's policy (``pudong_qa.evaluation``'s
+    definitions), and retrieval's own hit@1; None where a set has no such questions."""
     out = {}
     for s in sorted({r["set"] for r in recs}):
         rs = [r for r in recs if r["set"] == s]
-        got = [replay(r, **policy) for r in rs]
-        ans = [g for g, r in zip(got, rs) if r["answerable"]]
-        una = [g for g, r in zip(got, rs) if not r["answerable"]]
-        out[s] = {"n": len(rs), "hit@1": float(np.mean([h for _, h in ans])) if ans else None,
-                  "false_refusal": float(np.mean([not a for a, _ in ans])) if ans else None,
-                  "refusal": float(np.mean([not a for a, _ in una])) if una else None,
-                  "system_hit@1": float(np.mean([r["holds"][0] if r["holds"] else False for r in rs
-                                                 if r["answerable"]])) if ans else None}
+        read = summarize([Outcome(r["answerable"], answered, 1 if holds else None)
+                          for r, (answered, holds) in zip(rs, (replay(r, **policy) for r in rs))])
+        plain = summarize([Outcome(r["answerable"], True, 1 if r["holds"] and r["holds"][0] else None) for r in rs])
+        some = bool(read["answerable"])
+        out[s] = {"n": len(rs), "hit@1": read["hit@1"] if some else None,
+                  "false_refusal": read["false_refusal"] if some else None, "refusal": read["refusal"],
+                  "system_hit@1": plain["hit@1"] if some else None}
     return out
 
 

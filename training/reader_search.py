@@ -30,7 +30,7 @@ from pudong_qa.stores import Store
 from pudong_qa.tokenize import normalize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_onnx import Candidate, Reader  # noqa: E402
+from reader_onnx import Candidate, Reader
 
 
 @dataclass(frozen=True)

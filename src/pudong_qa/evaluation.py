@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EvalFileError
-from .results import Result, SearchResponse
+from .results import SearchResponse
 from .search.searcher import Searcher
 
 MAX_CHARS = 300
@@ -91,21 +91,16 @@ def summarize(outcomes: list[Outcome], ks: tuple[int, ...] = (1, 3)) -> dict[str
     return out
 
 
-def evidence_rank(evidence: list[str], results: list[Result]) -> int | None:
-    """The rank of the first result whose text (of at most ``MAX_CHARS``) holds an evidence string."""
-    ev = [_norm(e) for e in evidence]
-    return next((k for k, r in enumerate(results, 1)
-                 if len(r.text) <= MAX_CHARS and any(e in _norm(r.text) for e in ev)), None)
-
-
 def evidence_outcome(evidence: list[str], resp: SearchResponse, top_k: int = 10) -> Outcome:
-    """A question with evidence strings (none: it should be refused) and its response."""
-    results = resp.results[:top_k]
+    """A question with evidence strings (none: it should be refused) and its response: a result
+    (of at most ``MAX_CHARS``) holds the answer when its text holds an evidence string."""
     if not evidence:
         return Outcome(False, resp.answered)
+    results = resp.results[:top_k]
     ev = [_norm(e) for e in evidence]
-    return Outcome(True, resp.answered, evidence_rank(evidence, results),
-                   bool(results) and any(e in _norm(results[0].answer) for e in ev))
+    rank = next((k for k, r in enumerate(results, 1)
+                 if len(r.text) <= MAX_CHARS and any(e in _norm(r.text) for e in ev)), None)
+    return Outcome(True, resp.answered, rank, bool(results) and any(e in _norm(results[0].answer) for e in ev))
 
 
 def score(questions: list[dict], responses: list[SearchResponse], top_k: int = 10) -> EvalReport:

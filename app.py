@@ -1,4 +1,4 @@
-"""The chat page: ``python app.py [--host H] [--port P] [--share]``, the same as ``pudong-qa serve``.
+"""The chat page: ``python app.py [--host H] [--port P]``, the same as ``pudong-qa serve``.
 
 The page lives in the package (``pudong_qa.web``); this file only keeps the familiar entry point.
 """

@@ -35,13 +35,12 @@ import json
 import re
 import sys
 import tempfile
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from pudong_qa.embedding import load_model
-from pudong_qa.evaluation import load_eval_questions
+from pudong_qa.evaluation import Outcome, evidence_outcome, load_eval_questions, squad_outcome, summarize
 from pudong_qa.index import load_index
 from pudong_qa.search.query import clean_query
 from pudong_qa.search.ranking import SearchConfig
@@ -81,11 +80,6 @@ def clean(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-def fold(s: str) -> str:
-    """As evaluate.py compares evidence: NFKC, no whitespace."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
-
-
 def report_rows(path: Path) -> list[dict]:
     return [{"question": q["question"], "evidence": q["evidence"], "doc": None, "split": "all",
              "type": q.get("type")} for q in load_eval_questions(path)]
@@ -111,40 +105,18 @@ def run(searcher: Searcher, model, cache: Path, rows: list[dict]):
     return out
 
 
-def hit_rank(row: dict, resp) -> int | None:
-    ev = [fold(e) if row["doc"] is None else clean(e) for e in row["evidence"]]
-    for k, r in enumerate(resp.results[:10], 1):
-        if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
-            continue
-        text = fold(r.text) if row["doc"] is None else clean(r.text)
-        if any(e in text for e in ev):
-            return k
-    return None
-
-
-def sentence_hit(row: dict, resp) -> bool:
-    if not resp.results:
-        return False
-    r = resp.results[0]
-    if row["doc"] is not None and Path(r.citation.source).stem != row["doc"]:
-        return False
-    ans = fold(r.answer) if row["doc"] is None else clean(r.answer)
-    return any((fold(e) if row["doc"] is None else clean(e)) in ans for e in row["evidence"])
+def outcome(row: dict, resp) -> Outcome:
+    """A report row (evidence strings) or an external one (its article and answer strings), as
+    ``pudong_qa.evaluation`` counts it."""
+    if row["doc"] is None:
+        return evidence_outcome(row["evidence"], resp)
+    return squad_outcome(row["doc"], [clean(e) for e in row["evidence"]], resp)
 
 
 def metrics(rows: list[dict], resps) -> dict:
-    ans = [(r, s) for r, s in zip(rows, resps) if r["evidence"]]
-    un = [(r, s) for r, s in zip(rows, resps) if not r["evidence"]]
-    n = max(len(ans), 1)
-    ranks = [hit_rank(r, s) for r, s in ans]
-    m = {"n": len(rows),
-         "hit@1": sum(k == 1 for k in ranks) / n, "hit@3": sum(k is not None and k <= 3 for k in ranks) / n,
-         "sent@1": sum(sentence_hit(r, s) for r, s in ans) / n,
-         "false_ref": sum(not s.answered for _, s in ans) / n,
-         "refusal": (sum(not s.answered for _, s in un) / len(un)) if un else None}
-    if rows and rows[0]["doc"] is not None:
-        m["doc@1"] = sum(bool(s.results) and Path(s.results[0].citation.source).stem == r["doc"] for r, s in ans) / n
-    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
+    m = summarize([outcome(r, s) for r, s in zip(rows, resps)])
+    keys = ["hit@1", "hit@3", "sentence@1", "false_refusal", "refusal"] + (["doc@1"] if "doc@1" in m else [])
+    return {"n": len(rows), **{k: (round(m[k], 3) if isinstance(m[k], float) else m[k]) for k in keys}}
 
 
 def load_all(settings: Settings, shared: Path, ext: list[Path], sets: list[str]):
@@ -181,10 +153,11 @@ def measure(cfg: SearchConfig, model, corpora, rowsets, misses: int = 0) -> dict
             for r, s in sel:
                 if shown >= misses:
                     break
-                if r["evidence"] and not sentence_hit(r, s):
+                got = outcome(r, s)
+                if got.answerable and not got.sentence:
                     shown += 1
                     first = s.results[0] if s.results else None
-                    print(f"  [{key}] {r['question']} | gold {r['evidence'][:2]} | rank {hit_rank(r, s)} | "
+                    print(f"  [{key}] {r['question']} | gold {r['evidence'][:2]} | rank {got.rank} | "
                           f"ans {first.answer[:100] if first else ''!r}", file=sys.stderr)
     return table
 

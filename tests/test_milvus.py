@@ -12,12 +12,12 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from pudong_qa.errors import IndexUnavailable  # noqa: E402
-from pudong_qa.index import load_index  # noqa: E402
-from pudong_qa.indexing import build_index  # noqa: E402
-from pudong_qa.search.searcher import Searcher  # noqa: E402
-from pudong_qa.settings import Settings  # noqa: E402
-from pudong_qa.stores import milvus  # noqa: E402
+from pudong_qa.errors import IndexUnavailable
+from pudong_qa.index import load_index
+from pudong_qa.indexing import build_index
+from pudong_qa.search.searcher import Searcher
+from pudong_qa.settings import Settings
+from pudong_qa.stores import milvus
 
 DOCS = {
     "a.txt": "浦东开发报告\n\n一、概况\n\n1990年4月18日，党中央、国务院正式宣布开发、开放浦东。浦东新区位于上海市东部，"

@@ -134,7 +134,7 @@ def _api_client(url: str, key: str, work: list[str], run: Run) -> None:
                 res = client.post("/api/ask", json={"question": q})
                 res.raise_for_status()
                 record = res.json()
-            except Exception as exc:  # noqa: BLE001 - counted, reported below
+            except Exception as exc:  # counted, reported below
                 with run.lock:
                     run.errors.append(f"api {q!r}: {exc!r}")
                 continue
@@ -151,7 +151,7 @@ def _page_user(url: str, cookie: str, work: list[str], run: Run) -> None:
         try:
             _, history = client.predict(q, [], 3, api_name="/chat")
             html = history[-1]["content"]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             with run.lock:
                 run.errors.append(f"page {q!r}: {exc!r}")
             continue

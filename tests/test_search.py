@@ -143,3 +143,16 @@ def test_a_question_naming_an_article_gets_the_passage_on_what_it_asks_not_the_a
     assert [_ids(searcher.search(q, top_k=3)) for q in questions] == [_ids(r) for r in batch]
     assert searcher.aspect_text("银杏是什么") == "是什么"  # embedded, but the question asks nothing besides:
     assert "活化石" in searcher.search("银杏是什么").results[0].answer  # the lead still answers
+
+
+def test_the_verdict_follows_the_confidence_and_the_record_is_the_contract(searcher):
+    from pudong_qa.results import ANSWERED, NOT_FOUND, UNSURE
+    from pudong_qa.search.ranking import SearchConfig
+    from pudong_qa.search.searcher import Searcher
+
+    resp = searcher.search("浦东新区面积多大", top_k=3)
+    assert resp.verdict == (NOT_FOUND if not resp.answered else ANSWERED if resp.confidence >= 0.5 else UNSURE)
+    assert list(resp.to_dict()) == ["question", "answered", "results"]
+    never_sure = SearchConfig(min_confidence=0.0, sure_confidence=1.01)  # every answer below "sure"
+    low = Searcher(searcher.index, searcher.model, never_sure).search("浦东新区面积多大", top_k=3)
+    assert low.answered and low.verdict == UNSURE  # answered for the contract, not confirmed for people

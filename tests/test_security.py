@@ -263,7 +263,7 @@ def test_sign_in_is_free_on_loopback_asked_on_request_and_required_beyond(tmp_pa
 
 
 class Req:
-    """What Gradio hands a handler: ``username`` is the principal's id (server.py's auth_dependency)."""
+    """What Gradio hands a handler: ``username`` is the principal's id (office/server.py's auth_dependency)."""
 
     def __init__(self, username: str | None) -> None:
         self.username = username

@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import SCRATCH, build_model  # noqa: E402
+from reader_common import SCRATCH, build_model
+from reader_onnx import cpu_session
 
 
 def export(layers: int, path: str) -> None:
@@ -31,13 +32,7 @@ def export(layers: int, path: str) -> None:
 
 
 def time_session(path: str, shapes, reps: int = 30, threads: int = 2) -> list[float]:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # do not spin on shared cores
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = cpu_session(path, threads)
     rng = np.random.default_rng(0)
     out = []
     for b, n in shapes:

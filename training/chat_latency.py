@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 def main() -> None:
@@ -21,13 +23,15 @@ def main() -> None:
     ap.add_argument("weights", type=Path, help="a reader's folder (reader.safetensors + reader.json)")
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    from pudong_qa.reader import load_reader_from
-    from pudong_qa.search.searcher import Searcher
+    sys.path.insert(0, str(HERE))
+    from reader_onnx import load_reader_from
+    from reader_search import ReadingSearcher
+
     from pudong_qa.service import open_searcher
     from pudong_qa.settings import Settings
 
     plain = open_searcher(Settings(root=ROOT))
-    read = Searcher(plain.index, plain.model, reader=load_reader_from(a.weights))
+    read = ReadingSearcher(plain.index, plain.model, load_reader_from(a.weights))
     lines = (ROOT.parent / "shared" / "eval" / "dev_questions.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
     for searcher in (plain, read):

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import SCRATCH, make_reader, text_of, tokenizer  # noqa: E402
-from train_reader import PREV_CHARS  # noqa: E402
+from reader_common import SCRATCH, load_trained, text_of, tokenizer
+from train_reader import PREV_CHARS
 
 FR_TARGET = {"report": 0.05, "cmrc": 0.02, "drcd": 0.02, "squad2": 0.10}
 TAUS = [round(x, 3) for x in np.concatenate([np.arange(0.01, 0.1, 0.01), np.arange(0.1, 0.95, 0.05)])]
@@ -32,19 +32,6 @@ TAUS = [round(x, 3) for x in np.concatenate([np.arange(0.01, 0.1, 0.01), np.aran
 
 def clean(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
-
-
-def load_reader(path: Path):
-    from safetensors.torch import load_file
-
-    with open(path / "reader.json", encoding="utf-8") as fh:
-        meta = json.load(fh)
-    model = make_reader(meta["layers"], meta.get("pooling", "cls"))
-    state = {k: v.float() for k, v in load_file(str(path / "reader.safetensors")).items()}
-    missing, unexpected = model.inner.load_state_dict(state, strict=False)
-    assert not unexpected and all("embeddings" in m and "LayerNorm" not in m for m in missing), (missing, unexpected)
-    model.eval()
-    return model, meta
 
 
 def score_pairs(model, tok, meta, pairs: list[tuple[str, str, str, str]], bs: int = 64) -> np.ndarray:
@@ -177,7 +164,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    model, meta = load_reader(Path(a.weights))
+    model, meta = load_trained(Path(a.weights))
     tok = tokenizer()
     items = load_items(a.sets, a.max_q)
     keys, pairs = {}, []

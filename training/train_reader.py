@@ -31,7 +31,7 @@ from reader_common import (
     seed_everything,
     text_of,
     tokenizer,
-    trainable_state,  # noqa: E402
+    trainable_state,
 )
 
 PREV_CHARS = 64  # the previous sentence is cut to its last 64 characters (form ctx)

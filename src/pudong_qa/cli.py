@@ -43,19 +43,16 @@ def _open_searcher(settings: Settings):
 @click.option("--milvus-uri", help="Keep the index in Milvus: a path ending in .db (Milvus Lite, a local file) or "
               f"http://host:19530 (a server; token from {ENV_PREFIX}MILVUS_TOKEN). [default: the local store] "
               f"{_env_help('MILVUS_URI')}")
-@click.option("--reader", help="off, or the folder of a trained reader (reader.safetensors + reader.json, made by "
-              "training/train_reader.py): it reads the first results' sentences and decides whether they answer "
-              f"and which sentence. No reader ships with the package. [default: off] {_env_help('READER')}")
 @click.version_option(package_name="pudong-qa")
 @click.pass_context
 def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: str | None,
-        milvus_uri: str | None, reader: str | None) -> None:
+        milvus_uri: str | None) -> None:
     """Ask Chinese reports questions; get the passages that answer, with exact citations.
 
     Paths default to the project folder (the current folder if it has corpus/, else
     PUDONG_QA_ROOT). Every setting can also come from a PUDONG_QA_* variable; see the README.
     """
-    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model, "milvus_uri": milvus_uri, "reader": reader}
+    ctx.obj = {"corpus": corpus, "index": index_dir, "model": model, "milvus_uri": milvus_uri}
 
 
 @cli.command()
@@ -211,10 +208,9 @@ def eval_(ctx: click.Context, file: Path, top_k: int, show_misses: bool, as_json
 @click.option("--kb", "kb_specs", multiple=True, metavar="NAME=CORPUS_DIR[:INDEX_DIR]",
               help="Serve these folders as knowledge bases (repeatable; the first is the page's) instead of the "
                    f"one corpus. [env {ENV_PREFIX}KNOWLEDGE_BASES, comma-separated]")
-@click.option("--share", is_flag=True, hidden=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, require_signin: bool | None,
-          kb_specs: tuple[str, ...], share: bool) -> None:
+          kb_specs: tuple[str, ...]) -> None:
     """Serve the chat page and the HTTP API on one port (builds indexes first if missing or stale).
 
     \b
@@ -227,9 +223,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, require_signin
     ./data). API keys are limited to PUDONG_QA_KEY_RATE requests/s (default 10) unless set per key;
     a sign-in lasts PUDONG_QA_SESSION_HOURS unused (default 12).
     """
-    if share:
-        raise CLIError("--share is no longer offered: the page and the API are served together; "
-                       "give colleagues the server's address instead (--host 0.0.0.0, with sign-in)")
     settings = settings_from(ctx, host=host, port=port, require_signin=require_signin)
     with friendly_errors():
         from .office.server import serve as serve_all

@@ -1,8 +1,10 @@
-"""Retrieval metrics over a question file with evidence (the dev-set format).
+"""Retrieval metrics over a question file with evidence (the dev-set format), or a SQuAD-format set.
 
 Same definitions as ``shared/eval/evaluate.py`` so users can measure the system on their
 own documents: hit@k and sentence@1 count a hit when any evidence string appears in a
 result (after NFKC and whitespace folding); questions with no evidence should be refused.
+Each question comes down to an ``Outcome`` and ``summarize`` counts them: the one place the
+metrics are defined (the benchmarks and training scripts count with it too).
 """
 
 from __future__ import annotations
@@ -61,37 +63,58 @@ class EvalReport:
     accepted_wrongly: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One question as the metrics count it."""
+
+    answerable: bool
+    answered: bool
+    rank: int | None = None  # of the first result holding the answer; None: none does
+    sentence: bool = False  # the first result's answer sentence(s) hold it
+    document: bool | None = None  # the first result is from the gold document; None: there is no gold document
+
+
+def summarize(outcomes: list[Outcome], ks: tuple[int, ...] = (1, 3)) -> dict[str, float | int | None]:
+    """hit@k, mrr@10, sentence@1 and false refusal over the answerable questions (and doc@1 when they
+    have a gold document), refusal over the unanswerable ones (None without any)."""
+    ans = [o for o in outcomes if o.answerable]
+    un = [o for o in outcomes if not o.answerable]
+    d = max(len(ans), 1)
+    out: dict[str, float | int | None] = {"questions": len(outcomes), "answerable": len(ans), "unanswerable": len(un)}
+    if any(o.document is not None for o in ans):
+        out["doc@1"] = sum(bool(o.document) for o in ans) / d
+    out.update({f"hit@{k}": sum(o.rank is not None and o.rank <= k for o in ans) / d for k in ks})
+    out["mrr@10"] = sum(1 / o.rank for o in ans if o.rank and o.rank <= 10) / d
+    out["sentence@1"] = sum(o.sentence for o in ans) / d
+    out["refusal"] = sum(not o.answered for o in un) / len(un) if un else None
+    out["false_refusal"] = sum(not o.answered for o in ans) / d
+    return out
+
+
+def evidence_outcome(evidence: list[str], resp: SearchResponse, top_k: int = 10) -> Outcome:
+    """A question with evidence strings (none: it should be refused) and its response: a result
+    (of at most ``MAX_CHARS``) holds the answer when its text holds an evidence string."""
+    if not evidence:
+        return Outcome(False, resp.answered)
+    results = resp.results[:top_k]
+    ev = [_norm(e) for e in evidence]
+    rank = next((k for k, r in enumerate(results, 1)
+                 if len(r.text) <= MAX_CHARS and any(e in _norm(r.text) for e in ev)), None)
+    return Outcome(True, resp.answered, rank, bool(results) and any(e in _norm(results[0].answer) for e in ev))
+
+
 def score(questions: list[dict], responses: list[SearchResponse], top_k: int = 10) -> EvalReport:
-    n_ans = n_un = hit1 = hit3 = sent1 = refused_ok = false_refusal = 0
-    mrr = 0.0
     report = EvalReport({})
+    outcomes = []
     for q, resp in zip(questions, responses):
-        results = resp.results[:top_k]
-        if not q["evidence"]:
-            n_un += 1
-            refused_ok += not resp.answered
-            if resp.answered:
-                report.accepted_wrongly.append(q["question"])
-            continue
-        n_ans += 1
-        if not resp.answered:
-            false_refusal += 1
-            report.refused_wrongly.append(q["question"])
-        ev = [_norm(e) for e in q["evidence"]]
-        rank = next((k for k, r in enumerate(results, 1)
-                     if len(r.text) <= MAX_CHARS and any(e in _norm(r.text) for e in ev)), None)
-        hit1 += rank == 1
-        hit3 += rank is not None and rank <= 3
-        mrr += 1 / rank if rank else 0.0
-        sent1 += bool(results) and any(e in _norm(results[0].answer) for e in ev)
-        if rank != 1:
-            report.misses.append(Miss(q["id"], q["question"], rank, results[0].text[:60] if results else ""))
-    d = max(n_ans, 1)
-    report.metrics = {
-        "questions": len(questions), "answerable": n_ans, "unanswerable": n_un,
-        "hit@1": hit1 / d, "hit@3": hit3 / d, "mrr@10": mrr / d, "sentence@1": sent1 / d,
-        "refusal": refused_ok / n_un if n_un else None, "false_refusal": false_refusal / d,
-    }
+        o = evidence_outcome(q["evidence"], resp, top_k)
+        outcomes.append(o)
+        if o.answerable != o.answered:
+            (report.refused_wrongly if o.answerable else report.accepted_wrongly).append(q["question"])
+        if o.answerable and o.rank != 1:
+            first = resp.results[0].text[:60] if resp.results[:top_k] else ""
+            report.misses.append(Miss(q["id"], q["question"], o.rank, first))
+    report.metrics = summarize(outcomes)
     return report
 
 
@@ -143,29 +166,26 @@ def write_squad_corpus(path: Path, out: Path) -> list[dict]:
     return questions
 
 
+def squad_outcome(doc: str, answers: list[str], resp: SearchResponse) -> Outcome:
+    """A question about article ``doc`` whose answer strings (whitespace squashed) are ``answers``
+    (none: it should be refused): a result holds the answer when it is from ``doc`` and holds one."""
+    if not answers:
+        return Outcome(False, resp.answered)
+    ok = [Path(r.citation.source).stem == doc and any(a in _squash(r.text) for a in answers)
+          for r in resp.results[:10]]
+    rank = next((i for i, v in enumerate(ok, 1) if v), None)
+    same = bool(resp.results) and Path(resp.results[0].citation.source).stem == doc
+    sentence = same and any(a in _squash(resp.results[0].answer) for a in answers)
+    return Outcome(True, resp.answered, rank, sentence, same)
+
+
 def score_squad(questions: list[dict], responses: list[SearchResponse]) -> dict[str, float | int]:
     """doc@1, hit@k (the gold article's passage holds an answer string), sentence@1, false refusal:
     the definitions of shared/eval/external/external_bench.py."""
-    n = len(questions)
-    hits = {1: 0, 3: 0, 5: 0}
-    doc1 = sent1 = refused = 0
-    rr = 0.0
-    for q, resp in zip(questions, responses):
-        refused += not resp.answered
-        ok = [Path(r.citation.source).stem == q["doc"] and any(a in _squash(r.text) for a in q["answers"])
-              for r in resp.results]
-        for k in hits:
-            hits[k] += any(ok[:k])
-        first = next((i for i, v in enumerate(ok[:10]) if v), None)
-        rr += 0 if first is None else 1 / (first + 1)
-        if resp.results:
-            top = resp.results[0]
-            same = Path(top.citation.source).stem == q["doc"]
-            doc1 += same
-            sent1 += same and any(a in _squash(top.answer) for a in q["answers"])
-    d = max(n, 1)
-    return {"questions": n, "doc@1": doc1 / d, "hit@1": hits[1] / d, "hit@3": hits[3] / d, "hit@5": hits[5] / d,
-            "mrr@10": rr / d, "sentence@1": sent1 / d, "false_refusal": refused / d}
+    m = summarize([squad_outcome(q["doc"], q["answers"], r) for q, r in zip(questions, responses)], ks=(1, 3, 5))
+    m.setdefault("doc@1", 0.0)  # no questions
+    return {k: m[k] for k in ("questions", "doc@1", "hit@1", "hit@3", "hit@5", "mrr@10", "sentence@1",
+                              "false_refusal")}
 
 
 def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, progress: bool = False) -> dict:
@@ -175,7 +195,7 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
     import time
 
     from .indexing import build_index
-    from .service import load_reader_for, load_settings_index
+    from .service import load_settings_index
 
     with tempfile.TemporaryDirectory(prefix="pudong-qa-eval-") as tmp:
         root = Path(tmp)
@@ -184,7 +204,7 @@ def evaluate_squad(path: Path, settings, top_k: int = 10, log=lambda _: None, pr
         t = time.perf_counter()
         report = build_index(local, log=log, progress=progress)
         build_s = time.perf_counter() - t
-        searcher = Searcher(load_settings_index(local), _model(local, progress), reader=load_reader_for(local))
+        searcher = Searcher(load_settings_index(local), _model(local, progress))
         t = time.perf_counter()
         responses = searcher.search_many([q["question"] for q in questions], top_k=top_k)
         ask_s = time.perf_counter() - t

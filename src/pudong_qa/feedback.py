@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
+from .jsonlog import append_entry, read_entries, timestamp
 from .settings import Settings
 
 FILE_NAME = "feedback.jsonl"
 CSV_COLUMNS = ["time", "who", "rating", "question", "query", "answered", "confidence", "first_result", "first_citation",
                "results"]
-_lock = threading.Lock()
 
 
 def feedback_path(settings: Settings) -> Path:
@@ -28,28 +26,15 @@ def feedback_path(settings: Settings) -> Path:
 def record_feedback(settings: Settings, rating: str, shown: dict, who: str = "") -> dict:
     """Append one rating with what was shown (the reply's question, query, answered flag, results)
     and who gave it (a user name, ``key:NAME``, or ``local`` on a sign-in-free server)."""
-    entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": who, "rating": rating,
+    entry = {"time": timestamp(), "who": who, "rating": rating,
              "question": shown.get("question", ""), "query": shown.get("query", ""),
              "answered": bool(shown.get("answered")), "confidence": shown.get("confidence"),
              "results": shown.get("results", [])}
-    path = feedback_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _lock, open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return entry
+    return append_entry(feedback_path(settings), entry)
 
 
 def read_feedback(settings: Settings) -> list[dict]:
-    path = feedback_path(settings)
-    if not path.exists():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a crash: skip it, keep the rest
-    return entries
+    return read_entries(feedback_path(settings))
 
 
 def export_feedback(settings: Settings, out: Path) -> int:

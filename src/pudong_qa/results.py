@@ -74,15 +74,11 @@ class SearchResponse:
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     verdict: str = ""  # one of VERDICTS, for people; without one given, answered or not_found
-    read: bool = False  # whether the reader decided ``answered`` and ``verdict``
 
     def __post_init__(self) -> None:
         if not self.verdict:
             self.verdict = ANSWERED if self.answered else NOT_FOUND
 
     def to_dict(self) -> dict:
-        """The evaluation contract; with the reader's verdict when it read the results."""
-        out = {"question": self.question, "answered": self.answered}
-        if self.read:
-            out["verdict"] = self.verdict
-        return {**out, "results": [r.to_dict() for r in self.results]}
+        """The evaluation contract."""
+        return {"question": self.question, "answered": self.answered, "results": [r.to_dict() for r in self.results]}

@@ -60,15 +60,6 @@ def _warm_model(settings: Settings, progress: bool):
     return model
 
 
-def load_reader_for(settings: Settings, progress: bool = False):
-    """The trained reader in the folder ``settings.reader`` names, or None when it is ``off``."""
-    if settings.reader == "off":
-        return None
-    from .reader import load_reader_from
-
-    return load_reader_from(Path(settings.reader), settings.cache_dir, progress)
-
-
 def _stale(settings: Settings) -> list[str]:
     return stale_reasons(settings) or [Problem("damaged_file", {"file": f}) for f in verify_files(settings.index)]
 
@@ -85,14 +76,13 @@ def open_searcher(settings: Settings, log: Callable[[str], None] = print, progre
             index = load_settings_index(settings, verify=False)
             index.tokenizer.warm_up()
         model = loading.result()
-    reader = load_reader_for(settings, progress)
     if reasons and rebuild:
         log(f"Index needs rebuilding ({'; '.join(map(str, reasons[:3]))}); building …")
         report = build_index(settings, model=model, progress=progress, log=log)
         log(f"Built {report.passages} passages from {report.documents} documents in {report.seconds:.1f} s")
     if reasons:
         index = load_settings_index(settings)
-    return Searcher(index, model, reader=reader)
+    return Searcher(index, model)
 
 
 class QAService:

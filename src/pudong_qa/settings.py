@@ -55,7 +55,6 @@ class Settings:
     ann: str = "auto"  # vector index: auto (exact below 200k passages, else HNSW), flat or hnsw
     cache_dir: Path = field(default_factory=default_cache_dir)  # converted models
     backend: str = "onnx"  # how the default model runs: onnx (ONNX Runtime) or st (PyTorch)
-    reader: str = "off"  # off, or a trained reader's folder: it decides whether the first result answers
     max_file_mb: float = 10.0  # largest corpus file accepted
     top_k: int = DEFAULT_TOP_K  # results per question
     host: str = "127.0.0.1"  # chat page

@@ -165,7 +165,7 @@ def _pos_tokenizer(tok):
     import jieba.posseg
 
     class _Tagger(jieba.posseg.POSTokenizer):
-        def __init__(self) -> None:  # noqa: D107 - what the parent's does, minus reading the file
+        def __init__(self) -> None:  # what the parent's does, minus reading the file
             self.tokenizer = tok
             self.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
 

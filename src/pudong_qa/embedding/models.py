@@ -104,7 +104,7 @@ def load_model(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, backen
 
 def default_model_folder(cache_dir: Path | None = None, progress: bool = False) -> Path:
     """The bundled model's converted folder with its ONNX export and word table, made on first use
-    (the encoder and the reader both run from it)."""
+    (the encoder runs from it)."""
     cache_dir = Path(cache_dir or default_cache_dir())
     if not _onnx_ready(_cached_folder(DEFAULT_MODEL, cache_dir)):
         quiet_transformers()
@@ -124,7 +124,7 @@ def _load(model: str, cache_dir: Path, backend: str, progress: bool, for_build: 
         folder = default_model_folder(cache_dir, progress)
         try:
             return OnnxEncoder(folder, identity, for_build=for_build)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # a clear message beats a hub traceback
             raise ModelError(f"could not load {folder / ONNX_FILE}: {exc}") from exc
     from sentence_transformers import SentenceTransformer
 
@@ -133,6 +133,6 @@ def _load(model: str, cache_dir: Path, backend: str, progress: bool, for_build: 
     local = Path(path).exists()
     try:
         st = SentenceTransformer(path, device="cpu", local_files_only=local)
-    except Exception as exc:  # noqa: BLE001 - a clear message beats a hub traceback
+    except Exception as exc:
         raise ModelError(f"could not load embedding model {model!r}: {exc}") from exc
     return SentenceTransformerEncoder(st, identity)

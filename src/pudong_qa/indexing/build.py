@@ -23,7 +23,7 @@ from ..chunking import Passage, chunk_corpus
 from ..corpus import CorpusReading, Skipped, read_corpus
 from ..embedding import Encoder
 from ..errors import CorpusError, IndexUnavailable, Problem
-from ..index import DOCUMENTS, USER_DICT, read_manifest, verify_files
+from ..index import DOCUMENTS, MANIFEST, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..progress import Progress, Step, ignore
 from ..settings import Settings
@@ -166,4 +166,4 @@ def write_index(directory: Path, reading: CorpusReading, passages: list[Passage]
     store_info = store_class(options).write(directory, data, options)
     manifest = manifest_record(directory, reading, passages, shapes["sentences"][0], shapes["passages"][1], state,
                                store_info, settings.model)
-    (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

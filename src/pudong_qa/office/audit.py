@@ -10,13 +10,11 @@ Each entry: ``time`` (UTC, ISO 8601), ``who`` (a user name, ``key:NAME``, ``loca
 
 from __future__ import annotations
 
-import json
-import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
+from ..jsonlog import append_entry, read_entries, timestamp
+
 FILE_NAME = "audit.jsonl"
-_lock = threading.Lock()
 
 
 def audit_path(data_dir: Path) -> Path:
@@ -33,22 +31,12 @@ class AuditLog:
 
     def record(self, who: str, action: str, kb: str = "", target: str | list[str] = "", outcome: str = "ok",
                **detail) -> dict:
-        entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": who, "action": action,
+        entry = {"time": timestamp(), "who": who, "action": action,
                  "kb": kb, "target": target, "outcome": outcome, **({"detail": detail} if detail else {})}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        return entry
+        return append_entry(self.path, entry)
 
     def read(self, last: int | None = None) -> list[dict]:
-        if not self.path.exists():
-            return []
-        entries = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a crash
+        entries = read_entries(self.path)
         return entries[-last:] if last else entries
 
 

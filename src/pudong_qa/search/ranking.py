@@ -36,8 +36,8 @@ class SearchConfig:
     answer_weight: float = 0.3  # the first answer_depth passages: bonus x their best sentence's answer prior
     answer_depth: int = 10  # (the asked-for kind + the question's non-title words, answer.sentence_prior)
     aspect_weight: float = 0.8  # ... + this x the sentence's closeness to what is asked besides the title (aspect)
-    min_confidence: float = 0.4  # without the reader: below this the first result does not answer
-    sure_confidence: float = 0.5  # without the reader: an answer below this is shown as not confirmed
+    min_confidence: float = 0.4  # below this the first result does not answer
+    sure_confidence: float = 0.5  # an answer below this is shown as not confirmed
     coverage_share: float = 0.5  # confidence = this share of word coverage + the rest of sentence closeness
     cosine_floor: float = 0.80  # e5 sentence cosine that counts as no evidence at all ...
     cosine_span: float = 0.12  # ... and how far above it counts as full evidence

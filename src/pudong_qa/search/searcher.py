@@ -17,21 +17,19 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
 import numpy as np
 
-from ..chunking import Passage
 from ..embedding import Encoder
 from ..passages import PassageTable, labels
-from ..reader import Candidate, Reader
-from ..results import ANSWERED, NOT_FOUND, UNSURE, Result, SearchResponse
+from ..results import ANSWERED, NOT_FOUND, UNSURE, SearchResponse
 from ..settings import DEFAULT_TOP_K
 from ..stores import Store
 from ..tokenize import Tokenizer, normalize, normalize_all
-from .answer import answer_span, confidence, sentence_prior, sentence_scores
+from .answer import confidence, sentence_prior
 from .query import Question, Titles, analyze, aspect, clean_query
 from .ranking import Fusion, SearchConfig
 from .stages import (
@@ -42,7 +40,6 @@ from .stages import (
     candidate_stage,
     lexical_stage,
     rank_stage,
-    read_stage,
     result_stage,
 )
 
@@ -83,19 +80,6 @@ class IndexCaches:
     named: Titles | None = None  # every document's normalised title, to find those a question names
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What the reader stage needs of a question's retrieval."""
-
-    question: str
-    store: Store
-    results: list[Result]
-    cands: Candidates
-    ranking: Ranking
-    sentence_lex: np.ndarray
-    prior: Callable[[int], np.ndarray]
-
-
 @dataclass
 class Batch:
     """A chunk of a batch's questions with their vectors (and those of their aspects)."""
@@ -107,13 +91,10 @@ class Batch:
 
 
 class Searcher:
-    """Holds an index and an encoder (loaded once), and the reader if one is given (it decides
-    whether the first result answers); ``search`` is safe to call from several threads."""
+    """Holds an index and an encoder (loaded once); ``search`` is safe to call from several threads."""
 
-    def __init__(self, index: Index, model: Encoder, config: SearchConfig | None = None,
-                 reader: Reader | None = None) -> None:
+    def __init__(self, index: Index, model: Encoder, config: SearchConfig | None = None) -> None:
         self.model = model
-        self.reader = reader
         self.config = config or SearchConfig()
         self.fusion = Fusion.from_config(self.config)
         self._pool: ThreadPoolExecutor | None = None
@@ -235,8 +216,7 @@ class Searcher:
         prior = self._prior(caches, q, self._closeness(caches, q, cands, ranking, aspect_vec))
         if not q.about_document:  # the preamble answers those, whatever words it shares
             ranking = answer_stage(ranking, cands, prior, cfg.answer_weight, cfg.answer_depth)
-        depth = max(top_k, self.reader.policy.depth) if self.reader else top_k
-        results = result_stage(ranking, cands, lexical.sentences, store, index.titles, cfg, depth, prior)
+        results = result_stage(ranking, cands, lexical.sentences, store, index.titles, cfg, top_k, prior)
         first_confidence = 0.0
         if results:
             first = results[0]
@@ -247,67 +227,10 @@ class Searcher:
             first_confidence = confidence(q, normalize(first.answer), first_text, float(cands.sentences(top).max()),
                                           cands.dense, cands.sentence_cos, store.idf, cfg)
         answered = first_confidence >= cfg.min_confidence
-        if self.reader is not None:
-            reading = Reading(question, store, results, cands, ranking, lexical.sentences, prior)
-            results, score, verdict = self._read(reading, top_k, answered)
-            t3 = time.perf_counter()
-            return SearchResponse(question, query, verdict == ANSWERED, results, score,
-                                  {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict, read=True)
         t3 = time.perf_counter()
         verdict = NOT_FOUND if not answered else ANSWERED if first_confidence >= cfg.sure_confidence else UNSURE
         return SearchResponse(question, query, answered, results, first_confidence,
                               {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict)
-
-    def _read(self, r: Reading, top_k: int, evidence: bool) -> tuple[list[Result], float, str]:
-        """The reader reads the first results' best sentences (the first result alone when it
-        clearly answers, else the first ``depth``), puts the one that reads best first (less a
-        penalty per rank), marks its best-read sentence as the answer, and says whether it answers
-        (``evidence``: whether the word evidence alone would have answered)."""
-        policy = self.reader.policy
-        if not r.results:
-            return [], 0.0, NOT_FOUND
-        read = [self._read_result(r, 0)]
-        if read[0][1].max(initial=0.0) < policy.answered:
-            read += [self._read_result(r, k) for k in range(1, min(policy.depth, len(r.results)))]
-        best = [float(probs.max(initial=0.0)) for _, probs in read]
-        first = read_stage(best, policy.rank_penalty)
-        rows, probs = read[first]
-        lead = self._answer_at(r, first, int(rows[int(np.argmax(probs))]))
-        results = [lead, *(x for k, x in enumerate(r.results) if k != first)][:top_k]
-        results = [replace(x, rank=n) for n, x in enumerate(results, 1)]
-        score = best[first]
-        verdict = ANSWERED if score >= policy.answered else UNSURE if score >= policy.unsure else NOT_FOUND
-        if verdict == ANSWERED and policy.with_confidence and not evidence:
-            verdict = UNSURE  # the reader confirms it, the word evidence does not
-        return results, score, verdict
-
-    def _sentences(self, r: Reading, k: int) -> tuple[Passage, tuple]:
-        """Result ``k``'s passage and what scores its sentences: their cosines and BM25, which of
-        them define the asked term, their answer prior (``answer.sentence_scores``' inputs)."""
-        pid = r.results[k].passage_id
-        lo, hi = int(r.store.sentence_offsets[pid]), int(r.store.sentence_offsets[pid + 1])
-        cos = r.cands.sentences(int(np.searchsorted(r.cands.ids, pid)))
-        return r.store.passages[pid], (cos, r.sentence_lex[lo:hi], r.ranking.defines.get(pid), r.prior(pid))
-
-    def _read_result(self, r: Reading, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sentence positions read, their P(answers)) for result ``k``: its best few sentences."""
-        p, (cos, lex, defines, prior) = self._sentences(r, k)
-        scores = sentence_scores(cos, lex, self.config, defines, prior)
-        rows = np.argsort(-scores, kind="stable")[: self.reader.policy.sentences]
-        texts = p.sentence_texts()
-        title = r.results[k].citation.title
-        candidates = [Candidate(title, texts[j - 1] if j else "", texts[j]) for j in rows]
-        return rows, self.reader.score([r.question] * len(candidates), candidates)
-
-    def _answer_at(self, r: Reading, k: int, row: int) -> Result:
-        """Result ``k`` with its answer moved to sentence ``row`` (extended as answers are)."""
-        p, (cos, lex, defines, prior) = self._sentences(r, k)
-        scores = sentence_scores(cos, lex, self.config, defines, prior)
-        lift = np.zeros(len(scores))
-        lift[row] = scores.max() - scores.min() + 1.0  # the read sentence wins; the usual extension follows
-        start, end, core = answer_span(p, cos, lex, self.config, defines, (), prior + lift)
-        return replace(r.results[k], answer=p.text[start - p.start : end - p.start], answer_start=start,
-                       answer_end=end, core=core)
 
     def _closeness(self, caches: IndexCaches, q: Question, cands: Candidates, ranking: Ranking,
                    aspect_vec: np.ndarray | None) -> dict[int, np.ndarray]:

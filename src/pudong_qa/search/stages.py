@@ -171,8 +171,3 @@ def result_stage(ranking: Ranking, cands: Candidates, sentence_lex: np.ndarray, 
             break
     return results
 
-
-def read_stage(best: list[float], rank_penalty: float) -> int:
-    """Which of the read results goes first: the best read, less ``rank_penalty`` per rank below
-    the first (retrieval's order still counts), the higher one on a tie."""
-    return max(range(len(best)), key=lambda k: (best[k] - rank_penalty * k, -k))

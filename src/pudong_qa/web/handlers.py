@@ -79,7 +79,7 @@ class ChatPage:
             return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。")
         try:
             query, resp = self.service.ask(message, top_k=int(top_k), previous=previous_questions(history))
-        except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
+        except Exception:  # the user sees a sentence, the console the traceback
             log.exception("search failed for %r", message[:200])
             return problem_reply("出错了,请稍后再试。")
         return render_response(resp, searched=query)
@@ -306,7 +306,7 @@ class ChatPage:
             report = self.service.rebuild(force=force, steps=on_step)
         except RebuildBusy:
             return "已有一次重建在进行中,完成后会自动使用新索引。\n\n" + self.index_status()
-        except Exception:  # noqa: BLE001 - say so; the previous index stays in use, the log has the reason
+        except Exception:  # say so; the previous index stays in use, the log has the reason
             log.exception("rebuild failed")
             return "重建失败,仍在使用原索引 (原因见服务器日志)。\n\n" + self.index_status()
         self.access.record(request, "rebuild", force=force, passages=report.passages)

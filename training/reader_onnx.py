@@ -1,13 +1,10 @@
-"""The reader: a small cross-encoder that reads a question and a candidate sentence together and
-says how likely the sentence states the answer.
+"""A trained reader run with ONNX Runtime, as search would run it: its graph exported once beside
+its weights, fed the word vectors of the converted e5 model's memory-mapped table.
 
-Retrieval finds passages *about* what is asked; whether a passage *states* the asked fact (a
-figure, a date, a name) is what word and vector evidence cannot tell and a reader might. A reader
-is e5's first layers fine-tuned by ``training/train_reader.py`` from the material in ``../shared``
-(training/README.md: the data, its licences, the held-out figures). None ships with the package:
-the one trained so far does not beat word evidence (docs/retrieval.md, "The reader"), so it is
-opt-in (``--reader FOLDER``). At run time it sits on the same converted e5 model as the encoder:
-its graph is exported once into the model's cache folder and run with ONNX Runtime.
+    reader = load_reader_from(Path("training/work/weights"))
+    reader.score(["浦东新区的面积有多大"], [Candidate(title, "", sentence)])   # P(answers) per pair
+
+The model is reader_common's (one definition); reader_search.py searches with it.
 """
 
 from __future__ import annotations
@@ -15,18 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
-from ..locking import file_lock
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reader_common import META, WEIGHTS, load_trained
 
-WEIGHTS = "reader.safetensors"
-META = "reader.json"
 BATCH_TOKENS = 2048  # padded tokens per forward pass: short, similar-length pairs run fastest
 
 
@@ -57,11 +54,22 @@ class Candidate:
     sentence: str
 
 
+def cpu_session(graph: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session that does not spin on cores it shares with search."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+
+
 class Reader:
     """P(sentence answers question) for (question, sentence) pairs, batched; thread-safe."""
 
     def __init__(self, e5_folder: Path, graph: Path, meta: dict, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.meta = meta
@@ -74,12 +82,7 @@ class Reader:
         self.tokenizer.enable_truncation(max_length=self.max_length, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=1, pad_token="<pad>")
         self.word_table = np.load(e5_folder / "word_embeddings.npy", mmap_mode="r", allow_pickle=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(graph, threads)
         self._lock = threading.Lock()  # one tokenizer configuration: padding is per call
 
     def text(self, c: Candidate) -> str:
@@ -116,36 +119,52 @@ def _batches(lengths: list[int]) -> list[list[int]]:
     return out + [batch] if batch else out
 
 
-_loaded: dict[str, Reader] = {}
-_load_lock = threading.Lock()
+def export_reader(e5_folder: Path, folder: Path, target: Path) -> Path:
+    """Write the graph of the reader in ``folder`` to ``target``: word vectors and mask in,
+    P(the text answers the question) out (via a temporary file, so a failure leaves nothing)."""
+    import torch
+
+    model, _ = load_trained(folder, e5_folder, eager=True)
+
+    class Probability(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, inputs_embeds, attention_mask):
+            return torch.sigmoid(self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask)[:, 0])
+
+    table = np.load(e5_folder / "word_embeddings.npy", mmap_mode="r")
+    ids = np.array([[0, 6, 7, 2, 2, 8, 9, 10, 2], [0, 6, 2, 2, 8, 9, 2, 1, 1]])
+    mask = (ids != 1).astype(np.int64)
+    embeds = torch.from_numpy(np.ascontiguousarray(table[ids], dtype=np.float32))
+    tmp = target.with_name(target.name + ".tmp")
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Probability(model), (embeds, torch.from_numpy(mask)), str(tmp),
+            input_names=["inputs_embeds", "attention_mask"], output_names=["probability"],
+            dynamic_axes={"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                          "probability": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    os.replace(tmp, target)
+    return target
 
 
-def load_reader_from(folder: Path, cache_dir: Path | None = None, progress: bool = False) -> Reader:
-    """The reader whose weights are in ``folder`` (reader.safetensors, reader.json), once per
-    process; its graph is exported on first use (~10 s, PyTorch) into the bundled model's cache
-    folder, keyed by the weights' checksum."""
-    from ..embedding import default_model_folder
+def load_reader_from(folder: Path, cache_dir: Path | None = None, threads: int | None = None) -> Reader:
+    """The reader whose weights are in ``folder`` (reader.safetensors, reader.json), on the product's
+    converted e5 model (converted first if missing); its graph is exported on first use (~10 s,
+    PyTorch) into ``folder``, named by the weights' checksum."""
+    from pudong_qa.embedding import default_model_folder
 
-    weights, meta_path = Path(folder) / WEIGHTS, Path(folder) / META
+    folder = Path(folder)
+    weights, meta_path = folder / WEIGHTS, folder / META
     if not weights.is_file() or not meta_path.is_file():
-        raise ModelError(f"no reader weights in {folder}")
+        raise FileNotFoundError(f"no reader weights in {folder}")
     digest = hashlib.sha256(weights.read_bytes() + meta_path.read_bytes()).hexdigest()[:16]
-    with _load_lock:
-        key = f"{cache_dir}/{digest}"
-        if key not in _loaded:
-            e5 = default_model_folder(cache_dir, progress)
-            graph = e5 / f"reader-{digest}.onnx"
-            if not graph.is_file():
-                with file_lock(e5.parent / (e5.name + ".reader.lock")):
-                    if not graph.is_file():
-                        if progress:
-                            print("Preparing the reader model (once)…", flush=True)
-                        from .export import export_reader
-
-                        export_reader(e5, weights, meta_path, graph)
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            try:
-                _loaded[key] = Reader(e5, graph, meta)
-            except Exception as exc:  # noqa: BLE001
-                raise ModelError(f"could not load the reader {graph}: {exc}") from exc
-        return _loaded[key]
+    e5 = default_model_folder(cache_dir)
+    graph = folder / f"reader-{digest}.onnx"
+    if not graph.is_file():
+        export_reader(e5, folder, graph)
+    return Reader(e5, graph, json.loads(meta_path.read_text(encoding="utf-8")), threads)

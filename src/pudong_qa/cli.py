@@ -252,9 +252,9 @@ def feedback(ctx: click.Context, export: Path) -> None:
 
 @cli.group()
 def documents() -> None:
-    """Documents replaced or removed (page, API or here), kept in <data dir>/recycle for
-    PUDONG_QA_RECYCLE_DAYS days (default 30): list them, put one back. Works on the local folders
-    (--corpus, PUDONG_QA_DATA_DIR); a running server takes in the rebuilt index by itself."""
+    """Documents replaced or removed on the page or through the API are kept in <data dir>/recycle
+    for PUDONG_QA_RECYCLE_DAYS days (default 30): list them, put one back. Works on the local
+    folders (--corpus, PUDONG_QA_DATA_DIR); a running server takes in the rebuilt index by itself."""
 
 
 @documents.command("recycled")

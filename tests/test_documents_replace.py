@@ -166,6 +166,13 @@ def test_a_damaged_or_foreign_index_is_not_swapped_in(tmp_path, model):
     assert service.ask(MEALS)[1].results  # still answering, from the old index
     assert service.refresh_index() is False and len(lines) == 1  # not loaded (nor logged) again
     shutil.rmtree(settings.index)
+    shutil.copytree(other.index, settings.index)
+    manifest = json.loads((settings.index / "manifest.json").read_text(encoding="utf-8"))
+    manifest["state"]["model"] = "another-model"  # its vectors are not the loaded model's
+    (settings.index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert service.refresh_index() is False and service.searcher.index is before
+    assert "built with another model (another-model)" in lines[-1]
+    shutil.rmtree(settings.index)
     shutil.copytree(other.index, settings.index)  # a good one
     assert service.refresh_index() is True
     assert service.ask(MEALS)[1].results[0].citation.source == "corpus/news_gbk.html"
@@ -378,6 +385,9 @@ def test_cli_lists_and_restores_recycled_documents(tmp_path, model, monkeypatch)
         monkeypatch.delenv(var, raising=False)
     listed = CliRunner().invoke(cli, ["documents", "recycled"])
     assert listed.exit_code == 0 and "removed" in listed.stdout and "corpus/notice.txt" in listed.stdout
+    assert CliRunner().invoke(cli, ["documents", "recycled", "--kb", "corpus"]).stdout == listed.stdout
+    other = CliRunner().invoke(cli, ["documents", "recycled", "--kb", "plans"])
+    assert other.exit_code == 2 and "no knowledge base 'plans'; there is corpus" in other.stderr
     missing = CliRunner().invoke(cli, ["documents", "restore", "nothing.txt"])
     assert missing.exit_code == 2 and "nothing of that name" in missing.stderr
     res = CliRunner().invoke(cli, ["documents", "restore", "corpus/notice.txt"])

@@ -257,16 +257,38 @@ def documents() -> None:
     folders (--corpus, PUDONG_QA_DATA_DIR); a running server takes in the rebuilt index by itself."""
 
 
+KB_OPTION = click.option("--kb", metavar="NAME[=CORPUS_DIR[:INDEX_DIR]]",
+                         help=f"A served knowledge base (from {ENV_PREFIX}KNOWLEDGE_BASES, or given whole as "
+                              "for serve --kb). [default: the one corpus]")
+
+
+def _kb_settings(ctx: click.Context, kb: str | None) -> Settings:
+    """The settings of the knowledge base ``kb`` names (its corpus, index and recycle folder)."""
+    settings = settings_from(ctx)
+    if not kb:
+        return settings
+    from .office.knowledge import knowledge_base_specs
+
+    with friendly_errors():
+        specs = knowledge_base_specs(settings, [kb] if "=" in kb else [])
+    name = kb.partition("=")[0]
+    found = [spec.settings for spec in specs if spec.id == name]
+    if not found:
+        raise CLIError(f"no knowledge base {name!r}; there is {', '.join(spec.id for spec in specs)}")
+    return found[0]
+
+
 @documents.command("recycled")
+@KB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @click.pass_context
-def documents_recycled(ctx: click.Context, as_json: bool) -> None:
+def documents_recycled(ctx: click.Context, kb: str | None, as_json: bool) -> None:
     """List the recycled documents of the corpus folder, newest first."""
     import json
 
     from .recycle import RecycleBin
 
-    bin_ = RecycleBin.for_settings(settings_from(ctx))
+    bin_ = RecycleBin.for_settings(_kb_settings(ctx, kb))
     bin_.prune()
     for e in bin_.entries():
         click.echo(json.dumps(e.to_dict(), ensure_ascii=False) if as_json else
@@ -275,9 +297,10 @@ def documents_recycled(ctx: click.Context, as_json: bool) -> None:
 
 @documents.command("restore")
 @click.argument("what")
+@KB_OPTION
 @click.option("--no-build", is_flag=True, help="Put the file back only; the index is rebuilt later.")
 @click.pass_context
-def documents_restore(ctx: click.Context, what: str, no_build: bool) -> None:
+def documents_restore(ctx: click.Context, what: str, kb: str | None, no_build: bool) -> None:
     """Put back the recycled document WHAT (an id from `documents recycled`, or a source or file
     name: the newest of that name), then rebuild the index. A different file in its place is
     recycled first, so restoring undoes a replacement and nothing is lost."""
@@ -285,13 +308,13 @@ def documents_restore(ctx: click.Context, what: str, no_build: bool) -> None:
     from .office.audit import AuditLog
     from .recycle import RecycleBin, bin_name
 
-    settings = settings_from(ctx)
+    settings = _kb_settings(ctx, kb)
     bin_ = RecycleBin.for_settings(settings)
+    kb_id = kb.partition("=")[0] if kb else bin_name(settings.corpus)  # as the server's audit names it
     with friendly_errors():
         bin_.prune()
         entry, displaced = bin_.restore(what, "cli")
-        AuditLog.for_data_dir(settings.data_dir).record("cli", "restore", bin_name(settings.corpus), entry.source,
-                                                        recycled=entry.id,
+        AuditLog.for_data_dir(settings.data_dir).record("cli", "restore", kb_id, entry.source, recycled=entry.id,
                                                         **({"replaced": displaced.id} if displaced else {}))
         click.echo(f"Restored {entry.source} ({entry.reason} by {entry.who} at {entry.time})"
                    + (f"; the file that was there is recycled as {displaced.id}" if displaced else ""))

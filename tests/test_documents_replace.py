@@ -314,7 +314,7 @@ def test_the_api_replaces_only_with_replace_true_and_restores(tmp_path, model):
     r = client.post("/api/documents", files=files, headers=editor)
     assert r.status_code == 409, r.text
     assert r.json()["detail"]["existing"] == [{"name": "notice.txt", "existing": "corpus/notice.txt"}]
-    assert "corpus/notice.txt" in r.json()["detail"]["message"]
+    assert r.json()["detail"]["code"] == "document_exists" and "corpus/notice.txt" in r.json()["detail"]["message"]
     assert (settings.corpus / "notice.txt").read_text(encoding="utf-8") == WEDNESDAY
     r = client.post("/api/documents?replace=true", files=files, headers=editor)
     assert r.status_code == 200, r.text
@@ -399,3 +399,16 @@ def test_cli_lists_and_restores_recycled_documents(tmp_path, model, monkeypatch)
     (entry,) = [e for e in AuditLog.for_data_dir(settings.data_dir).read() if e["action"] == "restore"]
     assert entry["who"] == "cli" and entry["target"] == "corpus/notice.txt"
     assert CliRunner().invoke(cli, ["documents", "recycled"]).stdout == ""
+
+
+def test_an_edited_document_embeds_only_its_changed_texts(tmp_path, model):
+    settings = Settings(root=tmp_path)
+    shutil.copytree(ROOT / "corpus", settings.corpus)
+    full = build_index(settings, model=model)
+    (path,) = settings.corpus.iterdir()
+    text = path.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines()[len(text.splitlines()) // 2:] if len(x) > 40)
+    path.write_text(text.replace(line, line + "本段为修订时新增的一句说明。"), encoding="utf-8")
+    edited = build_index(settings, model=model)
+    assert "changed document corpus/" + path.name in edited.reasons
+    assert 0 < edited.embedded < full.embedded / 4  # the paragraph's passages and sentences, not the document

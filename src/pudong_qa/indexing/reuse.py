@@ -69,16 +69,15 @@ def previous_folds(index_dir: Path, state: dict[str, Any]) -> dict[str, str]:
 def texts_of_new_documents(index_dir: Path, passages: list[Passage],
                            files: list[dict[str, str]] | None = None) -> list[str]:
     """The distinct embedded texts of the passages of documents that the index at ``index_dir``
-    does not have: none of them can have a vector there yet. With ``files`` (the expected state's
-    ``corpus``: source and sha256 of each file) a document is known by its content, so a file
-    moved to another folder, or a corpus read from another root, is not new."""
+    does not have, by path nor (given ``files``, the expected state's ``corpus``: source and sha256
+    of each file) by content: none of them can have a vector there yet. A file moved to another
+    folder, or a corpus read from another root, is not new; nor is an edited one (most of its
+    passages are unchanged)."""
     previous = _state(index_dir).get("corpus", [])
-    if files is None:
-        have = {f["source"] for f in previous}
-        new = {p.source for p in passages} - have
-    else:
-        contents = {f["sha256"] for f in previous}
-        new = {f["source"] for f in files if f["sha256"] not in contents}
+    sources, contents = {f["source"] for f in previous}, {f["sha256"] for f in previous}
+    new = {p.source for p in passages} - sources
+    if files is not None:
+        new -= {f["source"] for f in files if f["sha256"] in contents}
     # passage by passage, each with its sentences: the order fixes the model's batches, and so
     # the last bits of every vector
     return list(dict.fromkeys(t for p in passages if p.source in new for t in (indexed_text(p),

@@ -193,10 +193,10 @@ async def add_documents(request: Request, files: list[UploadFile] = File(...), k
         clashes = await run_in_threadpool(service.clashes, paths)
         if clashes and not replace:  # nothing is stored: the caller decides, with replace=true
             audit.record(who.id, "add", kb, [name for name, _ in clashes], outcome="refused", reason="exists")
-            existing = [{"name": name, "existing": source} for name, source in clashes]
-            raise HTTPException(409, {"message": "; ".join(f"{e['name']}: 已有同名文档 {e['existing']},内容不同;"
-                                                           "确认替换请加 replace=true" for e in existing),
-                                      "existing": existing})
+            message = "; ".join(f"{name}: 已有同名文档 {source},内容不同;确认替换请加 replace=true"
+                                for name, source in clashes)
+            raise HTTPException(409, {"code": "document_exists", "message": message, "existing": [
+                {"name": name, "existing": source} for name, source in clashes]})
         for path in paths:
             try:
                 stored += await run_in_threadpool(service.store_documents, [path], replace, who.id)

@@ -107,7 +107,7 @@ def test_build_names_skipped_files_and_strict_exits_2(tmp_path, model, monkeypat
 
 def test_service_adds_uploads_safely_and_removes_documents(tmp_path, model):
     from pudong_qa.errors import CorpusError
-    from pudong_qa.service import QAService
+    from pudong_qa.service import DocumentExists, QAService
 
     settings = _corpus(tmp_path, "report_gbk.txt")
     service = QAService(settings, log=lambda _: None)
@@ -115,20 +115,23 @@ def test_service_adds_uploads_safely_and_removes_documents(tmp_path, model):
     uploads.mkdir()
     (uploads / "..\\..\\evil.html").write_bytes((FIXTURES / "news_gbk.html").read_bytes())
     (uploads / "report_gbk.txt").write_bytes("另一份报告\n一、概况\n内容不同的报告。\n".encode("gbk"))
-    added = service.add_documents([uploads / "..\\..\\evil.html", uploads / "report_gbk.txt"])
-    assert added == ["corpus/evil.html", "corpus/report_gbk-1.txt"]  # no traversal, no silent overwrite
+    with pytest.raises(DocumentExists, match="corpus/report_gbk.txt"):  # no silent overwrite: nothing stored
+        service.add_documents([uploads / "..\\..\\evil.html", uploads / "report_gbk.txt"])
+    assert not (settings.corpus / "evil.html").exists()
     assert (settings.corpus / "report_gbk.txt").read_bytes() == (FIXTURES / "report_gbk.txt").read_bytes()
+    added = service.add_documents([uploads / "..\\..\\evil.html", uploads / "report_gbk.txt"], replace=True)
+    assert added == ["corpus/evil.html", "corpus/report_gbk.txt"]  # no traversal; replaced only when asked
     (uploads / "x.exe").write_bytes(b"MZ")
     with pytest.raises(CorpusError, match="unsupported file type"):
         service.add_documents([uploads / "x.exe"])
     report = service.rebuild()
-    assert report.documents == 3 and report.embedded > 0
+    assert report.documents == 2 and report.embedded > 0
     assert service.ask("八十岁以上老人吃饭有什么补贴")[1].results[0].citation.source == "corpus/evil.html"
     service.remove_document("corpus/evil.html")
     with pytest.raises(CorpusError):
         service.remove_document("../outside.txt")
     service.rebuild()
-    assert {d["source"] for d in service.status().documents} == {"corpus/report_gbk.txt", "corpus/report_gbk-1.txt"}
+    assert {d["source"] for d in service.status().documents} == {"corpus/report_gbk.txt"}
 
 
 def test_an_incremental_build_equals_a_full_build(tmp_path, model):

@@ -67,7 +67,8 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
     Reads .txt/.md (UTF-8, UTF-16, GBK/GB18030, Big5), .docx, .pdf and .html files; a file that
     cannot be read is skipped and named on stderr. Writes to a temporary folder and swaps it in,
     so an interrupted build leaves the previous index usable. Only new or changed passages are
-    embedded; nothing happens when corpus and settings are unchanged.
+    embedded; nothing happens when corpus and settings are unchanged. A running server notices the
+    new index within PUDONG_QA_INDEX_POLL seconds (default 2) and answers from it.
     """
     from .indexing import build_index
 
@@ -241,6 +242,80 @@ def feedback(ctx: click.Context, export: Path) -> None:
     settings = settings_from(ctx)
     n = export_feedback(settings, export)
     click.echo(f"{n} feedback entries from {feedback_path(settings)} written to {export}", err=True)
+
+
+@cli.group()
+def documents() -> None:
+    """Documents replaced or removed on the page or through the API are kept in <data dir>/recycle
+    for PUDONG_QA_RECYCLE_DAYS days (default 30): list them, put one back. Works on the local
+    folders (--corpus, PUDONG_QA_DATA_DIR); a running server takes in the rebuilt index by itself."""
+
+
+KB_OPTION = click.option("--kb", metavar="NAME[=CORPUS_DIR[:INDEX_DIR]]",
+                         help=f"A served knowledge base (from {ENV_PREFIX}KNOWLEDGE_BASES, or given whole as "
+                              "for serve --kb). [default: the one corpus]")
+
+
+def _kb_settings(ctx: click.Context, kb: str | None) -> Settings:
+    """The settings of the knowledge base ``kb`` names (its corpus, index and recycle folder)."""
+    settings = settings_from(ctx)
+    if not kb:
+        return settings
+    from .office.knowledge import knowledge_base_specs
+
+    with friendly_errors():
+        specs = knowledge_base_specs(settings, [kb] if "=" in kb else [])
+    name = kb.partition("=")[0]
+    found = [spec.settings for spec in specs if spec.id == name]
+    if not found:
+        raise CLIError(f"no knowledge base {name!r}; there is {', '.join(spec.id for spec in specs)}")
+    return found[0]
+
+
+@documents.command("recycled")
+@KB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.pass_context
+def documents_recycled(ctx: click.Context, kb: str | None, as_json: bool) -> None:
+    """List the recycled documents of the corpus folder, newest first."""
+    import json
+
+    from .recycle import RecycleBin
+
+    bin_ = RecycleBin.for_settings(_kb_settings(ctx, kb))
+    bin_.prune()
+    for e in bin_.entries():
+        click.echo(json.dumps(e.to_dict(), ensure_ascii=False) if as_json else
+                   f"{e.id}  {e.time}  {e.reason:<8}  {e.who:<12}  {e.source}  ({e.size} bytes)")
+
+
+@documents.command("restore")
+@click.argument("what")
+@KB_OPTION
+@click.option("--no-build", is_flag=True, help="Put the file back only; the index is rebuilt later.")
+@click.pass_context
+def documents_restore(ctx: click.Context, what: str, kb: str | None, no_build: bool) -> None:
+    """Put back the recycled document WHAT (an id from `documents recycled`, or a source or file
+    name: the newest of that name), then rebuild the index. A different file in its place is
+    recycled first, so restoring undoes a replacement and nothing is lost."""
+    from .indexing import build_index
+    from .office.audit import AuditLog
+    from .recycle import RecycleBin, bin_name
+
+    settings = _kb_settings(ctx, kb)
+    bin_ = RecycleBin.for_settings(settings)
+    kb_id = kb.partition("=")[0] if kb else bin_name(settings.corpus)  # as the server's audit names it
+    with friendly_errors():
+        bin_.prune()
+        entry, displaced = bin_.restore(what, "cli")
+        AuditLog.for_data_dir(settings.data_dir).record("cli", "restore", kb_id, entry.source, recycled=entry.id,
+                                                        **({"replaced": displaced.id} if displaced else {}))
+        click.echo(f"Restored {entry.source} ({entry.reason} by {entry.who} at {entry.time})"
+                   + (f"; the file that was there is recycled as {displaced.id}" if displaced else ""))
+        if not no_build:
+            report = build_index(settings, progress=sys.stderr.isatty(), log=log)
+            click.echo(f"Built {settings.index}: {report.documents} documents, {report.passages} passages, "
+                       f"{report.embedded} texts embedded")
 
 
 for _command in office_commands():  # users, keys, audit, mcp (office/cli.py)

@@ -45,6 +45,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "symlink_in_corpus": ("a link of that name is in the corpus folder; not overwritten",
                           "语料文件夹里已有同名的链接,未覆盖"),
     "not_a_document": ("not a document in {corpus}", "不是语料文件夹中的文档"),
+    "document_exists": ("a different document of that name is already indexed as {sources} (replace it explicitly)",
+                        "已有同名文档 ({sources}),内容不同;如要替换,请确认替换"),
+    "not_recycled": ("nothing of that name in the recycle folder {folder}", "回收站里没有这个文档"),
+    "recycle_empty": ("nothing of that name in the recycle folder {folder} (it is empty)", "回收站是空的"),
+    "restore_blocked": ("something other than a document is at that place in the corpus folder",
+                        "语料文件夹中原位置上有别的东西 (不是文档),无法恢复"),
     # why an index is out of date
     "no_index": ("no index at {path}", "还没有索引"),
     "setting_changed": ("{key} changed", "设置 {key} 有变化"),

@@ -61,6 +61,8 @@ class Settings:
     port: int = 7860
     concurrency: int = 8  # chat page requests answered at once
     data_dir: Path | None = None  # the page's local data (feedback.jsonl); default: <root>/data
+    recycle_days: float = 30.0  # replaced and removed documents kept in <data dir>/recycle this long
+    index_poll: float = 2.0  # seconds between checks for an index another process rebuilt (0: never)
     milvus_uri: str = ""  # "" = the local store; a path ending in .db = Milvus Lite; http://host:19530 = a server
     milvus_token: str = ""  # a Milvus server's token ("user:password" or an API key), if it needs one
     # Serving an office (office/): users, keys and the audit log live in data_dir.

@@ -95,7 +95,8 @@ def build_index(
         if not passages:
             raise IndexUnavailable("the corpus has no text to index")
         texts = embedded_texts(passages)
-        job = EmbeddingJob(encoder, texts, [] if force else reuse.texts_of_new_documents(index_dir, passages),
+        job = EmbeddingJob(encoder, texts, [] if force else reuse.texts_of_new_documents(index_dir, passages,
+                                                                                        state["corpus"]),
                            progress)
         new = job.supply(lambda: {} if force else reuse.previous_vectors(index_dir, state["model"],
                                                                         store_options(settings)))

@@ -66,19 +66,28 @@ def previous_folds(index_dir: Path, state: dict[str, Any]) -> dict[str, str]:
         return {}
 
 
-def texts_of_new_documents(index_dir: Path, passages: list[Passage]) -> list[str]:
+def texts_of_new_documents(index_dir: Path, passages: list[Passage],
+                           files: list[dict[str, str]] | None = None) -> list[str]:
     """The distinct embedded texts of the passages of documents that the index at ``index_dir``
-    does not have: none of them can have a vector there yet."""
-    have = {f["source"] for f in _state(index_dir).get("corpus", [])}
+    does not have, by path nor (given ``files``, the expected state's ``corpus``: source and sha256
+    of each file) by content: none of them can have a vector there yet. A file moved to another
+    folder, or a corpus read from another root, is not new; nor is an edited one (most of its
+    passages are unchanged)."""
+    previous = _state(index_dir).get("corpus", [])
+    sources, contents = {f["source"] for f in previous}, {f["sha256"] for f in previous}
+    new = {p.source for p in passages} - sources
+    if files is not None:
+        new -= {f["source"] for f in files if f["sha256"] in contents}
     # passage by passage, each with its sentences: the order fixes the model's batches, and so
     # the last bits of every vector
-    return list(dict.fromkeys(t for p in passages if p.source not in have for t in (indexed_text(p),
-                                                                                     *p.sentence_texts())))
+    return list(dict.fromkeys(t for p in passages if p.source in new for t in (indexed_text(p),
+                                                                               *p.sentence_texts())))
 
 
 def previous_vectors(index_dir: Path, identity: str, options: StoreOptions) -> dict[str, np.ndarray]:
-    """Vectors of the current index by the text they embed, when it was built with the same model:
-    an incremental build embeds only texts that are new. Read through the ``Store`` interface, so
+    """Vectors of the current index by the text they embed (never by source path), when it was
+    built with the same model: an incremental build embeds only texts that are new, wherever
+    their file now lies. Read through the ``Store`` interface, so
     an index in Milvus is reused the same way."""
     have = _state(index_dir)
     if have.get("model") != identity or have.get("vectors", "direct") != "direct" or verify_files(index_dir):

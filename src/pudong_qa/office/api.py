@@ -156,39 +156,70 @@ def rebuild_report(service: QAService, force: bool = False) -> dict:
             "embedded": report.embedded, "seconds": round(report.seconds, 2)}
 
 
-@router.post("/documents", summary="Add documents (editor) and rebuild")
+async def receive(upload: UploadFile, path: Path, limit: int) -> bool:
+    """Write an upload to ``path``; False (and stop reading) once it is over ``limit`` bytes."""
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                return False
+            out.write(chunk)
+    return True
+
+
+@router.post("/documents", summary="Add documents (editor) and rebuild",
+             responses={409: {"description": "A file has the name of an indexed document with other content, "
+                                             "and replace=true was not given: nothing was added"}})
 async def add_documents(request: Request, files: list[UploadFile] = File(...), kb: str | None = None,  # noqa: B008
-                        rebuild: bool = True, who: Principal = Depends(allow("add"))) -> dict:  # noqa: B008
+                        rebuild: bool = True, replace: bool = Query(False, description=(
+                            "Replace documents of the same name with these files (the old ones go to the recycle "
+                            "folder, restorable with `pudong-qa documents restore`); without it such a file is a "
+                            "409 Conflict.")),
+                        who: Principal = Depends(allow("add"))) -> dict:  # noqa: B008
     kb, service = service_for(request, kb)
     names = [upload_name(f.filename) for f in files]  # every name checked before anything is written
     limit = service.settings.max_file_bytes
-    added, refused = [], []
+    stored, refused = [], []
+    audit = office(request).audit
     with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as folder:
+        paths = []
         for name, upload in zip(names, files):
             path = Path(folder) / name
-            size = 0
-            with open(path, "wb") as out:
-                while chunk := await upload.read(1 << 20):
-                    size += len(chunk)
-                    if size > limit:
-                        break
-                    out.write(chunk)
-            if size > limit:
+            if not await receive(upload, path, limit):
                 refused.append({"name": name, "reason": f"over the {service.settings.max_file_mb:g} MiB limit"})
                 continue
+            paths.append(path)
+        clashes = await run_in_threadpool(service.clashes, paths)
+        if clashes and not replace:  # nothing is stored: the caller decides, with replace=true
+            audit.record(who.id, "add", kb, [name for name, _ in clashes], outcome="refused", reason="exists")
+            message = "; ".join(f"{name}: 已有同名文档 {source},内容不同;确认替换请加 replace=true"
+                                for name, source in clashes)
+            raise HTTPException(409, {"code": "document_exists", "message": message, "existing": [
+                {"name": name, "existing": source} for name, source in clashes]})
+        for path in paths:
             try:
-                added += await run_in_threadpool(service.add_documents, [path])
-            except CorpusError as exc:
-                refused.append({"name": name, "reason": str(exc).removeprefix(f"{name}: ")})
-    audit = office(request).audit
-    audit.record(who.id, "add", kb, added, outcome="ok" if added else "refused",
-                 **({"refused": [r["name"] for r in refused]} if refused else {}))
-    if not added:
+                stored += await run_in_threadpool(service.store_documents, [path], replace, who.id)
+            except CorpusError as exc:  # unreadable, or (DocumentExists) its namesake appeared meanwhile
+                refused.append({"name": path.name, "reason": str(exc).removeprefix(f"{path.name}: ")})
+    added = [s.source for s in stored if s.outcome == "added"]
+    replaced = [s for s in stored if s.outcome == "replaced"]
+    unchanged = [s.source for s in stored if s.outcome == "unchanged"]
+    if added or not stored:
+        audit.record(who.id, "add", kb, added, outcome="ok" if added else "refused",
+                     **({"refused": [r["name"] for r in refused]} if refused else {}))
+    for s in replaced:
+        audit.record(who.id, "replace", kb, s.source, recycled=s.recycled.id if s.recycled else "")
+    if not stored:
         raise HTTPException(400, {"added": [], "refused": refused})
-    report = await run_in_threadpool(rebuild_report, service) if rebuild else None
+    changed = added + [s.source for s in replaced]
+    report = await run_in_threadpool(rebuild_report, service) if rebuild and changed else None
     if report:
-        audit.record(who.id, "rebuild", kb, added, outcome="ok", passages=report["passages"])
-    return {"kb": kb, "added": added, "refused": refused, "rebuild": report}
+        audit.record(who.id, "rebuild", kb, changed, outcome="ok", passages=report["passages"])
+    return {"kb": kb, "added": added, "replaced": [s.source for s in replaced], "unchanged": unchanged,
+            "refused": refused, "rebuild": report,
+            **({"message": "; ".join(f"{u}: 内容相同的文档已在知识库中,无需重建" for u in unchanged)}
+               if unchanged else {})}
 
 
 @router.delete("/documents", summary="Remove a document (editor) and rebuild")
@@ -198,11 +229,11 @@ def remove_document(request: Request, source: str = Query(description="The docum
     kb, service = service_for(request, kb)
     audit = office(request).audit
     try:
-        service.remove_document(source)
+        recycled = service.remove_document(source, who.id)
     except CorpusError as exc:
         audit.record(who.id, "remove", kb, source, outcome="refused")
         raise HTTPException(404, str(exc)) from None
-    audit.record(who.id, "remove", kb, source)
+    audit.record(who.id, "remove", kb, source, recycled=recycled.id)
     report = rebuild_report(service) if rebuild else None
     if report:
         audit.record(who.id, "rebuild", kb, source, passages=report["passages"])

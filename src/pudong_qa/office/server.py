@@ -54,7 +54,7 @@ def make_office(settings: Settings, kb_specs: list[str] | tuple[str, ...] = (), 
 
 def build_app(office: Office, page: bool = True) -> FastAPI:
     """The FastAPI app: API, Dify, sign-in, health, and (``page``) the chat page at ``/``."""
-    from . import api, dify, signin
+    from . import api, dify, recycled, signin
 
     try:
         release = version("pudong-qa")
@@ -63,6 +63,7 @@ def build_app(office: Office, page: bool = True) -> FastAPI:
     app = FastAPI(title="pudong-qa", version=release, description=DESCRIPTION, docs_url="/docs", redoc_url=None)
     app.state.office = office
     app.include_router(api.router)
+    app.include_router(recycled.router)
     app.include_router(dify.router)
     app.router.routes.extend(signin.routes(office.access, office.audit))
 

@@ -26,7 +26,7 @@ from ..progress import Step
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
 from ..search.query import question_problem
-from ..service import QAService
+from ..service import DocumentExists, QAService
 from .access import LocalAccess, PageAccess
 from .index_view import document_label, file_label, status_markdown
 from .static import source_page
@@ -254,30 +254,68 @@ class ChatPage:
         text = f"**确认删除 {md(label)}?** 文件将从语料文件夹删除,其段落不再出现在回答中。"
         return gr.update(visible=True), text, source
 
+    def add_prompt(self, paths: list[str] | None) -> tuple[dict, str, list[str] | None]:
+        """The replace confirmation naming the uploads that would replace a document with other
+        content (hidden when none would), and the uploads it names: the ones a confirmation stores."""
+        clashes = self.service.clashes([Path(p) for p in paths or []])
+        if not clashes:
+            return gr.update(visible=False), "", None
+        names = "、".join(md(f"{name} ({source})") for name, source in clashes)
+        text = (f"**确认替换 {names}?** 已有同名文档,内容不同。原文件移入回收站,保留 "
+                f"{self.service.settings.recycle_days:g} 天,可用 `pudong-qa documents restore` 恢复。")
+        return gr.update(visible=True), text, list(paths or [])
+
+    def add_unless_asked(self, paths: list[str] | None, asked: list[str] | None,
+                         progress=gr.Progress(), request: gr.Request = None):  # noqa: B008
+        """The add button's second step: add, unless the replace confirmation is asking first."""
+        return gr.update() if asked else self.add_documents(paths, progress, request)
+
+    def replace_documents(self, paths: list[str] | None, progress=gr.Progress(),  # noqa: B008
+                          request: gr.Request = None) -> str:
+        """The replace confirmation's 确认替换: add the uploads, replacing their namesakes."""
+        return self.add_documents(paths, progress, request, replace=True)
+
     def add_documents(self, paths: list[str] | None, progress=gr.Progress(),  # noqa: B008
-                      request: gr.Request = None) -> str:
+                      request: gr.Request = None, replace: bool = False) -> str:
         """Read each upload first; store the readable ones in the corpus folder and index them (only
-        they are embedded); refuse the others with the reason, leaving nothing of them behind.
+        they are embedded); refuse the others with the reason, leaving nothing of them behind. An
+        upload named as a document with other content replaces it only with ``replace`` (the page
+        asks first: ``add_prompt``); the same content again is said to be there already.
         Editors only, checked here on the server (a reader's page has no index tab either)."""
         if refused := self.access.refusal(request, "add"):
             return refused + "\n\n" + self.index_status()
         if not paths:
             return "请先选择要添加的文档。\n\n" + self.index_status()
-        added, refused = [], []
+        stored, refused = [], []
         for p in paths:
             try:
-                added += self.service.add_documents([Path(p)])
+                stored += self.service.store_documents([Path(p)], replace, self.access.name(request))
+            except DocumentExists as exc:
+                refused.append(f"- 未添加 {md(Path(p).name)}:已有同名文档 {md(exc.existing[0][1])},内容不同;"
+                               "替换请在确认框中确认")
             except CorpusError as exc:
                 refused.append(f"- 未添加 {md(Path(p).name)}:{md(exc.reason('zh'))}")
         lines = ["\n".join(refused)] if refused else []
-        if not added:
+        lines += [f"{md(s.name)} 已在知识库中 (内容相同),无需重建。" for s in stored if s.outcome == "unchanged"]
+        added = [s.source for s in stored if s.outcome == "added"]
+        replaced = [s for s in stored if s.outcome == "replaced"]
+        if not added and not replaced:
             return "\n\n".join(["**没有添加任何文档。**", *lines, self.index_status()])
-        self.access.record(request, "add", added)
+        if added:
+            self.access.record(request, "add", added)
+        for s in replaced:
+            self.access.record(request, "replace", s.source, recycled=s.recycled.id if s.recycled else "")
         status = self.rebuild(progress, force=False, request=request)
         titles = {d["source"]: d for d in self.service.status().documents}
-        names = "、".join(md(document_label(titles[a], self.service.settings)) if a in titles else md(Path(a).name)
-                         for a in added)
-        return "\n\n".join([f"已添加 {len(added)} 个文档:{names}", *lines, status])
+
+        def named(sources: list[str]) -> str:
+            return "、".join(md(document_label(titles[a], self.service.settings)) if a in titles else md(Path(a).name)
+                            for a in sources)
+
+        done = [f"已添加 {len(added)} 个文档:{named(added)}"] if added else []
+        if replaced:
+            done.append(f"已替换 {len(replaced)} 个文档:{named([s.source for s in replaced])} (原文件在回收站)")
+        return "\n\n".join([*done, *lines, status])
 
     def remove_document(self, source: str | None, progress=gr.Progress(),  # noqa: B008
                         request: gr.Request = None) -> str:
@@ -287,7 +325,7 @@ class ChatPage:
             return "请先选择要删除的文档。\n\n" + self.index_status()
         label = dict((v, k) for k, v in self.document_choices()).get(source, Path(source).name)
         try:
-            self.service.remove_document(source)
+            self.service.remove_document(source, self.access.name(request))
         except CorpusError:
             return f"未删除 {md(label)}:它已不在语料文件夹中。\n\n" + self.index_status()
         self.access.record(request, "remove", source)

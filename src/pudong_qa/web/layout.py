@@ -146,15 +146,16 @@ def batch_tab(page: ChatPage, settings: Settings) -> None:
 
 
 def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
-    """The documents and the index: add, remove, rebuild (the last two ask first), each shown as
-    they are when the page opens. Returns the events after which the set of documents may have
-    changed."""
+    """The documents and the index: add (asking first when an upload would replace a document),
+    remove, rebuild (both ask first), each shown as they are when the page opens. Returns the events
+    after which the set of documents may have changed."""
     status = gr.Markdown(elem_id="index-status")
     with gr.Row():
         new_docs = gr.File(label=f"添加文档 (.txt .md .docx .pdf .html,可多选,每个最大 {settings.max_file_mb:g} MB)",
                            file_count="multiple", type="filepath", elem_id="add-docs", scale=3)
         with gr.Column(scale=2):
             add_btn = gr.Button("添加并索引", variant="primary", elem_id="add-docs-btn")
+            replace_box, replace_text, replace_ok, replace_cancel = confirmation("replace", "确认替换")
             chosen = gr.Dropdown(choices=page.document_choices(), value=None, label="删除文档", elem_id="remove-doc",
                                  allow_custom_value=False)
             remove_btn = gr.Button("删除…", elem_id="remove-doc-btn")
@@ -175,12 +176,20 @@ def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
     cancel.click(show(False), None, confirm_row, api_name=False)
     confirm.click(show(False), None, confirm_row, api_name=False).then(
         page.rebuild, None, status, api_name="rebuild", concurrency_limit=None)
-    added = add_btn.click(page.add_documents, new_docs, status, api_name="add_documents", concurrency_limit=1).then(
-        lambda: None, None, new_docs, api_name=False).then(refreshed_choices, None, chosen, api_name=False)
+    asking = gr.State(None)  # the uploads the replace confirmation names, while it asks
+    added = add_btn.click(page.add_prompt, new_docs, [replace_box, replace_text, asking], api_name=False).then(
+        page.add_unless_asked, [new_docs, asking], status, api_name="add_documents", concurrency_limit=1).then(
+        lambda asked: gr.update() if asked else None, asking, new_docs, api_name=False).then(
+        refreshed_choices, None, chosen, api_name=False)
+    replace_cancel.click(show(False), None, replace_box, api_name=False)
+    replaced = replace_ok.click(show(False), None, replace_box, api_name=False).then(
+        page.replace_documents, asking, status, api_name="replace_documents", concurrency_limit=1).then(
+        lambda: (None, None), None, [new_docs, asking], api_name=False).then(
+        refreshed_choices, None, chosen, api_name=False)
     named = gr.State(None)  # the source the confirmation names
     remove_btn.click(page.remove_prompt, chosen, [remove_box, remove_text, named], api_name=False)
     remove_cancel.click(show(False), None, remove_box, api_name=False)
     removed = remove_ok.click(show(False), None, remove_box, api_name=False).then(
         page.remove_document, named, status, api_name="remove_document", concurrency_limit=1).then(
         refreshed_choices, None, chosen, api_name=False)
-    return [added, removed]
+    return [added, replaced, removed]

@@ -189,7 +189,7 @@ def test_a_moved_document_is_not_embedded_again(tmp_path, model):
     os.replace(settings.corpus / "notices" / "report_gbk.txt", settings.corpus / "archive" / "report_gbk.txt")
     moved = build_index(settings, model=model)
     assert moved.rebuilt and moved.embedded == 0 and moved.tokenized == 0
-    assert "new document corpus/archive/report_gbk.txt" in moved.reasons
+    assert "new document corpus/archive/report_gbk.txt" in map(str, moved.reasons)
     # a server started from another folder: every source changes, no text does
     elsewhere = Settings(root=tmp_path, corpus=settings.corpus, index=settings.index)
     again = build_index(elsewhere, model=model)
@@ -410,5 +410,5 @@ def test_an_edited_document_embeds_only_its_changed_texts(tmp_path, model):
     line = next(x for x in text.splitlines()[len(text.splitlines()) // 2:] if len(x) > 40)
     path.write_text(text.replace(line, line + "本段为修订时新增的一句说明。"), encoding="utf-8")
     edited = build_index(settings, model=model)
-    assert "changed document corpus/" + path.name in edited.reasons
+    assert "changed document corpus/" + path.name in map(str, edited.reasons)
     assert 0 < edited.embedded < full.embedded / 4  # the paragraph's passages and sentences, not the document

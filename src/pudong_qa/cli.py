@@ -20,7 +20,7 @@ import click
 from . import speedups
 from .cli_common import CLIError, friendly_errors, log, settings_from
 from .office.cli import office_commands
-from .settings import ENV_PREFIX, Settings
+from .settings import DEFAULT_TOP_K, ENV_PREFIX, Settings
 
 
 def _env_help(name: str) -> str:
@@ -97,8 +97,8 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
               help="Output format. [default: text for one question, jsonl for --questions]")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write results here instead of stdout (written whole, only when all are answered).")
-@click.option("-k", "--top-k", type=click.IntRange(1, 100), default=None,
-              help=f"Results per question. [default: 3] {_env_help('TOP_K')}")
+@click.option("-k", "--top-k", type=int, default=None,
+              help=f"Results per question, 1 to {ENV_PREFIX}MAX_TOP_K. [default: {DEFAULT_TOP_K}] {_env_help('TOP_K')}")
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | None, fmt: str | None,
         output: Path | None, top_k: int | None) -> None:
@@ -109,20 +109,21 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
       pudong-qa ask "管办评 是什么"
       pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
     """
+    from dataclasses import replace
+
+    from .asking import check_question, question_problem, top_k_for
     from .batch import BatchItem, answer_items, read_question_file, write_records
-    from .search.query import question_problem
 
     if bool(question) == bool(questions_file):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
     settings = settings_from(ctx, top_k=top_k)
     with friendly_errors():
-        if questions_file:
-            items = read_question_file(questions_file)
+        top_k_for(settings, settings.top_k)  # the same limit as every door's
+        if questions_file:  # a line past the ask contract's limits gets its error, as an empty one does
+            items = [it if it.error else replace(it, error=str(p) if (p := question_problem(it.question, settings))
+                                                 else None) for it in read_question_file(questions_file)]
         else:
-            items = [BatchItem(1, " ".join(question))]
-            problem = question_problem(items[0].question)
-            if problem:
-                raise CLIError(problem)
+            items = [BatchItem(1, check_question(" ".join(question), settings))]
         if output is not None and not output.parent.exists():
             raise CLIError(f"folder {output.parent} does not exist")
         fmt = fmt or ("jsonl" if questions_file else "text")

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .asking import check_batch, top_k_for
 from .corpus import LOADERS, relative_source
 from .errors import CorpusError, RebuildBusy
 from .index import Index, load_index, read_manifest, read_source, verify_files
@@ -98,17 +99,21 @@ class QAService:
         self.searcher = open_searcher(settings, log=log)
         self._rebuilding = threading.Lock()
 
-    def ask(self, question: str, top_k: int = 3, previous: list[str] | None = None) -> tuple[str, SearchResponse]:
-        """Answer ``question`` in the context of the earlier user questions; returns the query searched."""
+    def ask(self, question: str, top_k: int | None = None,
+            previous: list[str] | None = None) -> tuple[str, SearchResponse]:
+        """Answer ``question`` in the context of the earlier user questions; returns the query searched.
+        ``top_k`` None is the settings' default; past ``max_top_k`` it is refused (``asking.top_k_for``)."""
+        top_k = top_k_for(self.settings, top_k)
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
         return query, self.searcher.search(query, top_k=top_k)
 
-    def ask_many(self, questions: list[str], top_k: int = 3) -> list[SearchResponse | None]:
+    def ask_many(self, questions: list[str], top_k: int | None = None) -> list[SearchResponse | None]:
         """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
-        question that cannot be asked (``query.question_problem``: empty, no words)."""
-        from .search.query import question_problem
-
-        todo = [i for i, q in enumerate(questions) if not question_problem(q)]
+        question that cannot be asked (``asking.question_problem``: empty, no words, too long). A
+        list past the batch limits is refused whole (``asking.check_batch``), never cut short."""
+        top_k = top_k_for(self.settings, top_k)
+        problems = check_batch(questions, self.settings)
+        todo = [i for i, p in enumerate(problems) if p is None]
         out: list[SearchResponse | None] = [None] * len(questions)
         for i, resp in zip(todo, self.searcher.search_many([questions[i] for i in todo], top_k=top_k)):
             out[i] = resp

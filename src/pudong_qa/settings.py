@@ -58,6 +58,11 @@ class Settings:
     reader: str = "off"  # off, or a trained reader's folder: it decides whether the first result answers
     max_file_mb: float = 10.0  # largest corpus file accepted
     top_k: int = DEFAULT_TOP_K  # results per question
+    # What one request may ask (asking.py; every door: API, Dify, MCP, page, command line): past these, refused
+    max_top_k: int = 20  # results per question
+    max_batch: int = 1000  # questions in one batch request
+    max_question_chars: int = 2000  # characters of one question (a longer one cannot be asked)
+    max_request_chars: int = 200_000  # characters of all the questions of one batch request
     host: str = "127.0.0.1"  # chat page
     port: int = 7860
     concurrency: int = 8  # chat page requests answered at once

@@ -80,5 +80,5 @@ if __name__ == "__main__":  # MCP on stdio over the fakes: python tests/fake_off
 
     root = Path(sys.argv[1])
     (root / "corpus").mkdir(parents=True, exist_ok=True)
-    settings = Settings(root=root)
+    settings = Settings.from_env(root=root)
     serve_stdio(KnowledgeBases(knowledge_base_specs(settings), log=lambda _: None, service_factory=FakeService))

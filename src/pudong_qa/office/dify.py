@@ -97,7 +97,7 @@ class DifyRoute(APIRoute):
 class RetrievalSetting(BaseModel):
     top_k: int | None = Field(None, ge=0, description="Maximum number of records, 0 to PUDONG_QA_MAX_TOP_K (more "
                               "is refused, 422); null (Dify's app without a top_k) is the server's PUDONG_QA_TOP_K.")
-    score_threshold: StrictFloat | None = Field(0.0, description="Least score (0-1) of a record; 0.0 (or null) "
+    score_threshold: StrictFloat | None = Field(0.0, allow_inf_nan=False, description="Least score (0-1) of a record; 0.0 (or null) "
                                                 "when Dify's threshold is off.")
 
 

@@ -8,8 +8,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from pudong_qa.asking import check_batch, question_problem, top_k_for
+from pudong_qa.errors import CorpusError
 from pudong_qa.results import Citation, Result, SearchResponse
 from pudong_qa.service import IndexStatus
 from pudong_qa.settings import Settings
@@ -51,6 +53,20 @@ class FakeService:
         top_k = top_k_for(self.settings, top_k)
         problems = check_batch(questions, self.settings)
         return [None if p else self._answer(q, top_k) for q, p in zip(questions, problems)]
+
+    def add_documents(self, paths: list[Path]) -> list[str]:
+        names = [Path(p).name for p in paths]
+        bad = [n for n in names if Path(n).suffix.lower() not in (".txt", ".md", ".docx", ".pdf", ".html")]
+        if bad:
+            raise CorpusError(f"{bad[0]}: unsupported file type")
+        return [f"corpus/{n}" for n in names]
+
+    def remove_document(self, source: str) -> None:
+        if source != "corpus/report.txt":
+            raise CorpusError(f"{source}: not a document in corpus")
+
+    def rebuild(self, force: bool = False, log=None):
+        return SimpleNamespace(rebuilt=True, documents=1, passages=3, embedded=0, seconds=0.01)
 
     def status(self) -> IndexStatus:
         docs = [{"source": "corpus/report.txt", "title": TITLE, "chars": 100, "passages": 3, "format": "txt"}]

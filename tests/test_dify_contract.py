@@ -90,7 +90,7 @@ def test_refusals_are_difys_bodies_never_a_500(dify):
     client, h = dify
     for body, status in [(difys_body(threshold=False), 422),  # a boolean is not a number
                          (difys_body(top_k=21), 422),  # past PUDONG_QA_MAX_TOP_K: said, not clamped
-                         (difys_body(query="问" * 2001), 413),
+                         (difys_body(query="问" * 2001), 422),
                          (difys_body() | {"knowledge_id": "nope"}, 404),
                          (difys_body(condition={"logical_operator": "xor", "conditions": None}), 422)]:
         res = client.post("/retrieval", json=body, headers=h)

@@ -107,7 +107,7 @@ def test_limits_are_refused_quickly_naming_the_limit(served):
         assert (res.status_code, res.json()["code"]) == (status, code) and limit in res.json()["message"]
     assert service.asked == asked  # nothing was answered of a refused batch
     long = client.post("/api/ask", json={"question": "问" * 101}, headers=h)
-    assert (long.status_code, long.json()["code"]) == (413, "question_too_long") and "100" in long.json()["detail"]
+    assert (long.status_code, long.json()["code"]) == (422, "question_too_long") and "100" in long.json()["detail"]
     one = client.post("/api/ask-many", json={"questions": ["管办评是什么", "问" * 101]}, headers=h).json()["records"]
     assert one[0]["answered"] and one[1]["error"].startswith("the question has 101 characters")
     assert len(client.post("/api/ask", json={"question": "管办评"}, headers=h).json()["results"]) == DEFAULT_TOP_K
@@ -133,10 +133,12 @@ def test_wrong_methods_on_api_paths_are_405_even_under_the_page(served):
     app.mount("/", PlainTextResponse("the page"))  # as the chat page is mounted, catching every other path
     client = TestClient(app)
     h = bearer(creds.reader_key)
-    for method, path in [("PUT", "/api/ask"), ("PATCH", "/api/ask-many"), ("GET", "/api/ask"),
-                         ("DELETE", "/api/status"), ("GET", "/retrieval"), ("PUT", "/api/documents")]:
+    for method, path, allow in [("PUT", "/api/ask", "POST"), ("PATCH", "/api/ask-many", "POST"),
+                                ("GET", "/api/ask", "POST"), ("DELETE", "/api/status", "GET"),
+                                ("GET", "/retrieval", "POST"), ("OPTIONS", "/retrieval", "POST"),
+                                ("PUT", "/api/documents", "GET, POST, DELETE")]:
         res = client.request(method, path, headers=h)
-        assert res.status_code == 405 and res.headers["Allow"], (method, path)
+        assert (res.status_code, res.headers["Allow"]) == (405, allow), (method, path)
         if path.startswith("/api"):
             assert res.json()["code"] == "method_not_allowed"
     assert client.get("/api/no-such-thing", headers=h).status_code == 404

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from ..asking import answer_record, check_question, error_record, question_problem
 from ..errors import CorpusError, RebuildBusy
@@ -40,7 +40,7 @@ def service_for(request: Request, kb: str | None) -> tuple[str, QAService]:
 class AskBody(BaseModel):
     question: str = Field(min_length=1, description="The question, in plain Chinese (or another language); "
                           "at most PUDONG_QA_MAX_QUESTION_CHARS characters (413 question_too_long past it).")
-    top_k: int | None = Field(None, ge=1, description="Results to return: 1 to PUDONG_QA_MAX_TOP_K "
+    top_k: StrictInt | None = Field(None, ge=1, description="Results to return: 1 to PUDONG_QA_MAX_TOP_K "
                               "(422 top_k_range past it); the server's PUDONG_QA_TOP_K when left out.")
     kb: str | None = Field(None, description="Knowledge base id; the server's default when empty.")
     previous: list[str] = Field(default_factory=list, max_length=MAX_PREVIOUS,
@@ -51,7 +51,7 @@ class AskManyBody(BaseModel):
     questions: list[str] = Field(description="Up to PUDONG_QA_MAX_BATCH questions of PUDONG_QA_MAX_REQUEST_CHARS "
                                  "characters in all (413 batch_too_large / request_too_large past them); a question "
                                  "that cannot be asked gets a record with an error.")
-    top_k: int | None = Field(None, ge=1, description="As for /api/ask.")
+    top_k: StrictInt | None = Field(None, ge=1, description="As for /api/ask.")
     kb: str | None = None
 
 
@@ -60,11 +60,12 @@ def errors(*statuses: int) -> dict:
     return {s: {"model": ErrorBody, "description": _WHY.get(s, "Refused.")} for s in statuses}
 
 
-_WHY = {400: "A request the server cannot use.", 401: "No valid sign-in or key.",
+_WHY = {400: "A body that cannot be read (not UTF-8 JSON), or an upload no reader can use.",
+        401: "No valid sign-in or key.",
         403: "The caller's role may not do this.", 404: "No such knowledge base (or document).",
         409: "A rebuild is already running.", 413: "Past a limit (questions, characters, body size).",
         422: "Not the schema, or a question that cannot be asked.", 429: "The key's rate limit; see Retry-After."}
-ASKING = errors(401, 403, 404, 413, 422, 429)
+ASKING = errors(400, 401, 403, 404, 413, 422, 429)
 READING = errors(401, 403, 404, 422, 429)
 
 router = APIRouter(prefix="/api", tags=["questions and documents"])

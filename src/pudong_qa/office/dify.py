@@ -18,8 +18,8 @@ with ``Authorization: Bearer <key>``. Response: ``{"records": [{content, score, 
 - Errors use Dify's bodies ``{"error_code", "error_msg"}``, rendered here (``render``; the access
   middleware asks this module for its refusals): 1001 (no or malformed Authorization header, HTTP
   401), 1002 (a key that is not valid, HTTP 403), 2001 (no such knowledge base, HTTP 404); for
-  refusals Dify's list has no code for, the HTTP status itself (413 a query past
-  ``PUDONG_QA_MAX_QUESTION_CHARS``, 422 a body Dify would not send, 429 the key's rate limit).
+  refusals Dify's list has no code for, the HTTP status itself (422 a body Dify would not send or
+  a query past ``PUDONG_QA_MAX_QUESTION_CHARS``, 429 the key's rate limit).
 
 The request is read as Dify's own code sends it (``api/services/external_knowledge_service.py``
 ``fetch_external_knowledge_retrieval`` and ``api/core/rag/entities/metadata_entities.py`` in
@@ -39,7 +39,8 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, StrictFloat
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ..asking import question_problem, top_k_for
@@ -87,6 +88,8 @@ class DifyRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 return render(validation_problem(list(exc.errors()))[0])
+            except HTTPException as exc:  # a body that cannot be read at all (not UTF-8)
+                return render(Problem("not_json_body"), exc.status_code)
             except PudongQAError as exc:
                 return render(exc.problem or Problem("invalid_request", {"fields": str(exc)}),
                               getattr(exc, "status", None), getattr(exc, "headers", None))
@@ -95,10 +98,10 @@ class DifyRoute(APIRoute):
 
 
 class RetrievalSetting(BaseModel):
-    top_k: int | None = Field(None, ge=0, description="Maximum number of records, 0 to PUDONG_QA_MAX_TOP_K (more "
+    top_k: StrictInt | None = Field(None, ge=0, description="Maximum number of records, 0 to PUDONG_QA_MAX_TOP_K (more "
                               "is refused, 422); null (Dify's app without a top_k) is the server's PUDONG_QA_TOP_K.")
-    score_threshold: StrictFloat | None = Field(0.0, allow_inf_nan=False, description="Least score (0-1) of a record; 0.0 (or null) "
-                                                "when Dify's threshold is off.")
+    score_threshold: StrictFloat | None = Field(0.0, allow_inf_nan=False, description="Least score (0-1) of a "
+                                                "record; 0.0 (or null) when Dify's threshold is off.")
 
 
 Operator = Literal["contains", "not contains", "start with", "end with", "is", "is not", "empty", "not empty",
@@ -108,7 +111,7 @@ Operator = Literal["contains", "not contains", "start with", "end with", "is", "
 class Condition(BaseModel):
     name: str | list[str]
     comparison_operator: Operator
-    value: str | int | float | list[str] | list[int] | list[float] | None = None
+    value: StrictStr | StrictInt | StrictFloat | list[StrictStr] | list[StrictInt] | list[StrictFloat] | None = None
 
 
 class MetadataCondition(BaseModel):
@@ -199,9 +202,11 @@ router = APIRouter(tags=["Dify external knowledge"], route_class=DifyRoute)
 DIFY_ERRORS = {s: {"description": d, "content": {"application/json": {"schema": {
     "type": "object", "required": ["error_code", "error_msg"],
     "properties": {"error_code": {"type": "integer"}, "error_msg": {"type": "string"}}}}}}
-    for s, d in ((401, "1001: no or malformed Authorization header."), (403, "1002: a key that is not valid."),
-                 (404, "2001: no such knowledge base."), (413, "A query past PUDONG_QA_MAX_QUESTION_CHARS."),
-                 (422, "A body Dify would not send (error_code 422)."), (429, "The key's rate limit (Retry-After)."))}
+    for s, d in ((400, "A body that cannot be read (not UTF-8 JSON)."),
+                 (401, "1001: no or malformed Authorization header."), (403, "1002: a key that is not valid."),
+                 (404, "2001: no such knowledge base."), (413, "A body over the server's size limit (error_code 413)."),
+                 (422, "A body Dify would not send, or a query past PUDONG_QA_MAX_QUESTION_CHARS (error_code 422)."),
+                 (429, "The key's rate limit (Retry-After)."))}
 
 
 @router.post(PATHS[0], summary="Dify's External Knowledge API", responses=DIFY_ERRORS)
@@ -210,12 +215,12 @@ def retrieval(body: RetrievalBody, the: OfficeDep, who: Caller) -> dict:
         kb, service = the.kbs.get(body.knowledge_id)
     except UnknownKnowledgeBase as exc:
         return render(exc.problem)
-    if body.retrieval_setting.top_k == 0:  # no records asked for: none given
-        return {"records": []}
-    top_k = top_k_for(service.settings, body.retrieval_setting.top_k)
     problem = question_problem(body.query, service.settings)
     if problem is not None and problem.code in ("question_too_long", "lone_surrogate"):
         raise PudongQAError(code=problem.code, **problem.params)
+    if body.retrieval_setting.top_k == 0:  # no records asked for: none given
+        return {"records": []}
+    top_k = top_k_for(service.settings, body.retrieval_setting.top_k)
     if problem is not None:  # empty, or no words: nothing to retrieve
         return {"records": []}
     _, resp = service.ask(body.query, top_k=top_k)

@@ -55,15 +55,17 @@ def make_office(settings: Settings, kb_specs: list[str] | tuple[str, ...] = (), 
 
 def build_app(office: Office, page: bool = True) -> FastAPI:
     """The FastAPI app: API, Dify, sign-in, health, and (``page``) the chat page at ``/``."""
-    from . import api, dify, replies, signin
+    from . import api, dify, openapi, replies, signin
 
     try:
         release = version("pudong-qa")
     except PackageNotFoundError:
         release = "?"
-    app = FastAPI(title="pudong-qa", version=release, description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="pudong-qa", version=release, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.office = office
     replies.install(app)
+    openapi.describe(app, office.settings)
+    app.router.routes.extend(openapi.docs_routes())
     app.include_router(api.router)
     app.include_router(dify.router)
     app.router.routes.extend(signin.routes(office.access, office.audit))
@@ -103,6 +105,9 @@ def wrong_method_route(app: FastAPI, prefixes: tuple[str, ...]):
             if scope["type"] == "http" and claims(scope["path"]):
                 return Match.FULL, {}
             return Match.NONE, {}
+
+        async def handle(self, scope, receive, send):  # every method: refusing them is its job
+            await self.app(scope, receive, send)
 
     this = Fallback("/api/{rest:path}", refuse, include_in_schema=False)
     return this

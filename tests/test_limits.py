@@ -157,3 +157,20 @@ def test_refused_requests_are_audited_per_key_without_the_body(served):
     refused = [e for e in office.audit.read() if e["action"] == "refused"]
     assert {(e["who"], e["detail"]["status"]) for e in refused} >= {("key:slow", 429), ("key:dify", 413)}
     assert secret not in office.audit.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang,said", [("zh_CN.UTF-8", "密码至少需要 8 个字符"),
+                                       ("C.UTF-8", "the password needs at least 8 characters")])
+def test_command_line_problems_have_a_code_and_speak_the_locale(tmp_path, monkeypatch, lang, said):
+    from click.testing import CliRunner
+
+    from pudong_qa.cli import cli
+    from pudong_qa.office.users import check_password
+
+    assert code_of(lambda: check_password("short")) == "short_password"
+    for var in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", lang)
+    monkeypatch.setenv("PUDONG_QA_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["users", "add", "bob", "--password-stdin"], input="short\n")
+    assert result.exit_code == 2 and said in result.output

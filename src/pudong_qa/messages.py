@@ -93,7 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_upload_name": ("{name!r}: give a plain file name (no folders, not hidden), e.g. report.docx",
                         "{name!r}:请给一个普通的文件名 (不含文件夹,不以点开头),如 report.docx"),
     "upload_refused": ("no file could be added", "没有文件可以添加"),
-    "short_password": ("a password needs at least {min} characters", "密码至少需要 {min} 个字符"),
+    "short_password": ("the password needs at least {min} characters", "密码至少需要 {min} 个字符"),
     "internal_error": ("an internal error; the server's log has the details", "服务器内部错误;详情见服务器日志"),
 }
 

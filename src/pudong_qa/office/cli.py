@@ -12,14 +12,15 @@ import sys
 
 import click
 
-from ..cli_common import CLIError, friendly_errors, settings_from
+from ..cli_common import CLIError, cli_language, friendly_errors, settings_from
+from ..errors import PudongQAError
 from .auth import ROLES
 
 ENV_DATA = "[data folder: env PUDONG_QA_DATA_DIR, default ./data]"
 
 
 def _fail(exc: Exception):
-    return CLIError(str(exc))
+    return CLIError(exc.say(cli_language()) if isinstance(exc, PudongQAError) else str(exc))
 
 
 def _password(password_stdin: bool, prompt: str = "Password") -> str:
@@ -53,8 +54,6 @@ def _store(ctx: click.Context):
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Add user NAME (asks for the password; at least 8 characters, stored as an argon2id hash)."""
-    from ..errors import PudongQAError
-
     try:
         _store(ctx).add(name, _password(password_stdin), role)
     except PudongQAError as exc:
@@ -76,8 +75,6 @@ def users_list(ctx: click.Context) -> None:
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove user NAME (signed out of a running server at once)."""
-    from ..errors import PudongQAError
-
     try:
         _store(ctx).remove(name)
     except PudongQAError as exc:
@@ -92,8 +89,6 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for user NAME."""
-    from ..errors import PudongQAError
-
     try:
         _store(ctx).passwd(name, _password(password_stdin, "New password"))
     except PudongQAError as exc:
@@ -123,8 +118,6 @@ def _keys(ctx: click.Context):
 @click.pass_context
 def keys_add(ctx: click.Context, name: str, role: str, rate: float | None) -> None:
     """Make key NAME and print it (only now: it is stored as a SHA-256 hash)."""
-    from ..errors import PudongQAError
-
     try:
         token = _keys(ctx).add(name, role, rate)
     except PudongQAError as exc:
@@ -149,8 +142,6 @@ def keys_list(ctx: click.Context) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, name: str) -> None:
     """Revoke key NAME (refused by a running server from its next request)."""
-    from ..errors import PudongQAError
-
     try:
         _keys(ctx).revoke(name)
     except PudongQAError as exc:

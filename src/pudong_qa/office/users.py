@@ -110,5 +110,5 @@ def check_role(role: str) -> str:
 
 def check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
-        raise PudongQAError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise PudongQAError(code="short_password", min=MIN_PASSWORD)
     return password

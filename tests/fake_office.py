@@ -49,10 +49,15 @@ class FakeService:
     def ask(self, question: str, top_k: int | None = None, previous=None):
         return question, self._answer(question, top_k_for(self.settings, top_k))
 
-    def ask_many(self, questions: list[str], top_k: int | None = None):
+    def ask_many(self, questions: list[str], top_k: int | None = None, on_progress=None):
         top_k = top_k_for(self.settings, top_k)
         problems = check_batch(questions, self.settings)
-        return [None if p else self._answer(q, top_k) for q, p in zip(questions, problems)]
+        out = []
+        for q, p in zip(questions, problems):
+            out.append(None if p else self._answer(q, top_k))
+            if on_progress and not p:
+                on_progress(1)
+        return out
 
     def add_documents(self, paths: list[Path]) -> list[str]:
         names = [Path(p).name for p in paths]

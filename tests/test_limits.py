@@ -174,3 +174,52 @@ def test_command_line_problems_have_a_code_and_speak_the_locale(tmp_path, monkey
     monkeypatch.setenv("PUDONG_QA_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["users", "add", "bob", "--password-stdin"], input="short\n")
     assert result.exit_code == 2 and said in result.output
+
+
+def test_a_misspelt_action_fails_where_a_route_names_it():
+    from pudong_qa.office.auth import Action
+    from pudong_qa.office.deps import allow
+
+    assert allow(Action.ASK) and allow("rebuild")
+    with pytest.raises(ValueError, match="aks"):
+        allow("aks")
+
+
+def test_a_long_batch_as_a_job_to_poll(served):
+    office, _, client, creds = served
+    h = bearer(creds.reader_key)
+    questions = ["管办评是什么", "", "不知道的事"] * 5
+    started = time.perf_counter()
+    job = client.post("/api/jobs", json={"questions": questions, "top_k": 2}, headers=h)
+    assert job.status_code == 202 and time.perf_counter() - started < 1.0
+    assert job.json()["total"] == 15 and job.json()["state"] in ("queued", "running", "done")
+    for _ in range(200):
+        polled = client.get(f"/api/jobs/{job.json()['id']}", headers=h).json()
+        if polled["state"] == "done":
+            break
+        time.sleep(0.02)
+    direct = client.post("/api/ask-many", json={"questions": questions, "top_k": 2}, headers=h).json()
+    assert polled["done"] == 15 and polled["records"] == direct["records"]
+    other = client.get(f"/api/jobs/{job.json()['id']}", headers=bearer(creds.editor_key))  # not theirs
+    assert other.status_code == 404 and other.json()["code"] == "unknown_job"
+    too_many = client.post("/api/jobs", json={"questions": ["管"] * 51}, headers=h)
+    assert (too_many.status_code, too_many.json()["code"]) == (413, "batch_too_large")
+    assert any(e["detail"].get("via") == "api-job" for e in office.audit.read() if e["action"] == "batch")
+
+
+def test_jobs_wait_their_turn_and_a_full_queue_says_so(tmp_path):
+    from fake_office import FakeService
+
+    from pudong_qa.office.jobs import Jobs
+
+    service = FakeService(Settings(root=tmp_path), delay=0.05)
+    jobs = Jobs(max_waiting=1)
+    first = jobs.submit("alice", "corpus", service, ["管办评"] * 4, None)
+    deadline = time.monotonic() + 10
+    while first.state == "queued" and time.monotonic() < deadline:  # the one worker has taken it
+        time.sleep(0.005)
+    second = jobs.submit("alice", "corpus", service, ["管办评"] * 2, None)
+    assert code_of(lambda: jobs.submit("alice", "corpus", service, ["管办评"], None)) == "jobs_busy"
+    while jobs.get(second.id, "alice").state != "done" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first.state == second.state == "done" and len(second.records) == 2 and service.asked == 6

@@ -95,6 +95,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "upload_refused": ("no file could be added", "没有文件可以添加"),
     "short_password": ("the password needs at least {min} characters", "密码至少需要 {min} 个字符"),
     "internal_error": ("an internal error; the server's log has the details", "服务器内部错误;详情见服务器日志"),
+    "unknown_job": ("no job {job!r} of yours (jobs are kept an hour after they end)",
+                    "没有你的任务 {job!r} (任务结束后保留一小时)"),
+    "jobs_busy": ("{waiting} batch jobs are already waiting; try again when one has finished",
+                  "已有 {waiting} 个批量任务在排队;请等其中一个完成后再试"),
 }
 
 

@@ -107,15 +107,18 @@ class QAService:
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
         return query, self.searcher.search(query, top_k=top_k)
 
-    def ask_many(self, questions: list[str], top_k: int | None = None) -> list[SearchResponse | None]:
+    def ask_many(self, questions: list[str], top_k: int | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[SearchResponse | None]:
         """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
         question that cannot be asked (``asking.question_problem``: empty, no words, too long). A
-        list past the batch limits is refused whole (``asking.check_batch``), never cut short."""
+        list past the batch limits is refused whole (``asking.check_batch``), never cut short.
+        ``on_progress`` gets the number of questions answered since its last call."""
         top_k = top_k_for(self.settings, top_k)
         problems = check_batch(questions, self.settings)
         todo = [i for i, p in enumerate(problems) if p is None]
         out: list[SearchResponse | None] = [None] * len(questions)
-        for i, resp in zip(todo, self.searcher.search_many([questions[i] for i in todo], top_k=top_k)):
+        found = self.searcher.search_many([questions[i] for i in todo], top_k=top_k, on_progress=on_progress)
+        for i, resp in zip(todo, found):
             out[i] = resp
         return out
 

@@ -103,6 +103,21 @@ def ask_many(body: AskManyBody, request: Request, who: May[Action.BATCH]) -> dic
     return {"kb": kb, "records": records}
 
 
+@router.post("/jobs", summary="Ask a long list as a job to poll (202 at once; one job runs at a time)",
+             status_code=202, responses=errors(400, 401, 403, 404, 413, 422, 429))
+def submit_job(body: AskManyBody, the: OfficeDep, who: May[Action.BATCH]) -> dict:
+    kb, service = the.kbs.get(body.kb)
+    job = the.jobs.submit(who.id, kb, service, body.questions, body.top_k)
+    the.audit.record(who.id, "batch", kb, outcome="ok", questions=len(body.questions), via="api-job", job=job.id)
+    return job.view()
+
+
+@router.get("/jobs/{job_id}", summary="A job's progress and, once done, its records (as /api/ask-many's)",
+            responses=errors(401, 403, 404, 422, 429))
+def job_status(job_id: str, the: OfficeDep, who: May[Action.BATCH]) -> dict:
+    return the.jobs.get(job_id, who.id).view()
+
+
 @router.get("/whoami", summary="Who the request is made as (null without sign-in)", responses=errors(401, 429))
 def whoami(request: Request) -> dict | None:
     who = getattr(request.state, "principal", None)

@@ -137,6 +137,25 @@ class JsonFile:
                 self._seen = None
             self.write(change(json.loads(json.dumps(self.read()))))
 
+    def put(self, section: str, name: str, entry: dict, taken: Exception) -> None:
+        """Add ``entry`` as ``section[name]``; ``taken`` is raised if that name is already there."""
+        def change(data: dict) -> dict:
+            if name in data.setdefault(section, {}):
+                raise taken
+            data[section][name] = entry
+            return data
+
+        self.update(change)
+
+    def drop(self, section: str, name: str, missing: Exception) -> None:
+        """Remove ``section[name]``; ``missing`` is raised if there is none."""
+        def change(data: dict) -> dict:
+            if data.get(section, {}).pop(name, None) is None:
+                raise missing
+            return data
+
+        self.update(change)
+
     def write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

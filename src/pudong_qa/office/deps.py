@@ -8,7 +8,7 @@ Who may call what is checked here, server-side, from the principal the access mi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,6 +17,7 @@ from ..messages import language
 from ..settings import Settings
 from .audit import AuditLog
 from .auth import Access, Action, Principal
+from .jobs import Jobs
 from .knowledge import KnowledgeBases
 from .replies import Refused
 
@@ -29,6 +30,7 @@ class Office:
     access: Access
     audit: AuditLog
     settings: Settings
+    jobs: Jobs = field(default_factory=Jobs)  # long batches, run one at a time
 
 
 def office(request: Request) -> Office:

@@ -23,10 +23,10 @@ from ..messages import language
 # The HTTP status of each code a door may meet; a code not listed is a 400.
 STATUS = {
     "signin_needed": 401, "bad_authorization": 401, "key_not_valid": 401, "role_refused": 403,
-    "unknown_kb": 404, "not_found": 404, "method_not_allowed": 405, "rebuild_busy": 409,
+    "unknown_kb": 404, "unknown_job": 404, "not_found": 404, "method_not_allowed": 405, "rebuild_busy": 409,
     "question_too_long": 422, "batch_too_large": 413, "request_too_large": 413, "body_too_large": 413,
     "top_k_range": 422, "empty_question": 422, "no_words": 422, "lone_surrogate": 422,
-    "invalid_request": 422, "not_json_body": 422, "rate_limited": 429, "internal_error": 500,
+    "invalid_request": 422, "not_json_body": 422, "rate_limited": 429, "jobs_busy": 429, "internal_error": 500,
 }
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pudong-qa"'}
 

@@ -1,7 +1,8 @@
 """One server for the page and the API: a FastAPI app with the JSON API (``/api/…``, ``api.py``),
 Dify's ``/retrieval`` (``dify.py``), the sign-in page (``signin.py``), ``/healthz``, OpenAPI docs at
-``/docs``, and the Gradio page mounted at ``/`` — all behind one access middleware, over one
-``QAService`` per knowledge base (``knowledge.py``). ``pudong-qa serve`` runs it with uvicorn.
+``/docs`` (``openapi.py``, no CDN), and the Gradio page mounted at ``/`` — all behind one access
+middleware, over one ``QAService`` per knowledge base (``knowledge.py``); errors are
+``replies.ErrorBody``. ``pudong-qa serve`` runs it with uvicorn.
 
 Users, keys and the audit log are files in the data folder (``PUDONG_QA_DATA_DIR``, default
 ``<root>/data``): ``users.json``, ``keys.json``, ``audit.jsonl``.

@@ -2,11 +2,12 @@
 own API, ``/api``, ``/retrieval``, ``/docs``), and the sign-in page.
 
 Every request is looked at once, here: an ``Authorization: Bearer`` key, else the session cookie
-of a sign-in. A given credential that is not valid is refused (401; on ``/retrieval`` Dify's 1002
-with 403), even on a server that needs no sign-in. Without credentials, only ``/login``,
-``/logout`` and ``/healthz`` answer when sign-in is required; every other path gets 401 (a page
-request the sign-in form, with that status). A key over its rate limit gets 429 with
-``Retry-After``; a request body over the limit 413, before it is read whole.
+of a sign-in. A given credential that is not valid is refused (401), even on a server that needs no
+sign-in. Without credentials, only ``/login``, ``/logout`` and ``/healthz`` answer when sign-in is
+required; every other path gets 401 (a page request the sign-in form, with that status). A key over
+its rate limit gets 429 with ``Retry-After``; a request body over the limit 413, before it is read
+whole; both are recorded in the audit log. Refusals are ``replies.ErrorBody``, except on the paths
+of a door that renders its own (``renderers``: Dify's ``/retrieval``, in Dify's shape).
 """
 
 from __future__ import annotations

@@ -26,11 +26,9 @@ from .auth import Action
 from .deps import May, Office, OfficeDep, allow, office, principal
 from .replies import ErrorBody
 
-__all__ = ["Office", "allow", "office", "principal", "record", "router"]
+__all__ = ["Office", "allow", "office", "principal", "router"]  # Office, allow, office, principal: from deps.py
 
 MAX_PREVIOUS = 20  # earlier questions a follow-up may name
-
-record = answer_record  # the name earlier callers used
 
 
 def service_for(request: Request, kb: str | None) -> tuple[str, QAService]:
@@ -39,7 +37,7 @@ def service_for(request: Request, kb: str | None) -> tuple[str, QAService]:
 
 class AskBody(BaseModel):
     question: str = Field(min_length=1, description="The question, in plain Chinese (or another language); "
-                          "at most PUDONG_QA_MAX_QUESTION_CHARS characters (413 question_too_long past it).")
+                          "at most PUDONG_QA_MAX_QUESTION_CHARS characters (422 question_too_long past it).")
     top_k: StrictInt | None = Field(None, ge=1, description="Results to return: 1 to PUDONG_QA_MAX_TOP_K "
                               "(422 top_k_range past it); the server's PUDONG_QA_TOP_K when left out.")
     kb: str | None = Field(None, description="Knowledge base id; the server's default when empty.")

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StrictInt
 
@@ -24,7 +24,7 @@ from ..errors import CorpusError, RebuildBusy
 from ..service import QAService, safe_name
 from .auth import Action
 from .deps import May, Office, OfficeDep, allow, office, principal
-from .replies import ErrorBody
+from .replies import ErrorBody, Refused
 
 __all__ = ["Office", "allow", "office", "principal", "router"]  # Office, allow, office, principal: from deps.py
 
@@ -139,7 +139,7 @@ def upload_name(name: str | None) -> str:
     ``a\\b``), a hidden name or one with control characters is refused, not silently renamed."""
     name = name or ""
     if not name.strip() or "/" in name or "\\" in name or name.startswith(".") or safe_name(name) != name:
-        raise HTTPException(400, f"{name!r}: give a plain file name (no folders, not hidden), e.g. report.docx")
+        raise Refused("bad_upload_name", name=name)
     return name
 
 
@@ -147,7 +147,7 @@ def rebuild_report(service: QAService, force: bool = False) -> dict:
     try:
         report = service.rebuild(force=force)
     except RebuildBusy:
-        raise HTTPException(409, "a rebuild is already running; the new index is used when it is done") from None
+        raise Refused("rebuild_busy") from None
     return {"rebuilt": report.rebuilt, "documents": report.documents, "passages": report.passages,
             "embedded": report.embedded, "seconds": round(report.seconds, 2)}
 
@@ -181,7 +181,7 @@ async def add_documents(request: Request, files: Annotated[list[UploadFile], Fil
     audit.record(who.id, "add", kb, added, outcome="ok" if added else "refused",
                  **({"refused": [r["name"] for r in refused]} if refused else {}))
     if not added:
-        raise HTTPException(400, {"added": [], "refused": refused})
+        raise Refused("upload_refused", detail={"added": [], "refused": refused})
     report = await run_in_threadpool(rebuild_report, service) if rebuild else None
     if report:
         audit.record(who.id, "rebuild", kb, added, outcome="ok", passages=report["passages"])
@@ -198,7 +198,7 @@ def remove_document(request: Request, source: Annotated[str, Query(description="
         service.remove_document(source)
     except CorpusError as exc:
         audit.record(who.id, "remove", kb, source, outcome="refused")
-        raise HTTPException(404, str(exc)) from None
+        raise Refused("unknown_document", detail=str(exc), source=source) from None
     audit.record(who.id, "remove", kb, source)
     report = rebuild_report(service) if rebuild else None
     if report:

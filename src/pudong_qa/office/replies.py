@@ -22,10 +22,12 @@ from ..messages import language
 
 # The HTTP status of each code a door may meet; a code not listed is a 400.
 STATUS = {
+    "bad_upload_name": 400, "upload_refused": 400,
     "signin_needed": 401, "bad_authorization": 401, "key_not_valid": 401, "role_refused": 403,
-    "unknown_kb": 404, "unknown_job": 404, "not_found": 404, "method_not_allowed": 405, "rebuild_busy": 409,
-    "question_too_long": 422, "batch_too_large": 413, "request_too_large": 413, "body_too_large": 413,
-    "top_k_range": 422, "empty_question": 422, "no_words": 422, "lone_surrogate": 422,
+    "unknown_kb": 404, "unknown_job": 404, "unknown_document": 404, "not_found": 404,
+    "method_not_allowed": 405, "rebuild_busy": 409,
+    "batch_too_large": 413, "request_too_large": 413, "body_too_large": 413,
+    "question_too_long": 422, "top_k_range": 422, "empty_question": 422, "no_words": 422, "lone_surrogate": 422,
     "invalid_request": 422, "not_json_body": 422, "rate_limited": 429, "jobs_busy": 429, "internal_error": 500,
 }
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pudong-qa"'}
@@ -107,8 +109,7 @@ def install(app) -> None:
 
     async def problem_handler(request: Request, exc: PudongQAError) -> Response:
         if exc.problem is None:  # a plain-message error from below the doors: the user can fix it
-            return error_response(Problem("invalid_request", {"fields": str(exc)}), request_language(request),
-                                  status=400, detail=str(exc))
+            return error_response(Problem("cannot_do", {"reason": str(exc)}), request_language(request), status=400)
         return error_response(exc, request_language(request))
 
     async def validation_handler(request: Request, exc: RequestValidationError) -> Response:
@@ -116,18 +117,18 @@ def install(app) -> None:
         return error_response(problem, request_language(request), detail=fields)
 
     async def http_handler(request: Request, exc: HTTPException) -> Response:
-        code = {401: "signin_needed", 404: "not_found", 405: "method_not_allowed", 409: "rebuild_busy",
-                413: "body_too_large"}.get(exc.status_code)
+        """The framework's own refusals: no such path (404), a method the path does not take (405),
+        a body it could not read (400)."""
         if exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
-            problem = Problem("method_not_allowed", {"method": request.method, "allowed": allowed or "?"})
-        elif code and code != "rebuild_busy":
-            problem = Problem(code, {"limit_mb": 0} if code == "body_too_large" else {})
+            allowed = (exc.headers or {}).get("Allow", "?")
+            problem = Problem("method_not_allowed", {"method": request.method, "allowed": allowed})
+        elif exc.status_code == 404:
+            problem = Problem("not_found")
+        elif exc.status_code == 400:
+            problem = Problem("not_json_body")
         else:
             problem = Problem("invalid_request", {"fields": str(exc.detail)})
-        detail = exc.detail if not isinstance(exc.detail, str) or code is None else str(problem)
-        return error_response(problem, request_language(request), status=exc.status_code, headers=exc.headers,
-                              detail=detail)
+        return error_response(problem, request_language(request), status=exc.status_code, headers=exc.headers)
 
     app.add_exception_handler(PudongQAError, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)

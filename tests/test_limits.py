@@ -40,6 +40,9 @@ def test_the_limits_are_settings_each_with_its_variable(tmp_path):
     problems = check_batch(["管办评", "", "？？"], s) + check_batch(["问" * 11], s)
     assert [p and p.code for p in problems] == [None, "empty_question", "no_words", "question_too_long"]
     assert question_problem("\ud800 管", s).code == "lone_surrogate"
+    for bad in ({"PUDONG_QA_TOP_K": "7"}, {"PUDONG_QA_MAX_BATCH": "0"}):  # refused when read, not at each request
+        with pytest.raises(PudongQAError, match="max_top_k"):
+            Settings.from_env(env | bad, root=tmp_path)
 
 
 def test_records_are_one_shape_for_every_door(tmp_path):

@@ -15,8 +15,8 @@ from .errors import Problem, PudongQAError
 from .results import SearchResponse
 from .settings import Settings
 
-__all__ = ["answer_record", "as_top_k", "check_batch", "check_question", "error_record", "has_lone_surrogate",
-           "question_problem", "top_k_for", "writable"]
+__all__ = ["answer_record", "as_top_k", "check_batch", "check_previous", "check_question", "error_record",
+           "has_lone_surrogate", "question_problem", "top_k_for", "writable"]
 
 
 def has_lone_surrogate(text: str) -> bool:
@@ -66,6 +66,12 @@ def check_question(question: str, settings: Settings) -> str:
     if problem is not None:
         raise PudongQAError(code=problem.code, **problem.params)
     return question
+
+
+def check_previous(previous: list[str] | None, settings: Settings) -> list[str]:
+    """The earlier questions of a conversation, blank ones left out, each of the others checked as a
+    question (they are searched too): a ``PudongQAError`` for one that cannot be asked."""
+    return [check_question(q, settings) for q in previous or [] if q.strip()]
 
 
 def check_batch(questions: list[str], settings: Settings) -> list[Problem | None]:

@@ -116,9 +116,9 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
 
     if bool(question) == bool(questions_file):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
-    settings = settings_from(ctx, top_k=top_k)
+    settings = settings_from(ctx)
     with friendly_errors():
-        top_k_for(settings, settings.top_k)  # the same limit as every door's
+        top_k = top_k_for(settings, top_k)  # the settings' default, or the one asked for within the limit
         if questions_file:  # a line past the ask contract's limits gets its error, as an empty one does
             items = [it if it.error else replace(it, error=str(p) if (p := question_problem(it.question, settings))
                                                  else None) for it in read_question_file(questions_file)]
@@ -129,7 +129,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
         fmt = fmt or ("jsonl" if questions_file else "text")
         searcher = _open_searcher(settings)
         started = time.perf_counter()
-        records = answer_items(searcher, items, settings.top_k,
+        records = answer_items(searcher, items, top_k,
                                progress=bool(questions_file) and sys.stderr.isatty())
         seconds = time.perf_counter() - started
         _write_output(output, lambda out: write_records(fmt, items, records, out))

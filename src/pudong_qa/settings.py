@@ -81,6 +81,10 @@ class Settings:
         object.__setattr__(self, "index", Path(self.index) if self.index else self.root / "index")
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser() if self.data_dir else self.root / "data")
+        limits = ("max_top_k", "max_batch", "max_question_chars", "max_request_chars")
+        if any(getattr(self, name) < 1 for name in limits) or not 1 <= self.top_k <= self.max_top_k:
+            raise PudongQAError(f"top_k ({self.top_k}) must be 1 to max_top_k ({self.max_top_k}), and "
+                                f"{', '.join(limits)} at least 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

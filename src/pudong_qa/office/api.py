@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StrictInt
 
-from ..asking import answer_record, check_question, error_record, question_problem
+from ..asking import answer_record, check_previous, check_question, error_record, question_problem
 from ..errors import CorpusError, RebuildBusy
 from ..service import QAService, safe_name
 from .auth import Action
@@ -85,9 +85,8 @@ def ask(body: AskBody, request: Request, who: May[Action.ASK]) -> dict:
     kb, service = service_for(request, body.kb)
     settings = service.settings
     check_question(body.question, settings)
-    for earlier in filter(str.strip, body.previous):  # earlier questions are searched too
-        check_question(earlier, settings)
-    query, resp = service.ask(body.question, top_k=body.top_k, previous=body.previous)
+    previous = check_previous(body.previous, settings)
+    query, resp = service.ask(body.question, top_k=body.top_k, previous=previous)
     return answer_record(resp, kb, query) | {"question": body.question}  # as asked, like the CLI's record
 
 

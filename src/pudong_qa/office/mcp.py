@@ -17,7 +17,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..asking import answer_record, error_record, has_lone_surrogate, question_problem
+from ..asking import answer_record, check_previous, error_record, has_lone_surrogate, question_problem
 from ..errors import PudongQAError
 from ..settings import DEFAULT_TOP_K, Settings
 from .knowledge import KnowledgeBases, knowledge_base_specs
@@ -48,9 +48,8 @@ def build_server(kbs: KnowledgeBases) -> MCPServer:
         if problem:
             return error_record(question, problem, kb)
         try:
-            query, resp = service.ask(question, top_k=top_k, previous=[q for q in previous or [] if not
-                                                                        question_problem(q, service.settings)])
-        except PudongQAError as exc:  # past a limit: said, not clamped
+            query, resp = service.ask(question, top_k=top_k, previous=check_previous(previous, service.settings))
+        except PudongQAError as exc:  # past a limit, or an earlier question that cannot be asked: said
             raise ToolError(str(exc)) from None
         return answer_record(resp, kb, query)
 

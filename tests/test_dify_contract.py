@@ -67,8 +67,9 @@ def test_nulls_that_difys_model_sends_are_accepted(dify):
 
 def test_in_splits_a_comma_separated_string_and_before_after_compare_numbers(dify):
     client, h = dify
-    paragraphs = lambda *conds, **kw: [r["metadata"]["paragraph"] for r in records(  # noqa: E731
-        client, h, difys_body(condition=condition(*conds, **kw)))]
+    def paragraphs(*conds, **kw) -> list[int]:
+        return [r["metadata"]["paragraph"] for r in records(client, h, difys_body(condition=condition(*conds, **kw)))]
+
     assert paragraphs(("source", "in", "corpus/report.txt,other.txt")) == [1, 2, 3, 4, 5]
     assert paragraphs(("source", "in", "other.txt, more.txt")) == []
     assert paragraphs(("source", "not in", "other.txt,corpus/report.txt")) == []

@@ -226,6 +226,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, require_signin
     Users, API keys and the audit log live in the data folder (env PUDONG_QA_DATA_DIR, default
     ./data). API keys are limited to PUDONG_QA_KEY_RATE requests/s (default 10) unless set per key;
     a sign-in lasts PUDONG_QA_SESSION_HOURS unused (default 12).
+
+    One request may ask at most PUDONG_QA_MAX_BATCH questions (default 1000) of
+    PUDONG_QA_MAX_REQUEST_CHARS characters in all (default 200000), each question at most
+    PUDONG_QA_MAX_QUESTION_CHARS characters (default 2000), top_k at most PUDONG_QA_MAX_TOP_K
+    (default 20; PUDONG_QA_TOP_K, default 3, when not asked); past them it is refused (413/422).
     """
     if share:
         raise CLIError("--share is no longer offered: the page and the API are served together; "

@@ -22,7 +22,8 @@ TIMEOUT = 20  # seconds a reply may take; no reply at all fails the test instead
 class Wire:
     """A subprocess speaking JSON-RPC lines on stdin/stdout, read with a timeout."""
 
-    def __init__(self, args: list[str], env: dict) -> None:
+    def __init__(self, args: list[str], env: dict, timeout: float = TIMEOUT) -> None:
+        self.timeout = timeout
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env, cwd=str(ROOT))
         self.lines: queue.Queue = queue.Queue()
@@ -38,9 +39,9 @@ class Wire:
 
     def reply(self) -> dict:
         try:
-            return json.loads(self.lines.get(timeout=TIMEOUT))
+            return json.loads(self.lines.get(timeout=self.timeout))
         except queue.Empty:
-            raise AssertionError(f"no reply in {TIMEOUT} s") from None
+            raise AssertionError(f"no reply in {self.timeout} s") from None
 
     def call(self, ident: int, method: str, params: dict | None = None) -> dict:
         message = {"jsonrpc": "2.0", "id": ident, "method": method} | ({"params": params} if params else {})
@@ -50,7 +51,7 @@ class Wire:
     def close(self) -> str:
         self.proc.stdin.close()
         try:
-            self.proc.wait(TIMEOUT)
+            self.proc.wait(self.timeout)
         finally:
             self.proc.kill()
         return self.proc.stderr.read().decode("utf-8", "replace")
@@ -138,7 +139,8 @@ def test_pudong_qa_mcp_does_not_load_fastapi(project, tmp_path):
     root = copy_project(project[0], tmp_path)
     probe = ("import atexit, sys; atexit.register(lambda: print('fastapi loaded:', 'fastapi' in sys.modules, "
              "file=sys.stderr, flush=True)); from pudong_qa.cli import main; main()")
-    wire = Wire([sys.executable, "-c", probe, "mcp"], clean_env(PUDONG_QA_ROOT=str(root)))
+    wire = Wire([sys.executable, "-c", probe, "mcp"], clean_env(PUDONG_QA_ROOT=str(root)),
+                timeout=120)  # the first reply waits for the model to load
     try:
         initialize(wire)
         answer = ask(wire, 2, question="浦东新区下辖多少个街道办事处", top_k=1)["result"]["structuredContent"]

@@ -98,3 +98,37 @@ def test_docs_work_without_the_internet(served):
         got = client.get(f"/docs/assets/{asset}", headers=bearer(creds.reader_key))
         assert got.status_code == 200 and kind in got.headers["content-type"] and len(got.content) > 50_000
     assert client.get("/docs/assets/../../etc/passwd", headers=bearer(creds.reader_key)).status_code == 404
+
+
+@pytest.mark.browser
+def test_docs_render_in_a_browser_that_reaches_no_other_host(served, live):
+    """Swagger UI draws every operation and the Authorize button with every request outside this
+    server blocked (a machine without internet)."""
+    from pathlib import Path
+
+    chromium = "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("Chromium not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    _, _, creds = served
+    outside = []
+
+    def only_here(route):
+        if route.request.url.startswith(live):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context(extra_http_headers=bearer(creds.reader_key)).new_page()
+            page.route("**/*", only_here)
+            page.goto(f"{live}/docs")
+            page.wait_for_selector(".opblock", timeout=30_000)
+            operations, authorize = page.locator(".opblock").count(), page.locator(".btn.authorize").count()
+        finally:
+            browser.close()
+    assert operations >= 11 and authorize == 1 and outside == []

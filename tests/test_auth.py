@@ -50,7 +50,9 @@ def test_roles():
         assert allowed(READER, action) and allowed(EDITOR, action)
     for action in ("add", "remove", "rebuild"):
         assert not allowed(READER, action) and allowed(EDITOR, action)
-    assert not allowed(None, "ask") and not allowed("admin", "ask") and not allowed(EDITOR, "format-disk")
+    assert not allowed(None, "ask") and not allowed("admin", "ask")
+    with pytest.raises(ValueError, match="format-disk"):  # a misspelt action fails loudly, never just refuses
+        allowed(EDITOR, "format-disk")
 
 
 def test_users_are_stored_with_argon2_hashes_owner_only(tmp_path):

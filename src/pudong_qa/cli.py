@@ -20,7 +20,7 @@ import click
 from . import speedups
 from .cli_common import CLIError, StepLine, friendly_errors, log, settings_from
 from .office.cli import office_commands
-from .settings import ENV_PREFIX, Settings
+from .settings import DEFAULT_TOP_K, ENV_PREFIX, Settings
 
 
 def _env_help(name: str) -> str:
@@ -96,8 +96,8 @@ def build(ctx: click.Context, force: bool, strict: bool) -> None:
               help="Output format. [default: text for one question, jsonl for --questions]")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write results here instead of stdout (written whole, only when all are answered).")
-@click.option("-k", "--top-k", type=click.IntRange(1, 100), default=None,
-              help=f"Results per question. [default: 3] {_env_help('TOP_K')}")
+@click.option("-k", "--top-k", type=int, default=None,
+              help=f"Results per question, 1 to {ENV_PREFIX}MAX_TOP_K. [default: {DEFAULT_TOP_K}] {_env_help('TOP_K')}")
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | None, fmt: str | None,
         output: Path | None, top_k: int | None) -> None:
@@ -108,26 +108,27 @@ def ask(ctx: click.Context, question: tuple[str, ...], questions_file: Path | No
       pudong-qa ask "管办评 是什么"
       pudong-qa ask --questions qs.txt --format jsonl --output answers.jsonl
     """
+    from dataclasses import replace
+
+    from .asking import check_question, question_problem, top_k_for
     from .batch import BatchItem, answer_items, read_question_file, write_records
-    from .search.query import question_problem
 
     if bool(question) == bool(questions_file):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
-    settings = settings_from(ctx, top_k=top_k)
+    settings = settings_from(ctx)
     with friendly_errors():
-        if questions_file:
-            items = read_question_file(questions_file)
+        top_k = top_k_for(settings, top_k)  # the settings' default, or the one asked for within the limit
+        if questions_file:  # a line past the ask contract's limits gets its error, as an empty one does
+            items = [it if it.error else replace(it, error=str(p) if (p := question_problem(it.question, settings))
+                                                 else None) for it in read_question_file(questions_file)]
         else:
-            items = [BatchItem(1, " ".join(question))]
-            problem = question_problem(items[0].question)
-            if problem:
-                raise CLIError(str(problem))
+            items = [BatchItem(1, check_question(" ".join(question), settings))]
         if output is not None and not output.parent.exists():
             raise CLIError(f"folder {output.parent} does not exist")
         fmt = fmt or ("jsonl" if questions_file else "text")
         searcher = _open_searcher(settings)
         started = time.perf_counter()
-        records = answer_items(searcher, items, settings.top_k,
+        records = answer_items(searcher, items, top_k,
                                progress=bool(questions_file) and sys.stderr.isatty())
         seconds = time.perf_counter() - started
         _write_output(output, lambda out: write_records(fmt, items, records, out))
@@ -223,6 +224,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, require_signin
     Users, API keys and the audit log live in the data folder (env PUDONG_QA_DATA_DIR, default
     ./data). API keys are limited to PUDONG_QA_KEY_RATE requests/s (default 10) unless set per key;
     a sign-in lasts PUDONG_QA_SESSION_HOURS unused (default 12).
+
+    One request may ask at most PUDONG_QA_MAX_BATCH questions (default 1000) of
+    PUDONG_QA_MAX_REQUEST_CHARS characters in all (default 200000), each question at most
+    PUDONG_QA_MAX_QUESTION_CHARS characters (default 2000), top_k at most PUDONG_QA_MAX_TOP_K
+    (default 20; PUDONG_QA_TOP_K, default 3, when not asked); past them it is refused (413/422).
     """
     settings = settings_from(ctx, host=host, port=port, require_signin=require_signin)
     with friendly_errors():

@@ -28,6 +28,15 @@ class CLIError(click.ClickException):
         click.echo(f"pudong-qa: {self.format_message()}", err=True, file=file)
 
 
+def cli_language() -> str:
+    """``zh`` when the terminal's locale is Chinese (``LANG=zh_CN.UTF-8``), else ``en``: the language
+    of a problem's sentence on the command line (its code is the same in both)."""
+    import os
+
+    locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
 def log(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -63,7 +72,7 @@ def friendly_errors():
     try:
         yield
     except PudongQAError as exc:
-        raise CLIError(str(exc)) from exc
+        raise CLIError(exc.say(cli_language())) from exc
     except KeyboardInterrupt:
         click.echo("pudong-qa: interrupted", err=True)
         sys.exit(130)

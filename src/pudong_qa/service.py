@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .asking import check_batch, top_k_for
 from .corpus import LOADERS, corpus_files, relative_source
 from .errors import CorpusError, IndexUnavailable, Problem, RebuildBusy
 from .index import Index, file_sha256, load_index, read_manifest, read_source, verify_files
@@ -169,19 +170,26 @@ class QAService:
                  f"now answering from it: {len(index.passages)} passages")
         return True
 
-    def ask(self, question: str, top_k: int = 3, previous: list[str] | None = None) -> tuple[str, SearchResponse]:
-        """Answer ``question`` in the context of the earlier user questions; returns the query searched."""
+    def ask(self, question: str, top_k: int | None = None,
+            previous: list[str] | None = None) -> tuple[str, SearchResponse]:
+        """Answer ``question`` in the context of the earlier user questions; returns the query searched.
+        ``top_k`` None is the settings' default; past ``max_top_k`` it is refused (``asking.top_k_for``)."""
+        top_k = top_k_for(self.settings, top_k)
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
         return query, self.searcher.search(query, top_k=top_k)
 
-    def ask_many(self, questions: list[str], top_k: int = 3) -> list[SearchResponse | None]:
+    def ask_many(self, questions: list[str], top_k: int | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[SearchResponse | None]:
         """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
-        question that cannot be asked (``query.question_problem``: empty, no words)."""
-        from .search.query import question_problem
-
-        todo = [i for i, q in enumerate(questions) if not question_problem(q)]
+        question that cannot be asked (``asking.question_problem``: empty, no words, too long). A
+        list past the batch limits is refused whole (``asking.check_batch``), never cut short.
+        ``on_progress`` gets the number of questions answered since its last call."""
+        top_k = top_k_for(self.settings, top_k)
+        problems = check_batch(questions, self.settings)
+        todo = [i for i, p in enumerate(problems) if p is None]
         out: list[SearchResponse | None] = [None] * len(questions)
-        for i, resp in zip(todo, self.searcher.search_many([questions[i] for i in todo], top_k=top_k)):
+        found = self.searcher.search_many([questions[i] for i in todo], top_k=top_k, on_progress=on_progress)
+        for i, resp in zip(todo, found):
             out[i] = resp
         return out
 

@@ -57,6 +57,11 @@ class Settings:
     backend: str = "onnx"  # how the default model runs: onnx (ONNX Runtime) or st (PyTorch)
     max_file_mb: float = 10.0  # largest corpus file accepted
     top_k: int = DEFAULT_TOP_K  # results per question
+    # What one request may ask (asking.py; every door: API, Dify, MCP, page, command line): past these, refused
+    max_top_k: int = 20  # results per question
+    max_batch: int = 1000  # questions in one batch request
+    max_question_chars: int = 2000  # characters of one question (a longer one cannot be asked)
+    max_request_chars: int = 200_000  # characters of all the questions of one batch request
     host: str = "127.0.0.1"  # chat page
     port: int = 7860
     concurrency: int = 8  # chat page requests answered at once
@@ -77,6 +82,10 @@ class Settings:
         object.__setattr__(self, "index", Path(self.index) if self.index else self.root / "index")
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser() if self.data_dir else self.root / "data")
+        limits = ("max_top_k", "max_batch", "max_question_chars", "max_request_chars")
+        if any(getattr(self, name) < 1 for name in limits) or not 1 <= self.top_k <= self.max_top_k:
+            raise PudongQAError(f"top_k ({self.top_k}) must be 1 to max_top_k ({self.max_top_k}), and "
+                                f"{', '.join(limits)} at least 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

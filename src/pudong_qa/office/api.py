@@ -3,137 +3,131 @@
 
 Answers are the evaluation contract's records (``question``, ``answered``, ``results`` with
 ``text``, ``answer`` and ``citation``), plus ``verdict`` (answered / unsure / not_found), ``query``
-(what was searched) and ``kb``. Who may call what is checked here, server-side, from the principal
-the access middleware (``server.py``) found: readers ask and read, editors also add, remove and rebuild.
+(what was searched) and ``kb`` (``asking.answer_record``). What may be asked (the question, ``top_k``,
+the size of a batch) is the ask contract's (``asking.py``); who may call what, ``deps.py``'s. Errors
+are ``replies.ErrorBody``.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
+from ..asking import answer_record, check_previous, check_question, error_record, question_problem
 from ..errors import CorpusError, RebuildBusy
-from ..results import SearchResponse
-from ..search.query import question_problem
 from ..service import QAService, safe_name
-from ..settings import Settings
-from .audit import AuditLog
-from .auth import Access, Principal
-from .knowledge import KnowledgeBases, UnknownKnowledgeBase
+from .auth import Action
+from .deps import May, Office, OfficeDep, allow, office, principal
+from .replies import ErrorBody, Refused
 
-MAX_BATCH = 1000  # questions in one /api/ask-many request
+__all__ = ["Office", "allow", "office", "principal", "router"]  # Office, allow, office, principal: from deps.py
+
 MAX_PREVIOUS = 20  # earlier questions a follow-up may name
 
 
-@dataclass
-class Office:
-    """What a server's routes share: its knowledge bases, who may do what, the audit log, the settings."""
-
-    kbs: KnowledgeBases
-    access: Access
-    audit: AuditLog
-    settings: Settings
-
-
-def office(request: Request) -> Office:
-    return request.app.state.office
-
-
-def principal(request: Request) -> Principal:
-    found = getattr(request.state, "principal", None)
-    if found is None:  # the middleware lets no such request through; this is the second lock
-        raise HTTPException(401, "sign in, or send Authorization: Bearer <key>")
-    return found
-
-
-def allow(action: str):
-    """A dependency: the caller, if their role may do ``action``, else 403 (recorded in the audit log)."""
-
-    def check(request: Request, who: Principal = Depends(principal)) -> Principal:  # noqa: B008
-        if not who.may(action):
-            office(request).audit.record(who.id, "refused", request.query_params.get("kb", ""), action,
-                                         outcome="refused", role=who.role)
-            raise HTTPException(403, f"{who.role} may not {action}: an editor's sign-in or key is needed")
-        return who
-
-    return check
-
-
 def service_for(request: Request, kb: str | None) -> tuple[str, QAService]:
-    try:
-        return office(request).kbs.get(kb)
-    except UnknownKnowledgeBase as exc:
-        raise HTTPException(404, str(exc)) from None
-
-
-def record(resp: SearchResponse, kb: str, query: str | None = None) -> dict:
-    """The contract's record for one response, with the verdict, the query searched and the knowledge base."""
-    return {**resp.to_dict(), "verdict": resp.verdict, "query": resp.query if query is None else query, "kb": kb}
+    return office(request).kbs.get(kb)  # an unknown id raises UnknownKnowledgeBase: 404 unknown_kb
 
 
 class AskBody(BaseModel):
-    question: str = Field(description="The question, in plain Chinese (or another language).")
-    top_k: int = Field(3, ge=1, le=100, description="Results to return.")
+    question: str = Field(min_length=1, description="The question, in plain Chinese (or another language); "
+                          "at most PUDONG_QA_MAX_QUESTION_CHARS characters (422 question_too_long past it).")
+    top_k: StrictInt | None = Field(None, ge=1, description="Results to return: 1 to PUDONG_QA_MAX_TOP_K "
+                              "(422 top_k_range past it); the server's PUDONG_QA_TOP_K when left out.")
     kb: str | None = Field(None, description="Knowledge base id; the server's default when empty.")
     previous: list[str] = Field(default_factory=list, max_length=MAX_PREVIOUS,
                                 description="Earlier questions of the conversation, oldest first, for follow-ups.")
 
 
 class AskManyBody(BaseModel):
-    questions: list[str] = Field(max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} questions.")
-    top_k: int = Field(3, ge=1, le=100)
+    questions: list[str] = Field(description="Up to PUDONG_QA_MAX_BATCH questions of PUDONG_QA_MAX_REQUEST_CHARS "
+                                 "characters in all (413 batch_too_large / request_too_large past them); a question "
+                                 "that cannot be asked gets a record with an error.")
+    top_k: StrictInt | None = Field(None, ge=1, description="As for /api/ask.")
     kb: str | None = None
 
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI ``responses`` for these error statuses, all ``ErrorBody``."""
+    return {s: {"model": ErrorBody, "description": _WHY.get(s, "Refused.")} for s in statuses}
+
+
+_WHY = {400: "A body that cannot be read (not UTF-8 JSON), or an upload no reader can use.",
+        401: "No valid sign-in or key.",
+        403: "The caller's role may not do this.", 404: "No such knowledge base (or document).",
+        409: "A rebuild is already running.", 413: "Past a limit (questions, characters, body size).",
+        422: "Not the schema, or a question that cannot be asked.", 429: "The key's rate limit; see Retry-After."}
+ASKING = errors(400, 401, 403, 404, 413, 422, 429)
+READING = errors(401, 403, 404, 422, 429)
 
 router = APIRouter(prefix="/api", tags=["questions and documents"])
 
 
-@router.get("/knowledge-bases", summary="The knowledge bases this server answers from")
-def knowledge_bases(request: Request, who: Principal = Depends(allow("status"))) -> list[dict]:  # noqa: B008
-    kbs = office(request).kbs
+@router.get("/knowledge-bases", summary="The knowledge bases this server answers from", responses=READING)
+def knowledge_bases(the: OfficeDep, who: May[Action.STATUS]) -> list[dict]:
     out = []
-    for kb in kbs:
-        service = kbs.services[kb]
+    for kb in the.kbs:
+        service = the.kbs.services[kb]
         st = service.status()
-        out.append({"id": kb, "default": kb == kbs.default, "documents": len(st.documents), "passages": st.passages,
+        out.append({"id": kb, "default": kb == the.kbs.default, "documents": len(st.documents), "passages": st.passages,
                     "built_at": st.built_at, "rebuilding": service.rebuilding})
     return out
 
 
-@router.post("/ask", summary="Ask one question")
-def ask(body: AskBody, request: Request, who: Principal = Depends(allow("ask"))) -> dict:  # noqa: B008
+@router.post("/ask", summary="Ask one question", responses=ASKING)
+def ask(body: AskBody, request: Request, who: May[Action.ASK]) -> dict:
     kb, service = service_for(request, body.kb)
-    problem = question_problem(body.question)
-    if problem:
-        raise HTTPException(422, str(problem))
-    query, resp = service.ask(body.question, top_k=body.top_k, previous=body.previous)
-    return record(resp, kb, query) | {"question": body.question}  # as asked, like the CLI's record
+    settings = service.settings
+    check_question(body.question, settings)
+    previous = check_previous(body.previous, settings)
+    query, resp = service.ask(body.question, top_k=body.top_k, previous=previous)
+    return answer_record(resp, kb, query) | {"question": body.question}  # as asked, like the CLI's record
 
 
-@router.post("/ask-many", summary="Ask a list of questions (one record each, in order)")
-def ask_many(body: AskManyBody, request: Request, who: Principal = Depends(allow("batch"))) -> dict:  # noqa: B008
+@router.post("/ask-many", summary="Ask a list of questions (one record each, in order)", responses=ASKING)
+def ask_many(body: AskManyBody, request: Request, who: May[Action.BATCH]) -> dict:
     kb, service = service_for(request, body.kb)
-    responses = service.ask_many(body.questions, top_k=body.top_k)
-    records = [record(r, kb) if r is not None else
-               {"question": q, "answered": False, "results": [], "error": str(question_problem(q)), "kb": kb}
+    responses = service.ask_many(body.questions, top_k=body.top_k)  # past a limit: refused before any work
+    records = [answer_record(r, kb) if r is not None else error_record(q, question_problem(q, service.settings), kb)
                for q, r in zip(body.questions, responses)]
     office(request).audit.record(who.id, "batch", kb, outcome="ok", questions=len(body.questions), via="api")
     return {"kb": kb, "records": records}
 
 
-@router.get("/documents", summary="The indexed documents")
-def documents(request: Request, kb: str | None = None, who: Principal = Depends(allow("documents"))) -> dict:  # noqa: B008
+@router.post("/jobs", summary="Ask a long list as a job to poll (202 at once; one job runs at a time)",
+             status_code=202, responses=errors(400, 401, 403, 404, 413, 422, 429))
+def submit_job(body: AskManyBody, the: OfficeDep, who: May[Action.BATCH]) -> dict:
+    kb, service = the.kbs.get(body.kb)
+    job = the.jobs.submit(who.id, kb, service, body.questions, body.top_k)
+    the.audit.record(who.id, "batch", kb, outcome="ok", questions=len(body.questions), via="api-job", job=job.id)
+    return job.view()
+
+
+@router.get("/jobs/{job_id}", summary="A job's progress and, once done, its records (as /api/ask-many's)",
+            responses=errors(401, 403, 404, 422, 429))
+def job_status(job_id: str, the: OfficeDep, who: May[Action.BATCH]) -> dict:
+    return the.jobs.get(job_id, who.id).view()
+
+
+@router.get("/whoami", summary="Who the request is made as (null without sign-in)", responses=errors(401, 429))
+def whoami(request: Request) -> dict | None:
+    who = getattr(request.state, "principal", None)
+    return {"name": who.id, "role": who.role} if who else None
+
+
+@router.get("/documents", summary="The indexed documents", responses=READING)
+def documents(request: Request, who: May[Action.DOCUMENTS], kb: str | None = None) -> dict:
     kb, service = service_for(request, kb)
     return {"kb": kb, "documents": service.status().documents}
 
 
-@router.get("/status", summary="The state of the index")
-def status(request: Request, kb: str | None = None, who: Principal = Depends(allow("status"))) -> dict:  # noqa: B008
+@router.get("/status", summary="The state of the index", responses=READING)
+def status(request: Request, who: May[Action.STATUS], kb: str | None = None) -> dict:
     kb, service = service_for(request, kb)
     return {"kb": kb, **service.status().to_dict(), "rebuilding": service.rebuilding}
 
@@ -143,7 +137,7 @@ def upload_name(name: str | None) -> str:
     ``a\\b``), a hidden name or one with control characters is refused, not silently renamed."""
     name = name or ""
     if not name.strip() or "/" in name or "\\" in name or name.startswith(".") or safe_name(name) != name:
-        raise HTTPException(400, f"{name!r}: give a plain file name (no folders, not hidden), e.g. report.docx")
+        raise Refused("bad_upload_name", name=name)
     return name
 
 
@@ -151,7 +145,7 @@ def rebuild_report(service: QAService, force: bool = False) -> dict:
     try:
         report = service.rebuild(force=force)
     except RebuildBusy:
-        raise HTTPException(409, "a rebuild is already running; the new index is used when it is done") from None
+        raise Refused("rebuild_busy") from None
     return {"rebuilt": report.rebuilt, "documents": report.documents, "passages": report.passages,
             "embedded": report.embedded, "seconds": round(report.seconds, 2)}
 
@@ -168,15 +162,14 @@ async def receive(upload: UploadFile, path: Path, limit: int) -> bool:
     return True
 
 
-@router.post("/documents", summary="Add documents (editor) and rebuild",
-             responses={409: {"description": "A file has the name of an indexed document with other content, "
-                                             "and replace=true was not given: nothing was added"}})
-async def add_documents(request: Request, files: list[UploadFile] = File(...), kb: str | None = None,  # noqa: B008
-                        rebuild: bool = True, replace: bool = Query(False, description=(
+@router.post("/documents", summary="Add documents (editor) and rebuild", responses=errors(400, 401, 403, 404, 409,
+                                                                                         413, 422, 429))
+async def add_documents(request: Request, files: Annotated[list[UploadFile], File()], who: May[Action.ADD],
+                        kb: str | None = None, rebuild: bool = True,
+                        replace: Annotated[bool, Query(description=(
                             "Replace documents of the same name with these files (the old ones go to the recycle "
                             "folder, restorable with `pudong-qa documents restore`); without it such a file is a "
-                            "409 Conflict.")),
-                        who: Principal = Depends(allow("add"))) -> dict:  # noqa: B008
+                            "409 Conflict (code document_exists), and nothing is added."))] = False) -> dict:
     kb, service = service_for(request, kb)
     names = [upload_name(f.filename) for f in files]  # every name checked before anything is written
     limit = service.settings.max_file_bytes
@@ -193,10 +186,9 @@ async def add_documents(request: Request, files: list[UploadFile] = File(...), k
         clashes = await run_in_threadpool(service.clashes, paths)
         if clashes and not replace:  # nothing is stored: the caller decides, with replace=true
             audit.record(who.id, "add", kb, [name for name, _ in clashes], outcome="refused", reason="exists")
-            message = "; ".join(f"{name}: 已有同名文档 {source},内容不同;确认替换请加 replace=true"
-                                for name, source in clashes)
-            raise HTTPException(409, {"code": "document_exists", "message": message, "existing": [
-                {"name": name, "existing": source} for name, source in clashes]})
+            raise Refused("document_exists", subject=", ".join(name for name, _ in clashes),
+                          sources=", ".join(source for _, source in clashes),
+                          detail={"existing": [{"name": name, "existing": source} for name, source in clashes]})
         for path in paths:
             try:
                 stored += await run_in_threadpool(service.store_documents, [path], replace, who.id)
@@ -211,7 +203,7 @@ async def add_documents(request: Request, files: list[UploadFile] = File(...), k
     for s in replaced:
         audit.record(who.id, "replace", kb, s.source, recycled=s.recycled.id if s.recycled else "")
     if not stored:
-        raise HTTPException(400, {"added": [], "refused": refused})
+        raise Refused("upload_refused", detail={"added": [], "refused": refused})
     changed = added + [s.source for s in replaced]
     report = await run_in_threadpool(rebuild_report, service) if rebuild and changed else None
     if report:
@@ -222,17 +214,17 @@ async def add_documents(request: Request, files: list[UploadFile] = File(...), k
                if unchanged else {})}
 
 
-@router.delete("/documents", summary="Remove a document (editor) and rebuild")
-def remove_document(request: Request, source: str = Query(description="The document's citation source."),  # noqa: B008
-                    kb: str | None = None, rebuild: bool = True,
-                    who: Principal = Depends(allow("remove"))) -> dict:  # noqa: B008
+@router.delete("/documents", summary="Remove a document (editor) and rebuild",
+               responses=errors(401, 403, 404, 409, 422, 429))
+def remove_document(request: Request, source: Annotated[str, Query(description="The document's citation source.")],
+                    who: May[Action.REMOVE], kb: str | None = None, rebuild: bool = True) -> dict:
     kb, service = service_for(request, kb)
     audit = office(request).audit
     try:
         recycled = service.remove_document(source, who.id)
     except CorpusError as exc:
         audit.record(who.id, "remove", kb, source, outcome="refused")
-        raise HTTPException(404, str(exc)) from None
+        raise Refused("unknown_document", detail=str(exc), source=source) from None
     audit.record(who.id, "remove", kb, source, recycled=recycled.id)
     report = rebuild_report(service) if rebuild else None
     if report:
@@ -240,9 +232,9 @@ def remove_document(request: Request, source: str = Query(description="The docum
     return {"kb": kb, "removed": source, "rebuild": report}
 
 
-@router.post("/rebuild", summary="Rebuild the index (editor); questions meanwhile use the previous one")
-def rebuild(request: Request, kb: str | None = None, force: bool = False,
-            who: Principal = Depends(allow("rebuild"))) -> dict:  # noqa: B008
+@router.post("/rebuild", summary="Rebuild the index (editor); questions meanwhile use the previous one",
+             responses=errors(401, 403, 404, 409, 422, 429))
+def rebuild(request: Request, who: May[Action.REBUILD], kb: str | None = None, force: bool = False) -> dict:
     kb, service = service_for(request, kb)
     report = rebuild_report(service, force)
     office(request).audit.record(who.id, "rebuild", kb, outcome="ok", force=force, passages=report["passages"])

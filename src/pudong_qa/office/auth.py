@@ -23,19 +23,48 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
-READER, EDITOR = "reader", "editor"
-ROLES = (READER, EDITOR)
-READER_ACTIONS = frozenset({"ask", "batch", "source", "feedback", "documents", "status"})
-EDITOR_ACTIONS = READER_ACTIONS | {"add", "remove", "rebuild"}
+
+class Action(str, Enum):
+    """What a request may ask to do: declared once, so a misspelt action fails where it is named."""
+
+    ASK = "ask"
+    BATCH = "batch"
+    SOURCE = "source"  # the source view of a cited document
+    FEEDBACK = "feedback"
+    DOCUMENTS = "documents"  # list the indexed documents
+    STATUS = "status"
+    ADD = "add"  # add documents
+    REMOVE = "remove"
+    REBUILD = "rebuild"
+
+
+class Role(str, Enum):
+    """Who may do what: a reader asks and reads, an editor also changes the documents."""
+
+    READER = "reader"
+    EDITOR = "editor"
+
+    @property
+    def actions(self) -> frozenset[Action]:
+        return EDITOR_ACTIONS if self is Role.EDITOR else READER_ACTIONS
+
+
+READER, EDITOR = Role.READER.value, Role.EDITOR.value
+ROLES = tuple(r.value for r in Role)
+READER_ACTIONS = frozenset({Action.ASK, Action.BATCH, Action.SOURCE, Action.FEEDBACK, Action.DOCUMENTS, Action.STATUS})
+EDITOR_ACTIONS = READER_ACTIONS | {Action.ADD, Action.REMOVE, Action.REBUILD}
 LOCAL = "local"  # the principal of a sign-in-free server on loopback
 SESSION_COOKIE = "pqa_session"
 
 
-def allowed(role: str | None, action: str) -> bool:
-    """Whether ``role`` may do ``action`` (an unknown role or action may do nothing)."""
-    return action in (EDITOR_ACTIONS if role == EDITOR else READER_ACTIONS if role == READER else ())
+def allowed(role: str | None, action: Action | str) -> bool:
+    """Whether ``role`` may do ``action``; an unknown role may do nothing, and an action that is
+    not an ``Action`` (a typo) raises ``ValueError`` rather than quietly refusing."""
+    action = Action(action)
+    return role in ROLES and action in Role(role).actions
 
 
 def is_loopback(host: str) -> bool:
@@ -66,7 +95,7 @@ class Principal:
         """How the page, the feedback file and the audit log name it: ``alice``, ``key:dify``, ``local``."""
         return f"key:{self.name}" if self.kind == "key" else self.name
 
-    def may(self, action: str) -> bool:
+    def may(self, action: Action | str) -> bool:
         return allowed(self.role, action)
 
 
@@ -107,6 +136,25 @@ class JsonFile:
             with self._lock:
                 self._seen = None
             self.write(change(json.loads(json.dumps(self.read()))))
+
+    def put(self, section: str, name: str, entry: dict, taken: Exception) -> None:
+        """Add ``entry`` as ``section[name]``; ``taken`` is raised if that name is already there."""
+        def change(data: dict) -> dict:
+            if name in data.setdefault(section, {}):
+                raise taken
+            data[section][name] = entry
+            return data
+
+        self.update(change)
+
+    def drop(self, section: str, name: str, missing: Exception) -> None:
+        """Remove ``section[name]``; ``missing`` is raised if there is none."""
+        def change(data: dict) -> dict:
+            if data.get(section, {}).pop(name, None) is None:
+                raise missing
+            return data
+
+        self.update(change)
 
     def write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

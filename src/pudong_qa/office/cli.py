@@ -12,14 +12,15 @@ import sys
 
 import click
 
-from ..cli_common import CLIError, friendly_errors, settings_from
+from ..cli_common import CLIError, cli_language, friendly_errors, settings_from
+from ..errors import PudongQAError
 from .auth import ROLES
 
 ENV_DATA = "[data folder: env PUDONG_QA_DATA_DIR, default ./data]"
 
 
 def _fail(exc: Exception):
-    return CLIError(str(exc))
+    return CLIError(exc.say(cli_language()) if isinstance(exc, PudongQAError) else str(exc))
 
 
 def _password(password_stdin: bool, prompt: str = "Password") -> str:
@@ -34,15 +35,30 @@ def _audit(ctx: click.Context, action: str, target: str, **detail) -> None:
     AuditLog.for_data_dir(settings_from(ctx).data_dir).record("cli", action, target=target, **detail)
 
 
+def _change(ctx: click.Context, do, action: str, name: str, said: str | None = None, **detail):
+    """Make a change to the users or keys (``do()``), record it in the audit log and say it on
+    stderr; a problem is one line and exit status 2. Returns what ``do`` returned."""
+    try:
+        result = do()
+    except PudongQAError as exc:
+        raise _fail(exc) from exc
+    _audit(ctx, action, name, **detail)
+    if said:
+        click.echo(said, err=True)
+    return result
+
+
 @click.group(help=f"Who may sign in to the served page and API, with a role (reader or editor). {ENV_DATA}")
 def users() -> None:
     pass
 
 
-def _store(ctx: click.Context):
+def _store(ctx: click.Context, kind: str = "users"):
+    """The data folder's user store, or its key store (``kind="keys"``)."""
+    from .keys import KeyStore
     from .users import UserStore
 
-    return UserStore.for_data_dir(settings_from(ctx).data_dir)
+    return (KeyStore if kind == "keys" else UserStore).for_data_dir(settings_from(ctx).data_dir)
 
 
 @users.command("add")
@@ -53,14 +69,8 @@ def _store(ctx: click.Context):
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Add user NAME (asks for the password; at least 8 characters, stored as an argon2id hash)."""
-    from ..errors import PudongQAError
-
-    try:
-        _store(ctx).add(name, _password(password_stdin), role)
-    except PudongQAError as exc:
-        raise _fail(exc) from exc
-    _audit(ctx, "user-add", name, role=role)
-    click.echo(f"Added {role} {name}.", err=True)
+    _change(ctx, lambda: _store(ctx).add(name, _password(password_stdin), role), "user-add", name,
+            f"Added {role} {name}.", role=role)
 
 
 @users.command("list")
@@ -76,14 +86,7 @@ def users_list(ctx: click.Context) -> None:
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove user NAME (signed out of a running server at once)."""
-    from ..errors import PudongQAError
-
-    try:
-        _store(ctx).remove(name)
-    except PudongQAError as exc:
-        raise _fail(exc) from exc
-    _audit(ctx, "user-remove", name)
-    click.echo(f"Removed {name}.", err=True)
+    _change(ctx, lambda: _store(ctx).remove(name), "user-remove", name, f"Removed {name}.")
 
 
 @users.command("passwd")
@@ -92,26 +95,14 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for user NAME."""
-    from ..errors import PudongQAError
-
-    try:
-        _store(ctx).passwd(name, _password(password_stdin, "New password"))
-    except PudongQAError as exc:
-        raise _fail(exc) from exc
-    _audit(ctx, "user-passwd", name)
-    click.echo(f"Changed the password of {name}.", err=True)
+    _change(ctx, lambda: _store(ctx).passwd(name, _password(password_stdin, "New password")), "user-passwd", name,
+            f"Changed the password of {name}.")
 
 
 @click.group(help="API keys for programs (Dify, FastGPT, scripts): send them as 'Authorization: Bearer KEY'. "
              f"{ENV_DATA}")
 def keys() -> None:
     pass
-
-
-def _keys(ctx: click.Context):
-    from .keys import KeyStore
-
-    return KeyStore.for_data_dir(settings_from(ctx).data_dir)
 
 
 @keys.command("add")
@@ -123,13 +114,7 @@ def _keys(ctx: click.Context):
 @click.pass_context
 def keys_add(ctx: click.Context, name: str, role: str, rate: float | None) -> None:
     """Make key NAME and print it (only now: it is stored as a SHA-256 hash)."""
-    from ..errors import PudongQAError
-
-    try:
-        token = _keys(ctx).add(name, role, rate)
-    except PudongQAError as exc:
-        raise _fail(exc) from exc
-    _audit(ctx, "key-add", name, role=role)
+    token = _change(ctx, lambda: _store(ctx, "keys").add(name, role, rate), "key-add", name, role=role)
     click.echo(token)
     click.echo(f"Made {role} key {name}: shown once, keep it now.", err=True)
 
@@ -139,7 +124,7 @@ def keys_add(ctx: click.Context, name: str, role: str, rate: float | None) -> No
 def keys_list(ctx: click.Context) -> None:
     """List the keys: name, role, rate limit, first characters, when made."""
     settings = settings_from(ctx)
-    for k in _keys(ctx).list():
+    for k in _store(ctx, "keys").list():
         rate = k["rate"] if k["rate"] is not None else f"{settings.key_rate:g} (default)"
         click.echo(f"{k['name']}\t{k['role']}\t{rate}/s\t{k['prefix']}…\t{k['created']}")
 
@@ -149,14 +134,7 @@ def keys_list(ctx: click.Context) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, name: str) -> None:
     """Revoke key NAME (refused by a running server from its next request)."""
-    from ..errors import PudongQAError
-
-    try:
-        _keys(ctx).revoke(name)
-    except PudongQAError as exc:
-        raise _fail(exc) from exc
-    _audit(ctx, "key-revoke", name)
-    click.echo(f"Revoked {name}.", err=True)
+    _change(ctx, lambda: _store(ctx, "keys").revoke(name), "key-revoke", name, f"Revoked {name}.")
 
 
 @click.command()

@@ -59,23 +59,14 @@ class KeyStore:
             raise PudongQAError("the rate limit is requests per second: 0 (no limit) or more")
         token = PREFIX + secrets.token_urlsafe(32)
 
-        def change(data: dict) -> dict:
-            if name in data.setdefault("keys", {}):
-                raise PudongQAError(f"a key named {name!r} exists (revoke it first: pudong-qa keys revoke {name})")
-            data["keys"][name] = {"role": role, "sha256": digest(token), "prefix": token[:8], "rate": rate,
-                                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            return data
-
-        self.file.update(change)
+        entry = {"role": role, "sha256": digest(token), "prefix": token[:8], "rate": rate,
+                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.file.put("keys", name, entry,
+                      PudongQAError(f"a key named {name!r} exists (revoke it first: pudong-qa keys revoke {name})"))
         return token
 
     def revoke(self, name: str) -> None:
-        def change(data: dict) -> dict:
-            if data.get("keys", {}).pop(name, None) is None:
-                raise PudongQAError(f"no key named {name!r}")
-            return data
-
-        self.file.update(change)
+        self.file.drop("keys", name, PudongQAError(f"no key named {name!r}"))
 
     def lookup(self, token: str) -> dict | None:
         """The key ``token`` is (with its name and role), or None."""

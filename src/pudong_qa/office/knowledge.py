@@ -85,7 +85,7 @@ class KnowledgeBases:
         """(id, service) for ``kb``, or for the default knowledge base when ``kb`` is empty."""
         kb = kb or self.default
         if kb not in self.services:
-            raise UnknownKnowledgeBase(f"no knowledge base {kb!r}; this server has {', '.join(self.services)}")
+            raise UnknownKnowledgeBase(code="unknown_kb", kb=kb, known=", ".join(self.services))
         return kb, self.services[kb]
 
     def __iter__(self) -> Iterator[str]:

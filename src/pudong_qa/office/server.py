@@ -1,7 +1,8 @@
 """One server for the page and the API: a FastAPI app with the JSON API (``/api/…``, ``api.py``),
 Dify's ``/retrieval`` (``dify.py``), the sign-in page (``signin.py``), ``/healthz``, OpenAPI docs at
-``/docs``, and the Gradio page mounted at ``/`` — all behind one access middleware, over one
-``QAService`` per knowledge base (``knowledge.py``). ``pudong-qa serve`` runs it with uvicorn.
+``/docs`` (``openapi.py``, no CDN), and the Gradio page mounted at ``/`` — all behind one access
+middleware, over one ``QAService`` per knowledge base (``knowledge.py``); errors are
+``replies.ErrorBody``. ``pudong-qa serve`` runs it with uvicorn.
 
 Users, keys and the audit log are files in the data folder (``PUDONG_QA_DATA_DIR``, default
 ``<root>/data``): ``users.json``, ``keys.json``, ``audit.jsonl``.
@@ -16,13 +17,14 @@ from fastapi import FastAPI, Request
 
 from ..errors import PudongQAError
 from ..settings import Settings
-from .api import Office
 from .audit import AuditLog
 from .auth import Access, signin_required
+from .deps import Office
 from .keys import KeyStore
 from .knowledge import KnowledgeBases, knowledge_base_specs
 from .users import UserStore
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_FILES_PER_REQUEST = 5  # the body limit: this many corpus files of the largest accepted size, plus 1 MiB
 
 DESCRIPTION = """Retrieval question answering over Chinese reports, with exact citations and honest refusals.
@@ -54,14 +56,17 @@ def make_office(settings: Settings, kb_specs: list[str] | tuple[str, ...] = (), 
 
 def build_app(office: Office, page: bool = True) -> FastAPI:
     """The FastAPI app: API, Dify, sign-in, health, and (``page``) the chat page at ``/``."""
-    from . import api, dify, recycled, signin
+    from . import api, dify, openapi, recycled, replies, signin
 
     try:
         release = version("pudong-qa")
     except PackageNotFoundError:
         release = "?"
-    app = FastAPI(title="pudong-qa", version=release, description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="pudong-qa", version=release, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.office = office
+    replies.install(app)
+    openapi.describe(app, office.settings)
+    app.router.routes.extend(openapi.docs_routes())
     app.include_router(api.router)
     app.include_router(recycled.router)
     app.include_router(dify.router)
@@ -71,10 +76,43 @@ def build_app(office: Office, page: bool = True) -> FastAPI:
     def healthz() -> dict:
         return {"status": "ok", "knowledge_bases": len(office.kbs)}
 
+    app.router.routes.append(wrong_method_route(app, ("/api/", *dify.PATHS)))
+
     if page:
         mount_page(app, office)
-    app.add_middleware(signin.AccessMiddleware, access=office.access, max_body=max_body(office.settings))
+    app.add_middleware(signin.AccessMiddleware, access=office.access, max_body=max_body(office.settings),
+                       renderers=((dify.is_dify_path, dify.render),), audit=office.audit)
     return app
+
+
+def wrong_method_route(app: FastAPI, prefixes: tuple[str, ...]):
+    """A route, before the page's mount at ``/`` (which would answer 404), that gives the API's paths
+    405 with ``Allow`` for a method they do not take, and unknown ``/api/…`` paths 404."""
+    from starlette.exceptions import HTTPException
+    from starlette.routing import Match, Mount, Route
+
+    def claims(path: str) -> bool:
+        return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes)
+
+    async def refuse(request: Request):
+        scope = dict(request.scope)
+        routes = [r for r in app.router.routes if r is not this and not isinstance(r, Mount)]  # not the page
+        allowed = [m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in routes)]
+        if allowed:
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+        raise HTTPException(404)
+
+    class Fallback(Route):
+        def matches(self, scope):
+            if scope["type"] == "http" and claims(scope["path"]):
+                return Match.FULL, {}
+            return Match.NONE, {}
+
+        async def handle(self, scope, receive, send):  # every method: refusing them is its job
+            await self.app(scope, receive, send)
+
+    this = Fallback("/api/{rest:path}", refuse, include_in_schema=False)
+    return this
 
 
 def mount_page(app: FastAPI, office: Office) -> None:

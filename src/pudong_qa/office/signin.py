@@ -2,46 +2,56 @@
 own API, ``/api``, ``/retrieval``, ``/docs``), and the sign-in page.
 
 Every request is looked at once, here: an ``Authorization: Bearer`` key, else the session cookie
-of a sign-in. A given credential that is not valid is refused (401; on ``/retrieval`` Dify's 1002
-with 403), even on a server that needs no sign-in. Without credentials, only ``/login``,
-``/logout`` and ``/healthz`` answer when sign-in is required; every other path gets 401 (a page
-request the sign-in form, with that status). A key over its rate limit gets 429 with
-``Retry-After``; a request body over the limit 413, before it is read whole.
+of a sign-in. A given credential that is not valid is refused (401), even on a server that needs no
+sign-in. Without credentials, only ``/login``, ``/logout`` and ``/healthz`` answer when sign-in is
+required; every other path gets 401 (a page request the sign-in form, with that status). A key over
+its rate limit gets 429 with ``Retry-After``; a request body over the limit 413, before it is read
+whole; both are recorded in the audit log. Refusals are ``replies.ErrorBody``, except on the paths
+of a door that renders its own (``renderers``: Dify's ``/retrieval``, in Dify's shape).
 """
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..errors import Problem
 from .auth import SESSION_COOKIE, Access, Principal
+from .replies import CHALLENGE, Refused, error_response, request_language
 
 PUBLIC = frozenset({"/login", "/logout", "/healthz"})
-DIFY_PATH = "/retrieval"
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pudong-qa"'}
+AUDITED = frozenset({413, 429})  # refusals the audit log records, per key (never the body)
+
+# A door that renders its own refusals (Dify's /retrieval): (does this path belong to it, render)
+Renderer = tuple[Callable[[str], bool], Callable[[Problem, int, dict], Response]]
 
 
 class AccessMiddleware:
-    """Pure ASGI: authenticates, rate-limits and caps request bodies for the whole app."""
+    """Pure ASGI: authenticates, rate-limits and caps request bodies for the whole app. Refusals are
+    ``replies.ErrorBody`` unless a door renders its own (``renderers``, e.g. Dify's); the 413s and
+    429s are recorded in the audit log, once a second at most per key."""
 
-    def __init__(self, app, access: Access, max_body: int) -> None:
+    def __init__(self, app, access: Access, max_body: int, renderers: tuple[Renderer, ...] = (), audit=None) -> None:
         self.app, self.access, self.max_body = app, access, max_body
+        self.renderers, self.audit = renderers, audit
+        self._last_audit: dict[tuple[str, int], float] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        refusal, who = self.check(request)
-        if refusal is not None:
+        refused, who = self.check(request)
+        if refused is not None:
             if scope["type"] == "websocket":  # no HTTP answer on a websocket: close it (policy violation)
                 await send({"type": "websocket.close", "code": 1008})
             else:
-                await refusal(scope, receive, send)
+                await self.refusal(request, refused, who)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = who
         if scope["type"] == "websocket":
@@ -49,39 +59,61 @@ class AccessMiddleware:
             return
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body:
-            await too_large(self.max_body)(scope, receive, send)
+            await self.refusal(request, self.too_large(), who)(scope, receive, send)
             return
-        await self.capped(scope, receive, send)
+        await self.capped(request, who, scope, receive, send)
 
-    def check(self, request: Request) -> tuple[Response | None, Principal | None]:
-        """(a response refusing the request, None) or (None, who makes it: None on a public path)."""
-        path, dify = request.url.path, request.url.path == DIFY_PATH
+    def check(self, request: Request) -> tuple[Refused | None, Principal | None]:
+        """(the refusal, who asked if known) or (None, who makes it: None on a public path)."""
+        path = request.url.path
         auth = request.headers.get("authorization")
         who = None
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                return refuse(dify, 1001, 401, "use Authorization: Bearer <key>"), None
+                return Refused("bad_authorization"), None
             who = self.access.from_key(token.strip())
             if who is None:
-                return refuse(dify, 1002, 403 if dify else 401, "the key is not valid (revoked or mistyped)"), None
+                return Refused("key_not_valid"), None
             wait = self.access.key_wait(who)
             if wait > 0:
-                return JSONResponse({"detail": f"rate limit of key {who.name!r} reached; retry in {wait:.1f} s"},
-                                    status_code=429, headers={"Retry-After": str(max(1, round(wait + 0.5)))}), None
+                return Refused("rate_limited", headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+                               key=who.name, wait=wait), who
         elif token := request.cookies.get(SESSION_COOKIE):
             who = self.access.from_session(token)
         who = who or self.access.local
         if who is None and path not in PUBLIC:
-            if dify:
-                return refuse(True, 1001, 401, "no Authorization header"), None
-            if wants_html(request):
-                return login_page(path_with_query(request), status=401), None
-            return JSONResponse({"detail": "sign in, or send Authorization: Bearer <key>"}, status_code=401,
-                                headers=CHALLENGE), None
+            return Refused("signin_needed"), None
         return None, who
 
-    async def capped(self, scope, receive, send) -> None:
+    def too_large(self) -> Refused:
+        return Refused("body_too_large", limit_mb=self.max_body / 2**20)
+
+    def refusal(self, request: Request, refused: Refused, who: Principal | None) -> Response:
+        """The response refusing ``request``: the door's own body, the sign-in page for a browser, or ``ErrorBody``."""
+        if refused.status in AUDITED and self.audit is not None:
+            self.record(request, refused, who)
+        path = request.url.path
+        for claims, render in self.renderers:
+            if claims(path):
+                return render(refused.problem, refused.status, refused.headers)
+        if refused.code == "signin_needed" and wants_html(request):
+            return login_page(path_with_query(request), status=401)
+        return error_response(refused, request_language(request))
+
+    def record(self, request: Request, refused: Refused, who: Principal | None) -> None:
+        """One audit entry for a refused request (who, path, status, code), at most one a second per key and status."""
+        ident = who.id if who else f"address:{client_address(request)}"
+        now = time.monotonic()
+        if now - self._last_audit.get((ident, refused.status), -1.0) < 1.0:
+            return
+        if len(self._last_audit) > 10_000:
+            self._last_audit.clear()
+        self._last_audit[(ident, refused.status)] = now
+        self.audit.record(ident, "refused", target=request.url.path, outcome="refused", status=refused.status,
+                          code=refused.code, method=request.method)
+
+    async def capped(self, request: Request, who: Principal | None, scope, receive, send) -> None:
         """Pass on, counting the body as it is read: past ``max_body`` the app is told the client
         left (it stops reading), and whatever it would answer is replaced by 413."""
         seen, over, answered = 0, False, False
@@ -103,7 +135,7 @@ class AccessMiddleware:
             if over:
                 if not answered:
                     answered = True
-                    await too_large(self.max_body)(scope, receive, send)
+                    await self.refusal(request, self.too_large(), who)(scope, receive, send)
                 return
             answered = answered or message["type"] == "http.response.start"
             await send(message)
@@ -114,19 +146,7 @@ class AccessMiddleware:
             if not over:
                 raise
         if over and not answered:
-            await too_large(self.max_body)(scope, receive, send)
-
-
-def too_large(limit: int) -> Response:
-    return JSONResponse({"detail": f"request body over the {limit / 2**20:.0f} MiB limit"}, status_code=413)
-
-
-def refuse(dify: bool, code: int, status: int, detail: str) -> Response:
-    if dify:
-        from .dify import dify_error
-
-        return dify_error(code, status)
-    return JSONResponse({"detail": detail}, status_code=status, headers=CHALLENGE)
+            await self.refusal(request, self.too_large(), who)(scope, receive, send)
 
 
 def wants_html(request: Request) -> bool:
@@ -209,9 +229,4 @@ def routes(access: Access, audit):
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    async def whoami(request: Request) -> Response:
-        who = getattr(request.state, "principal", None)
-        return Response(json.dumps({"name": who.id, "role": who.role} if who else None), media_type="application/json")
-
-    return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["GET", "POST"]),
-            Route("/api/whoami", whoami, methods=["GET"])]
+    return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["GET", "POST"])]

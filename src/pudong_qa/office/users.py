@@ -58,22 +58,12 @@ class UserStore:
         check_role(role)
         hashed = self.hasher.hash(check_password(password))
 
-        def change(data: dict) -> dict:
-            if name in data.setdefault("users", {}):
-                raise PudongQAError(f"user {name!r} already exists (new password: pudong-qa users passwd {name})")
-            data["users"][name] = {"role": role, "hash": hashed,
-                                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            return data
-
-        self.file.update(change)
+        entry = {"role": role, "hash": hashed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.file.put("users", name, entry,
+                      PudongQAError(f"user {name!r} already exists (new password: pudong-qa users passwd {name})"))
 
     def remove(self, name: str) -> None:
-        def change(data: dict) -> dict:
-            if data.get("users", {}).pop(name, None) is None:
-                raise PudongQAError(f"no user {name!r}")
-            return data
-
-        self.file.update(change)
+        self.file.drop("users", name, PudongQAError(f"no user {name!r}"))
 
     def passwd(self, name: str, password: str) -> None:
         hashed = self.hasher.hash(check_password(password))
@@ -110,5 +100,5 @@ def check_role(role: str) -> str:
 
 def check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
-        raise PudongQAError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise PudongQAError(code="short_password", min=MIN_PASSWORD)
     return password

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
+from ..asking import as_top_k, top_k_for
 from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, table, write_people_files
 from ..errors import CorpusError, QuestionFileError, RebuildBusy
 from ..feedback import record_feedback
@@ -63,7 +64,7 @@ class ChatPage:
 
     # ------------------------------------------------------------ chat
 
-    def respond(self, message: str, history: list[dict] | None, top_k: float = 3) -> tuple[str, list[dict]]:
+    def respond(self, message: str, history: list[dict] | None, top_k: float | None = None) -> tuple[str, list[dict]]:
         """The chat event: clear the box and append the question and its answer to the history."""
         history = list(history or [])
         if not as_text(message).strip():
@@ -71,15 +72,15 @@ class ChatPage:
         answer = self.chat(message, history, top_k)
         return "", [*history, {"role": "user", "content": as_text(message)}, {"role": "assistant", "content": answer}]
 
-    def chat(self, message: str, history: list[dict], top_k: float = 3) -> str:
+    def chat(self, message: str, history: list[dict], top_k: float | None = None) -> str:
         """Answer one chat message as HTML cards, in the context of the earlier questions."""
         message = as_text(message)
         problem = question_problem(message)
         if problem:
             return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。")
         try:
-            query, resp = self.service.ask(message, top_k=int(top_k), previous=previous_questions(history))
-        except Exception:  # the user sees a sentence, the console the traceback
+            query, resp = self.service.ask(message, top_k=as_top_k(top_k), previous=previous_questions(history))
+        except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
             log.exception("search failed for %r", message[:200])
             return problem_reply("出错了,请稍后再试。")
         return render_response(resp, searched=query)
@@ -178,7 +179,7 @@ class ChatPage:
     def batch_headers() -> list[str]:
         return list(TABLE_COLUMNS)
 
-    def batch_view(self, path: str | None, top_k: float = 3, progress=gr.Progress(),  # noqa: B008
+    def batch_view(self, path: str | None, top_k: float | None = None, progress=gr.Progress(),  # noqa: B008
                    request: gr.Request = None):
         """The batch event: (summary, the table as HTML, download files); who ran it goes to the audit log."""
         msg, headers, rows, files = self.batch_table(path, top_k, progress)
@@ -186,7 +187,7 @@ class ChatPage:
             self.access.record(request, "batch", [Path(f).name for f in files], questions=len(rows))
         return msg, batch_table_html(headers, rows), files
 
-    def batch_table(self, path: str | None, top_k: float = 3, progress=None):
+    def batch_table(self, path: str | None, top_k: float | None = None, progress=None):
         """(message, table headers, rows, download files): the table as the downloaded CSV has it."""
         headers = list(TABLE_COLUMNS)
         if not path:
@@ -215,7 +216,8 @@ class ChatPage:
                 progress((done[0], total), desc=f"已处理 {done[0]} / {total} 个问题", unit="个问题")
 
         advance(0)
-        responses = answer_responses(self.service.searcher, items, int(top_k), on_progress=advance)
+        responses = answer_responses(self.service.searcher, items, top_k_for(self.service.settings, as_top_k(top_k)),
+                                     on_progress=advance)
         folder = Path(tempfile.mkdtemp(prefix="pudong-qa-batch-"))
         stem = re.sub(r"[^\w\-]+", "_", Path(name).stem)[:60] or "questions"
         files = write_people_files(folder, stem, items, responses)

@@ -96,7 +96,7 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
             box = gr.Textbox(label="问题", placeholder="输入问题,例如:功能区域管理体制是什么", elem_id="question",
                              show_label=False, submit_btn="提问", lines=1, max_lines=4, interactive=False)
             with gr.Row(elem_id="chat-tools"):
-                top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="显示结果数", scale=3,
+                top_k = gr.Slider(1, settings.max_top_k, value=settings.top_k, step=1, label="显示结果数", scale=3,
                                   elem_id="top-k")
                 copy_all = gr.Button("复制对话", scale=1, elem_id="copy-all", size="sm")
                 clear = gr.Button("清空对话…", scale=1, elem_id="clear", size="sm")
@@ -133,8 +133,8 @@ def batch_tab(page: ChatPage, settings: Settings) -> None:
     with gr.Row():  # side by side on a screen, one above the other on a phone
         upload = gr.File(label="问题文件", elem_id="batch-upload", file_types=[".txt", ".csv", ".jsonl"],
                          type="filepath", scale=3, min_width=320)
-        batch_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="每题结果数", scale=2, min_width=320,
-                            elem_id="batch-k")
+        batch_k = gr.Slider(1, settings.max_top_k, value=settings.top_k, step=1, label="每题结果数", scale=2,
+                            min_width=320, elem_id="batch-k")
     run = gr.Button("批量提问", variant="primary", elem_id="batch-run")
     summary = gr.Markdown(elem_id="batch-summary")
     empty = batch_table_html(ChatPage.batch_headers(), [])

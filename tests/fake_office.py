@@ -12,8 +12,9 @@ from types import SimpleNamespace
 
 from pudong_qa.asking import check_batch, question_problem, top_k_for
 from pudong_qa.errors import CorpusError
+from pudong_qa.recycle import RecycleBin
 from pudong_qa.results import Citation, Result, SearchResponse
-from pudong_qa.service import IndexStatus
+from pudong_qa.service import IndexStatus, Stored
 from pudong_qa.settings import Settings
 
 TITLE = "测试报告"
@@ -38,6 +39,7 @@ class FakeService:
         self.rebuilding = False
         self.asked = 0
         self._lock = threading.Lock()
+        self.recycle = RecycleBin.for_settings(settings)  # real, and empty: nothing is ever removed here
 
     def _answer(self, question: str, top_k: int) -> SearchResponse:
         if self.delay:
@@ -66,9 +68,19 @@ class FakeService:
             raise CorpusError(f"{bad[0]}: unsupported file type")
         return [f"corpus/{n}" for n in names]
 
-    def remove_document(self, source: str) -> None:
+    def store_documents(self, paths: list[Path], replace: bool = False, who: str = "local") -> list[Stored]:
+        return [Stored(Path(p).name, source, "added") for p, source in zip(paths, self.add_documents(paths))]
+
+    def clashes(self, paths: list[Path]) -> list[tuple[str, str]]:
+        return []
+
+    def remove_document(self, source: str, who: str = "local") -> SimpleNamespace:
         if source != "corpus/report.txt":
-            raise CorpusError(f"{source}: not a document in corpus")
+            raise CorpusError(code="not_a_document", subject=source, corpus="corpus")
+        return SimpleNamespace(id="fake")
+
+    def restore_document(self, what: str, who: str = "local"):
+        return self.recycle.restore(what, who)
 
     def rebuild(self, force: bool = False, log=None):
         return SimpleNamespace(rebuilt=True, documents=1, passages=3, embedded=0, seconds=0.01)

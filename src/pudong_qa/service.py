@@ -155,9 +155,13 @@ class QAService:
         import tempfile
 
         from .corpus import load_document
+        from .formats.ocr import ocr_context, options_from
+        from .formats.ocr_cache import OcrCache, cache_folder
 
         name = safe_name(Path(path).name)
-        with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp:
+        cache = OcrCache(cache_folder(self.settings.cache_dir, self.settings.index))  # the rebuild reuses its pages
+        with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp, \
+                ocr_context(options_from(self.settings), cache):
             shutil.copyfile(path, Path(tmp) / name)
             load_document(Path(tmp) / name, name, self.settings.max_file_bytes)
 

@@ -23,6 +23,8 @@ from ..chunking import Passage, chunk_corpus
 from ..corpus import CorpusReading, Skipped, read_corpus
 from ..embedding import Encoder
 from ..errors import CorpusError, IndexUnavailable
+from ..formats.ocr import ocr_context, options_from, page_bar
+from ..formats.ocr_cache import OcrCache, cache_folder
 from ..index import DOCUMENTS, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..settings import Settings
@@ -77,7 +79,7 @@ def build_index(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir, lock_timeout, log), contextlib.ExitStack() as held:
         cleanup_strays(index_dir)
-        reading = read_documents(settings, strict, log)
+        reading = read_documents(settings, strict, log, progress)
         state = expected_state(settings)
         reasons = stale_reasons(settings, want=state)
         if not force and not reasons and not verify_files(index_dir):
@@ -105,9 +107,15 @@ def build_index(
                        reading.skipped, job.embedded, tokens.tokenized, reasons)
 
 
-def read_documents(settings: Settings, strict: bool, log: Callable[[str], None]) -> CorpusReading:
-    """The corpus's documents, read before the index is touched; unreadable files are named."""
-    reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)
+def read_documents(settings: Settings, strict: bool, log: Callable[[str], None],
+                   progress: bool = False) -> CorpusReading:
+    """The corpus's documents, read before the index is touched; unreadable files are named. Scanned
+    pages are read by OCR through the index's OCR cache, pruned to the files still in the corpus."""
+    cache = OcrCache(cache_folder(settings.cache_dir, settings.index))
+    # PROGRESS PLUMBING: page_bar() draws ("ocr", pages done, total) on stderr; the page can pass its own callback
+    with ocr_context(options_from(settings), cache, page_bar() if progress else None) as ocr:
+        reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes)
+    cache.prune(ocr.used)
     for k in reading.skipped:
         log(f"skipped {k.source}: {k.reason}")
     if strict and reading.skipped:
@@ -115,6 +123,10 @@ def read_documents(settings: Settings, strict: bool, log: Callable[[str], None])
                           + "; ".join(f"{k.source}: {k.reason}" for k in reading.skipped))
     if not reading.documents:
         raise CorpusError(f"{settings.corpus}: none of the files could be read")
+    pages = [Skipped(source, reason) for source, reason in ocr.skipped]  # scanned pages without text: named
+    for k in pages:
+        log(f"skipped {k.source}, {k.reason}")
+    reading.skipped = sorted(reading.skipped + pages, key=lambda s: s.source)
     return reading
 
 
@@ -140,7 +152,8 @@ def write_index(directory: Path, reading: CorpusReading, passages: list[Passage]
     written, so those are written while the model still runs."""
     (directory / DOCUMENTS).write_text(json.dumps(
         [{"source": d.source, "title": d.title, "format": Path(d.source).suffix.lower().lstrip("."),
-          "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in reading.documents],
+          "encoding": d.encoding, "sha256": d.sha256, "text": d.text} | ({"layout": d.layout} if d.layout else {})
+         for d in reading.documents],
         ensure_ascii=False), encoding="utf-8")
     (directory / USER_DICT).write_text(json.dumps(tokens.terms, ensure_ascii=False), encoding="utf-8")
     write_passages(directory, passages, folds)

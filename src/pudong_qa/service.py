@@ -18,6 +18,7 @@ from .index import Index, load_index, read_manifest, read_source, verify_files
 from .indexing import BuildReport, build_index, stale_reasons, store_options
 from .passages import outline
 from .results import SearchResponse
+from .scans import layouts, with_scans
 from .search import Searcher
 from .settings import Settings
 
@@ -101,7 +102,7 @@ class QAService:
     def ask(self, question: str, top_k: int = 3, previous: list[str] | None = None) -> tuple[str, SearchResponse]:
         """Answer ``question`` in the context of the earlier user questions; returns the query searched."""
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
-        return query, self.searcher.search(query, top_k=top_k)
+        return query, with_scans(self.searcher.search(query, top_k=top_k), layouts(self.searcher.index.path))
 
     def ask_many(self, questions: list[str], top_k: int = 3) -> list[SearchResponse | None]:
         """Answer a list at once (batched embedding, as ``ask --questions``), in order; None for a
@@ -110,8 +111,9 @@ class QAService:
 
         todo = [i for i, q in enumerate(questions) if not question_problem(q)]
         out: list[SearchResponse | None] = [None] * len(questions)
+        scanned = layouts(self.searcher.index.path)
         for i, resp in zip(todo, self.searcher.search_many([questions[i] for i in todo], top_k=top_k)):
-            out[i] = resp
+            out[i] = with_scans(resp, scanned)
         return out
 
     def status(self) -> IndexStatus:

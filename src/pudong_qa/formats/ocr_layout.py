@@ -29,7 +29,7 @@ from typing import Any
 from ..document import Document, parse_heading
 from ._common import DocumentBuilder, clean_text, join_lines, looks_like_title
 from .ocr import OcrLine, OcrPage
-from .pdf import _PAGE_NUMBER, _RADICALS, RUNNING_SHARE, _running_key
+from .pdf import _PAGE_NUMBER, _RADICALS, RUNNING_SHARE, _ends_sentence, _running_key
 
 EDGE_BAND = 0.08  # share of the page height at top and bottom where running headers and folios sit
 SMALL_PRINT = 0.85  # a line in that band printed smaller than this share of the body's line height is running
@@ -185,8 +185,12 @@ def text_page_lines(page: int, lines: list[str], ends: list[bool]) -> list[Line]
 def ocr_page_lines(pages: list[OcrPage]) -> dict[int, list[Line]]:
     """Every recognised page's lines in reading order with paragraph ends, running lines left out."""
     kept = drop_running(pages)
-    return {page.number: _page_lines(page.number, reading_order(lines), _height(lines))
-            for page, lines in zip(pages, kept)}
+    out = {page.number: _page_lines(page.number, reading_order(lines), _height(lines))
+           for page, lines in zip(pages, kept)}
+    for lines in out.values():  # a sentence ending a page ends its paragraph: the page cited is the one printed
+        if lines and _ends_sentence(lines[-1].text):
+            lines[-1].ends = True
+    return out
 
 
 def _join(pieces: list[tuple[str, OcrLine | None]]) -> tuple[str, list[tuple[int, int, OcrLine | None]]]:
@@ -244,7 +248,7 @@ def build_document(source: str, units: list[Unit], pages: list[dict[str, Any]], 
         else:
             out.numbered_line(unit.text, unit.page)
         written.append(unit)
-    doc = out.build(title=title or out.title)
+    doc = out.build(title=out.title or title)
     starts, pos = [], 0
     for line in doc.text.split("\n"):
         starts.append(pos)

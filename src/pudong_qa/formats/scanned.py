@@ -126,6 +126,8 @@ def _document(source: str, sha: str, lines: list[Line], pages: list[OcrPage], ti
 @loader(*IMAGE_SUFFIXES)
 def load_image(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     """A picture of a page (or a multi-page TIFF), read by OCR; paragraphs carry their page."""
+    if not current().options.enabled:
+        raise CorpusError(f"{source}: OCR is turned off (PUDONG_QA_OCR=0), so a picture cannot be read")
     data = read_bytes(path, source, max_bytes)
     sha = hashlib.sha256(data).hexdigest()
     pages = recognise_pages(source, sha, _image_frames(data, source))

@@ -32,17 +32,18 @@ from benchmarks.ocr_pages import Page, find_font, render_report
 from pudong_qa.formats.ocr import OcrOptions, OcrPage, recognise
 from pudong_qa.formats.ocr_layout import build_document, ocr_page_lines, paragraphs
 
-DEFAULTS = OcrOptions(det_side=736, rec_batch=6, threads=0, direction=True)  # the package's own config.yaml
+DEFAULTS = OcrOptions(det_side=0, rec_batch=6, threads=0, direction=True)  # the package's own config.yaml
 CONFIGS = {
     "defaults": DEFAULTS,
     "no-direction": replace(DEFAULTS, direction=False),
-    "det-640": replace(DEFAULTS, det_side=640),
+    "det-1280-no-direction": replace(DEFAULTS, det_side=1280, direction=False),
+    "det-1280": replace(DEFAULTS, det_side=1280),
     "det-960": replace(DEFAULTS, det_side=960),
     "rec-batch-1": replace(DEFAULTS, rec_batch=1),
     "rec-batch-16": replace(DEFAULTS, rec_batch=16),
     "threads-1": replace(DEFAULTS, threads=1),
     "threads-2": replace(DEFAULTS, threads=2),
-    "tuned": replace(DEFAULTS, det_side=640, direction=False, threads=2),
+    "tuned": OcrOptions(),  # the package's settings as shipped (settings.py): det_side 1280, no direction model
 }
 __doc__ += "".join(f"\n    {name:14} {options}" for name, options in CONFIGS.items()) + "\n"
 
@@ -86,7 +87,8 @@ def add_report(font, pages: int, options: OcrOptions) -> dict:
         root = Path(tmp)
         (root / "corpus").mkdir()
         (root / "corpus" / "notes.txt").write_text(plain_text(), encoding="utf-8")
-        settings = Settings(root=root, ocr_det_side=options.det_side, ocr_threads=options.threads)
+        settings = Settings(root=root, ocr_det_side=options.det_side, ocr_threads=options.threads,
+                            ocr_direction=options.direction)
         service = QAService(settings, log=lambda _: None)
         drawn = render_report(font, dpi=200, blocks=REPORT * (pages // 2 + 1))[:pages]
         upload = save_pdf(drawn, root / f"scan-{pages}.pdf")

@@ -36,9 +36,9 @@ class OcrOptions:
 
     enabled: bool = True
     threads: int = 0  # ONNX Runtime threads per model; 0 = its own choice (every core)
-    det_side: int = 736  # the detection image's short side in pixels (the package's default)
+    det_side: int = 1280  # the detection image's long side in pixels; 0 = the package's (the whole page, ≤ 2000)
     rec_batch: int = 6  # text lines recognised per model call (the package's default)
-    direction: bool = True  # turn lines printed upside down (the direction model, ~1% of the time)
+    direction: bool = False  # the direction model turning lines it takes for upside down (off: it misread 300 dpi)
     dpi: int = 200  # scanned PDF pages are rendered at this resolution
 
     def engine_key(self) -> tuple:
@@ -121,9 +121,11 @@ def _engine(options: OcrOptions):
             except ImportError as exc:  # pragma: no cover - a dependency; only a broken install lacks it
                 raise CorpusError(f"OCR is not installed ({exc}); pip install rapidocr-onnxruntime") from None
             threads = options.threads if options.threads > 0 else -1
-            _ENGINES[key] = RapidOCR(det_limit_side_len=options.det_side, det_limit_type="min",
-                                     rec_batch_num=options.rec_batch, intra_op_num_threads=threads,
-                                     inter_op_num_threads=1 if threads > 0 else -1)
+            # the package's own det_limit_type "min" never shrinks a page (its short side is over 736 px): only
+            # its 2000 px cap on the whole image applies. det_side > 0 caps the detection image's long side.
+            det = {"det_limit_side_len": options.det_side, "det_limit_type": "max"} if options.det_side > 0 else {}
+            _ENGINES[key] = RapidOCR(rec_batch_num=options.rec_batch, intra_op_num_threads=threads,
+                                     inter_op_num_threads=1 if threads > 0 else -1, **det)
         return _ENGINES[key]
 
 
@@ -142,9 +144,10 @@ def recognise(image: np.ndarray, options: OcrOptions | None = None) -> list[OcrL
 
 
 def options_from(settings: Settings) -> OcrOptions:
-    """The OCR options of these settings (``PUDONG_QA_OCR``, ``_OCR_THREADS``, ``_OCR_DET_SIDE``, ``_OCR_DPI``)."""
+    """The OCR options of these settings (``PUDONG_QA_OCR``, ``_OCR_THREADS``, ``_OCR_DET_SIDE``,
+    ``_OCR_DIRECTION``, ``_OCR_DPI``)."""
     return OcrOptions(enabled=settings.ocr, threads=settings.ocr_threads, det_side=settings.ocr_det_side,
-                      dpi=settings.ocr_dpi)
+                      direction=settings.ocr_direction, dpi=settings.ocr_dpi)
 
 
 def page_bar() -> Progress:

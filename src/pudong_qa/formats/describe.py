@@ -45,7 +45,7 @@ def _text_kind(data: bytes) -> str:
 
 # A reader's English reason → the same reason for a Chinese reader; first match wins.
 _REASONS = [
-    (r"unsupported file type", "不支持这种文件类型;请用 .txt .md .docx .pdf .html"),
+    (r"unsupported file type", "不支持这种文件类型;请用 .txt .md .docx .pdf .html,或扫描图片 .png .jpg .tif"),
     (r"([\d.]+) MiB is over the ([\d.]+) MiB limit", "文件有 {0} MB,超过了 {1} MB 的上限"),
     (r"the file is empty|(?:^|: )no text$", "文件是空的,没有文字"),
     (r"password-protected, or an old \.doc", "Word 文件有密码保护,或是改名为 .docx 的旧版 .doc;请另存为无密码的 .docx"),

@@ -299,3 +299,12 @@ def test_scanned_and_text_versions_answer_alike_and_cite_the_printed_page(scans,
     with pytest.raises(KeyError):
         page.page_image(c.source, 9)
     shutil.rmtree(tmp_path / "corpus")
+
+
+def test_the_title_is_the_largest_print_among_the_centred_lines_opening_the_page():
+    lines = [OcrLine("某区生态环境局", (430, 130, 570, 166), 0.99),
+             OcrLine("二〇二五年工作报告", (300, 200, 700, 260), 0.99),
+             _line("全年完成治理项目八十六个，比上年增加十个，空气质量持续", 100, 300, 900),
+             _line("改善。", 100, 360, 200)]
+    doc = build_document("x.png", paragraphs(ocr_page_lines([OcrPage(1, 1000, 1400, lines)])[1]), [])
+    assert doc.title == "二〇二五年工作报告" and doc.text.split("\n")[0] == "某区生态环境局"

@@ -231,7 +231,25 @@ def paragraphs(lines: list[Line]) -> list[Unit]:
         if ln.ends:
             flush()
     flush()
+    _tallest_title(units)
     return units
+
+
+def _tallest_title(units: list[Unit]) -> None:
+    """Of the centred lines opening the document, the one in the largest print is its title; those above
+    it (an issuing office, a header OCR could not tell from the page) are body text."""
+    leading = []
+    for unit in units:
+        if unit.kind not in ("title", "heading") or unit.page != units[0].page:
+            break
+        leading.append(unit)
+    heights = [max((o.box[3] - o.box[1] for _, _, o in u.lines if o is not None), default=0) for u in leading]
+    if len(leading) < 2 or max(heights) <= heights[0]:
+        return
+    top = heights.index(max(heights))
+    for unit in leading[:top]:
+        unit.kind = "para"
+    leading[top].kind = "title"
 
 
 def build_document(source: str, units: list[Unit], pages: list[dict[str, Any]], title: str | None = None) -> Document:
@@ -241,7 +259,7 @@ def build_document(source: str, units: list[Unit], pages: list[dict[str, Any]], 
     for unit in units:
         if not clean_text(unit.text):
             continue
-        if unit.kind == "title" and out.title is None and not written:
+        if unit.kind == "title" and out.title is None:
             out.title_line(unit.text)
         elif unit.kind == "heading":
             out.heading(HEADING_RANK, unit.text)

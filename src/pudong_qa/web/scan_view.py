@@ -36,6 +36,6 @@ def scan_figure(key: str, where: PassageOnPage) -> str:
         f'width:{(x1 - x0 + 2 * PAD) * 100:.2f}%;height:{(y1 - y0 + 2 * PAD) * 100:.2f}%"></span>'
         for x0, y0, x1, y1 in where.boxes)
     return (f'<figure class="pqa-scan"><div class="pqa-scan-page">'
-            f'<img src="{escape(src)}" alt="第{where.page}页的扫描原件,引用的段落已框出" loading="lazy">{boxes}</div>'
+            f'<img src="{escape(src)}" alt="第{where.page}页的扫描原件,引用的段落已框出">{boxes}</div>'
             f'<figcaption>第{where.page}页原件 · 框出的是引用的段落;识别出的文字在下面,可以选择和复制</figcaption>'
             "</figure>")

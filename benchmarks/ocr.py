@@ -2,6 +2,7 @@
 
     python -m benchmarks.ocr [--dpi 150,200,300] [--repeat 1] [--configs defaults,tuned,...] [--json]
     python -m benchmarks.ocr --add-report 20
+    python -m benchmarks.ocr --stages --configs defaults,det-1280,det-960,tuned --repeat 3
 
 Pages come from ``benchmarks/ocr_pages.py`` (the made-up report drawn with Noto Sans CJK on A4 at each
 dpi, turned up to 0.6°, grey noise; plus one two-column page at 200 dpi). For each configuration every
@@ -42,7 +43,7 @@ CONFIGS = {
     "rec-batch-16": replace(DEFAULTS, rec_batch=16),
     "threads-1": replace(DEFAULTS, threads=1),
     "threads-2": replace(DEFAULTS, threads=2),
-    "tuned": OcrOptions(),  # the package's settings as shipped (settings.py): det_side 1280, no direction model
+    "tuned": OcrOptions(),  # as shipped (settings.py): the package's defaults without the direction model
 }
 __doc__ += "".join(f"\n    {name:14} {options}" for name, options in CONFIGS.items()) + "\n"
 
@@ -102,6 +103,26 @@ def add_report(font, pages: int, options: OcrOptions) -> dict:
             "rebuild_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1), "passages": report.passages}
 
 
+def stages(font, names: list[str], runs: int) -> list[dict]:
+    """The package's own per-stage timings (detection, direction, recognition) of one 200 dpi page,
+    the configurations taking turns run after run, so a change in the machine's load hits them alike."""
+    from pudong_qa.formats.ocr import _engine
+
+    image = np.asarray(render_report(font, dpi=200)[0].image.convert("RGB"))
+    engines = {name: (_engine(CONFIGS[name]), CONFIGS[name].direction) for name in names}
+    for engine, direction in engines.values():
+        engine(image, use_cls=direction)  # warm-up
+    seen: dict[str, list] = {name: [] for name in names}
+    for _ in range(runs):
+        for name, (engine, direction) in engines.items():
+            found, elapse = engine(image, use_cls=direction)
+            seen[name].append((*elapse, len(found or [])))
+    return [{"config": name, "det_s": round(statistics.median(r[0] for r in rows), 2),
+             "cls_s": round(statistics.median(r[1] for r in rows), 2),
+             "rec_s": round(statistics.median(r[2] for r in rows), 2), "lines": rows[0][3]}
+            for name, rows in seen.items()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dpi", default="150,200,300", help="resolutions of the one-column pages")
@@ -110,10 +131,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line a configuration instead of a table")
     parser.add_argument("--add-report", type=int, metavar="PAGES",
                         help="instead: time adding a scanned report of PAGES pages to a running service (tuned)")
+    parser.add_argument("--stages", action="store_true",
+                        help="instead: each configuration's detection/direction/recognition seconds on one page")
     args = parser.parse_args(argv)
     font = find_font()
     if font is None:
         sys.exit("no CJK font: apt-get install fonts-noto-cjk")
+    if args.stages:
+        print(f"# load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+        for row in stages(font, args.configs.split(","), max(3, args.repeat)):
+            print(json.dumps(row), flush=True)
+        print(f"# load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
+        return
     if args.add_report:
         print(json.dumps(add_report(font, args.add_report, CONFIGS["tuned"])), flush=True)
         print(f"# load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")

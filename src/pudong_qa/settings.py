@@ -72,7 +72,7 @@ class Settings:
     # Scanned PDF pages and pictures (formats/scanned.py, docs/ocr.md).
     ocr: bool = True  # read them by OCR; off: a PDF without a text layer is refused, pictures give no text
     ocr_threads: int = 0  # ONNX Runtime threads for OCR; 0 = every core
-    ocr_det_side: int = 1280  # long side (pixels) of the image text lines are found in; 0: the whole page (≤ 2000)
+    ocr_det_side: int = 0  # cap (pixels) on the long side of the image lines are found in; 0: the page (≤ 2000)
     ocr_direction: bool = False  # also run the direction model on every line (for pages scanned upside down)
     ocr_dpi: int = 200  # a scanned PDF page is rendered at this resolution for OCR
 

@@ -36,7 +36,7 @@ class OcrOptions:
 
     enabled: bool = True
     threads: int = 0  # ONNX Runtime threads per model; 0 = its own choice (every core)
-    det_side: int = 1280  # the detection image's long side in pixels; 0 = the package's (the whole page, ≤ 2000)
+    det_side: int = 0  # cap on the detection image's long side in pixels; 0 = the package's (the page, ≤ 2000)
     rec_batch: int = 6  # text lines recognised per model call (the package's default)
     direction: bool = False  # the direction model turning lines it takes for upside down (off: it misread 300 dpi)
     dpi: int = 200  # scanned PDF pages are rendered at this resolution

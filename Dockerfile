@@ -22,6 +22,8 @@ ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     PUDONG_QA_ROOT=/srv/pudong-qa PUDONG_QA_CACHE=/opt/pudong-qa/cache \
     PUDONG_QA_HOST=0.0.0.0 PUDONG_QA_PORT=7860 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# OpenCV (under the OCR package, rapidocr-onnxruntime) loads libGL and GLib, which the slim image lacks
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 && rm -rf /var/lib/apt/lists/*
 # CPU torch first, pinned as in the Makefile: PyPI's default Linux torch is the multi-GB CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY --from=wheel /dist/ /tmp/dist/

@@ -394,7 +394,7 @@ def test_index_tab_adds_refuses_lists_and_removes_documents(tmp_path, model):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(fixtures / "report_gbk.txt", corpus)
-    page = ChatPage(QAService(Settings(root=tmp_path), log=lambda _: None))
+    page = ChatPage(QAService(Settings(root=tmp_path, ocr=False), log=lambda _: None))  # scanned.pdf: refused
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     _heading_docx(uploads / "lingang-briefing.docx")

@@ -93,7 +93,7 @@ def test_gbk_file_is_decoded_and_a_binary_file_is_named_in_error(tmp_path: Path)
 
 def test_empty_file_and_empty_folder(tmp_path: Path):
     (tmp_path / "corpus").mkdir()
-    with pytest.raises(CorpusError, match=r"no \.docx/.*\.txt files to index"):
+    with pytest.raises(CorpusError, match=r"no \.bmp/\.docx/.*\.txt/\.webp files to index"):
         load_corpus(tmp_path / "corpus", tmp_path)
     (tmp_path / "corpus" / "empty.txt").write_text("  \n", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"empty\.txt: the file is empty"):

@@ -28,7 +28,7 @@ def _corpus(tmp_path, *names):
     (tmp_path / "corpus").mkdir(parents=True, exist_ok=True)
     for name in names:
         shutil.copy(FIXTURES / name, tmp_path / "corpus" / name)
-    return Settings(root=tmp_path)
+    return Settings(root=tmp_path, ocr=False)  # scanned.pdf stands for a file that cannot be read (tests/test_ocr.py)
 
 
 @pytest.mark.parametrize("name,question,snippet,heading,page", CASES)
@@ -95,6 +95,7 @@ def test_build_names_skipped_files_and_strict_exits_2(tmp_path, model, monkeypat
     _corpus(tmp_path, "corrupt.docx", "scanned.pdf")
     (settings.corpus / "notes.xyz").write_text("?", encoding="utf-8")
     monkeypatch.setenv("PUDONG_QA_ROOT", str(tmp_path))
+    monkeypatch.setenv("PUDONG_QA_OCR", "0")
     res = CliRunner().invoke(cli, ["build", "--strict"])
     assert res.exit_code == 2 and "corrupt.docx" in res.stderr and "Traceback" not in res.stderr
     assert (settings.index / "manifest.json").read_text(encoding="utf-8") == before

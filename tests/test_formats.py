@@ -151,8 +151,11 @@ def test_pdf_text_headings_and_pages():
 
 
 def test_pdf_without_text_layer_is_refused():
-    with pytest.raises(CorpusError, match=r"^scanned\.pdf: no text layer \(scanned\?\)"):
-        load("scanned.pdf")
+    from pudong_qa.formats.ocr import OcrOptions, ocr_context
+
+    with ocr_context(OcrOptions(enabled=False)), \
+            pytest.raises(CorpusError, match=r"^scanned\.pdf: no text layer \(scanned\?\)"):
+        load("scanned.pdf")  # with OCR off (PUDONG_QA_OCR=0); tests/test_ocr.py reads scans with it on
 
 
 def test_password_protected_pdf_is_refused():

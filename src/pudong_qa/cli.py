@@ -64,7 +64,11 @@ def cli(ctx: click.Context, corpus: Path | None, index_dir: Path | None, model: 
 def build(ctx: click.Context, force: bool, strict: bool) -> None:
     """Build (or refresh) the index from the corpus folder.
 
-    Reads .txt/.md (UTF-8, UTF-16, GBK/GB18030, Big5), .docx, .pdf and .html files; a file that
+    Reads .txt/.md (UTF-8, UTF-16, GBK/GB18030, Big5), .docx, .pdf and .html files, and scans
+    (PDF pages without a text layer, .png/.jpg/.tif/.bmp/.webp pictures) by OCR: PUDONG_QA_OCR=0 turns
+    it off, PUDONG_QA_OCR_THREADS, PUDONG_QA_OCR_DET_SIDE (default 0: whole page), PUDONG_QA_OCR_DIRECTION
+    (default 0) and PUDONG_QA_OCR_DPI (default 200) tune it; recognised pages are cached by content
+    in PUDONG_QA_CACHE. A file that
     cannot be read is skipped and named on stderr. Writes to a temporary folder and swaps it in,
     so an interrupted build leaves the previous index usable. Only new or changed passages are
     embedded; nothing happens when corpus and settings are unchanged. A running server notices the

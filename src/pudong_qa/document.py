@@ -52,6 +52,7 @@ class Document:
     sha256: str
     paragraphs: list[Paragraph] = field(default_factory=list)
     encoding: str | None = None  # how the file's bytes were decoded (text formats), for the manifest
+    layout: dict | None = None  # scanned pages: page sizes and images, line boxes and OCR confidence (ocr_layout.py)
 
     @property
     def headings(self) -> list[tuple[str, ...]]:

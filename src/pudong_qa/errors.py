@@ -30,6 +30,10 @@ class Problem:
         """The sentence without its subject."""
         return say(self.code, self.params, lang)
 
+    def as_param(self) -> dict:
+        """This problem as another's parameter (plain data, said in the other's language)."""
+        return {"code": self.code, "params": self.params}
+
     def __str__(self) -> str:
         return self.say("en")
 

@@ -24,10 +24,14 @@ MESSAGES: dict[str, tuple[str, str]] = _load()  # code: (English, Chinese)
 
 
 def say(code: str, params: dict | None = None, lang: str = "en") -> str:
-    """The sentence for ``code`` in ``lang`` (``zh`` or ``en``), its fields filled from ``params``."""
+    """The sentence for ``code`` in ``lang`` (``zh`` or ``en``), its fields filled from ``params``;
+    a parameter that is itself a problem (``{"code", "params"}``, a page's reason within a file's)
+    is said in the same language."""
     en, zh = MESSAGES[code]
     template = zh if lang == "zh" else en
-    return template.format(**(params or {}))
+    fields = {k: say(v["code"], v.get("params"), lang) if isinstance(v, dict) and "code" in v else v
+              for k, v in (params or {}).items()}
+    return template.format(**fields)
 
 
 def language(accept: str | None) -> str:

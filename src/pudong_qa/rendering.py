@@ -28,6 +28,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from .results import ANSWERED, NO_ANSWER, UNSURE, Citation, Result, SearchResponse, format_citation
+from .scans import LOW_CONFIDENCE_NOTE, low_confidence
 
 STRONG, FAINT = "pqa-strong", "pqa-faint"  # the answer sentence; the rest of its passage (source view)
 TARGET = "pqa-target"  # the element the source view scrolls to
@@ -69,7 +70,7 @@ class Card:
         for piece, s in ((r.text, b.start), (self.text, a.start)):
             text[s - start:s - start + len(piece)] = list(piece)
         self.text = "".join(text)
-        self.citation = Citation(a.source, a.title, a.section, a.paragraph, start, end, a.page)
+        self.citation = replace(a, start=start, end=end)
         self.hits.append(r.rank)
 
 
@@ -166,6 +167,8 @@ def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
     else:
         passage = escape(card.text)
     passage = f'<p class="pqa-passage">{passage}</p>' if passage else ""
+    if low_confidence(c):  # a scanned page OCR was unsure of (scans.py)
+        passage += f'<p class="pqa-ocr-note" role="note">{LOW_CONFIDENCE_NOTE}</p>'
     link = doc_link(c, core if answer else None)
     return (
         f'<div class="pqa-card pqa-{kind}">'
@@ -230,6 +233,7 @@ class SourceView:
     citation: Citation
     answer: tuple[int, int] | None = None
     headings: frozenset[int] = frozenset()  # start offsets of lines that are headings, not body text
+    figure: str = ""  # a scanned page with the passage outlined (web/scan_view.py), shown above the text
 
 
 def source_html(view: SourceView, context: int | None = None, heading: str = "h1", tools: str = "") -> str:
@@ -245,7 +249,7 @@ def source_html(view: SourceView, context: int | None = None, heading: str = "h1
     spans = [(c.start, c.end, FAINT)] + ([(*view.answer, STRONG)] if view.answer else [])
     out = [f'<header class="pqa-src-head"><{heading} class="pqa-doc-title">{escape(c.title or file_name(c.source))}'
            f'</{heading}><p class="where">{escape(where_text(c))}</p>'
-           f'<p class="file">文件:{escape(file_name(c.source))}</p>{tools}</header>',
+           f'<p class="file">文件:{escape(file_name(c.source))}</p>{tools}</header>', *filter(None, [view.figure]),
            '<div class="pqa-src-text" tabindex="0" role="region" aria-label="原文内容">']
     for s, e in lines[first:last]:
         if s < c.end and c.start < e:

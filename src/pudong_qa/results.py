@@ -26,11 +26,20 @@ class Citation:
     start: int  # character offsets of the passage in the document's text
     end: int
     page: int | None = None  # PDFs only
+    # scanned pages only (scans.py): the passage's line boxes on its page, as shares (0-1) of the page's
+    # width and height, and the lowest OCR confidence of its lines; left out of ``to_dict`` when None
+    boxes: tuple[tuple[float, float, float, float], ...] | None = None
+    confidence: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> Citation:
+        boxes = tuple(tuple(b) for b in d["boxes"]) if d.get("boxes") else None
         return cls(d["source"], d.get("title", ""), d.get("section", ""), d["paragraph"], d["start"], d["end"],
-                   d.get("page"))
+                   d.get("page"), boxes, d.get("confidence"))
+
+    def to_dict(self) -> dict:
+        """Every field, but the scanned-page ones only when set (other documents' output is unchanged)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("boxes", "confidence")}
 
 
 def format_citation(c: Citation, offsets: bool = True) -> str:
@@ -61,7 +70,7 @@ class Result:
             "score": round(self.score, 4),
             "text": self.text,
             "answer": self.answer,
-            "citation": asdict(self.citation),
+            "citation": self.citation.to_dict(),
         }
 
 

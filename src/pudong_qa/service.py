@@ -21,6 +21,7 @@ from .passages import outline
 from .progress import Progress, Step, ignore
 from .recycle import RecycleBin, Recycled
 from .results import SearchResponse
+from .scans import layouts, with_scans
 from .search.conversation import contextualize
 from .search.searcher import Searcher
 from .settings import Settings
@@ -176,7 +177,7 @@ class QAService:
         ``top_k`` None is the settings' default; past ``max_top_k`` it is refused (``asking.top_k_for``)."""
         top_k = top_k_for(self.settings, top_k)
         query = contextualize(question, previous or [], self.searcher.index.tokenizer)
-        return query, self.searcher.search(query, top_k=top_k)
+        return query, with_scans(self.searcher.search(query, top_k=top_k), layouts(self.searcher.index.path))
 
     def ask_many(self, questions: list[str], top_k: int | None = None,
                  on_progress: Callable[[int], None] | None = None) -> list[SearchResponse | None]:
@@ -188,9 +189,10 @@ class QAService:
         problems = check_batch(questions, self.settings)
         todo = [i for i, p in enumerate(problems) if p is None]
         out: list[SearchResponse | None] = [None] * len(questions)
+        scanned = layouts(self.searcher.index.path)
         found = self.searcher.search_many([questions[i] for i in todo], top_k=top_k, on_progress=on_progress)
         for i, resp in zip(todo, found):
-            out[i] = resp
+            out[i] = with_scans(resp, scanned)
         return out
 
     def status(self) -> IndexStatus:
@@ -274,9 +276,13 @@ class QAService:
         import tempfile
 
         from .corpus import load_document
+        from .formats.ocr import ocr_context, options_from
+        from .formats.ocr_cache import OcrCache, cache_folder
 
         name = safe_name(Path(path).name)
-        with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp:
+        cache = OcrCache(cache_folder(self.settings.cache_dir, self.settings.index))  # the rebuild reuses its pages
+        with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp, \
+                ocr_context(options_from(self.settings), cache):
             shutil.copyfile(path, Path(tmp) / name)
             load_document(Path(tmp) / name, name, self.settings.max_file_bytes)
 

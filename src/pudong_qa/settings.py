@@ -75,6 +75,12 @@ class Settings:
     knowledge_bases: str = ""  # "NAME=CORPUS_DIR[:INDEX_DIR],…" to serve several folders; "" = the one corpus
     key_rate: float = 10.0  # API requests per second per key (bursts of twice that), unless the key sets its own
     session_hours: float = 12.0  # a page sign-in ends after this long unused
+    # Scanned PDF pages and pictures (formats/scanned.py, docs/ocr.md).
+    ocr: bool = True  # read them by OCR; off: a PDF without a text layer is refused, pictures give no text
+    ocr_threads: int = 0  # ONNX Runtime threads for OCR; 0 = every core
+    ocr_det_side: int = 0  # cap (pixels) on the long side of the image lines are found in; 0: the page (≤ 2000)
+    ocr_direction: bool = False  # also run the direction model on every line (for pages scanned upside down)
+    ocr_dpi: int = 200  # a scanned PDF page is rendered at this resolution for OCR
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))

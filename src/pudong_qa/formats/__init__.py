@@ -12,7 +12,8 @@ from .docx import load_docx
 from .html import decode_html, load_html
 from .pdf import load_pdf
 from .registry import LOADERS, loader, supported_suffixes
+from .scanned import load_image
 from .text import decode, decode_question_bytes, load_text, read_question_text
 
 __all__ = ["LOADERS", "binary_kind", "decode", "decode_html", "decode_question_bytes", "describe_file", "load_docx",
-           "load_html", "load_pdf", "load_text", "loader", "read_question_text", "supported_suffixes"]
+           "load_html", "load_image", "load_pdf", "load_text", "loader", "read_question_text", "supported_suffixes"]

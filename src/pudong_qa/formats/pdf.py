@@ -142,8 +142,11 @@ def _page_texts(path: Path, source: str, max_bytes: int) -> tuple[list[str], str
 def load_pdf(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     """A PDF with a text layer: paragraphs carry their (first) page; running headers and folios left out."""
     texts, meta_title = _page_texts(path, source, max_bytes)
-    if not any(text.strip() for text in texts):
-        raise CorpusError(code="pdf_no_text_layer", subject=source)
+    from .scanned import load_scanned_pdf, scanned_pages  # OCR for pages without a text layer (scanned.py)
+
+    scanned = scanned_pages(path, texts)
+    if scanned or not any(text.strip() for text in texts):
+        return load_scanned_pdf(path, source, texts, scanned, meta_title)
     pages = [[line for line in (_close_up(clean_text(raw.translate(_RADICALS))) for raw in text.splitlines()) if line]
              for text in texts]
     pages = _drop_running(pages)

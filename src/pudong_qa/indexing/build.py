@@ -23,6 +23,8 @@ from ..chunking import Passage, chunk_corpus
 from ..corpus import CorpusReading, Skipped, read_corpus
 from ..embedding import Encoder
 from ..errors import CorpusError, IndexUnavailable, Problem
+from ..formats.ocr import ocr_context, options_from
+from ..formats.ocr_cache import OcrCache, cache_folder
 from ..index import DOCUMENTS, MANIFEST, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..progress import Progress, Step, ignore
@@ -115,8 +117,13 @@ def build_index(
 
 def read_documents(settings: Settings, strict: bool, log: Callable[[str], None],
                    steps: Progress = ignore) -> CorpusReading:
-    """The corpus's documents, read before the index is touched; unreadable files are named."""
-    reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes, steps)
+    """The corpus's documents, read before the index is touched; unreadable files are named. Scanned
+    pages are read by OCR through the index's OCR cache, pruned to the files still in the corpus;
+    ``steps`` hears of each file read and each page recognised."""
+    cache = OcrCache(cache_folder(settings.cache_dir, settings.index))
+    with ocr_context(options_from(settings), cache, steps) as ocr:
+        reading = read_corpus(settings.corpus, settings.root, settings.max_file_bytes, steps)
+    cache.prune(ocr.used)
     for k in reading.skipped:
         log(f"skipped {k.source}: {k.reason}")
     if strict and reading.skipped:
@@ -124,6 +131,10 @@ def read_documents(settings: Settings, strict: bool, log: Callable[[str], None],
                           + "; ".join(f"{k.source}: {k.reason}" for k in reading.skipped))
     if not reading.documents:
         raise CorpusError(f"{settings.corpus}: none of the files could be read")
+    pages = [Skipped(source, str(why), why.code, why.params) for source, why in ocr.skipped]  # scanned pages
+    for k in pages:
+        log(f"skipped {k.source}, {k.reason}")
+    reading.skipped = sorted(reading.skipped + pages, key=lambda s: s.source)
     return reading
 
 
@@ -149,7 +160,8 @@ def write_index(directory: Path, reading: CorpusReading, passages: list[Passage]
     written, so those are written while the model still runs."""
     (directory / DOCUMENTS).write_text(json.dumps(
         [{"source": d.source, "title": d.title, "format": Path(d.source).suffix.lower().lstrip("."),
-          "encoding": d.encoding, "sha256": d.sha256, "text": d.text} for d in reading.documents],
+          "encoding": d.encoding, "sha256": d.sha256, "text": d.text} | ({"layout": d.layout} if d.layout else {})
+         for d in reading.documents],
         ensure_ascii=False), encoding="utf-8")
     (directory / USER_DICT).write_text(json.dumps(tokens.terms, ensure_ascii=False), encoding="utf-8")
     write_passages(directory, passages, folds)

@@ -26,10 +26,12 @@ from ..passages import passages_of
 from ..progress import Step
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
+from ..scans import layouts, locate
 from ..search.query import question_problem
 from ..service import DocumentExists, QAService
 from .access import LocalAccess, PageAccess
 from .index_view import document_label, file_label, status_markdown
+from .scan_view import page_image_path, scan_figure
 from .static import source_page
 from .text import as_text, md, previous_questions
 
@@ -152,7 +154,20 @@ class ChatPage:
         title = next((d["title"] for d in self.service.overview() if d["source"] == source), Path(source).stem)
         c = Citation(source, title, para.section if para else "", para.paragraph if para else 0, start, end,
                      para.page if para else None)
-        return SourceView(text, c, answer, heading_lines(text, [(p.start, p.end) for p in passages]))
+        layout = layouts(self.service.searcher.index.path).get(source)  # a scanned document: show the page
+        where = locate(layout, start, end) if layout else None
+        figure = scan_figure(doc_key(source), where) if where and page_image_path(
+            self.service.settings, layout, where.page) else ""
+        return SourceView(text, c, answer, heading_lines(text, [(p.start, p.end) for p in passages]), figure)
+
+    def page_image(self, doc: str, page: int) -> bytes:
+        """A scanned page's picture (JPEG) for the source view; KeyError unless ``doc`` is an indexed
+        scanned document with that page stored."""
+        layout = layouts(self.service.searcher.index.path).get(self.resolve(doc))
+        path = page_image_path(self.service.settings, layout, page) if layout else None
+        if path is None:
+            raise KeyError(doc)
+        return path.read_bytes()
 
     def document(self, doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
                  panel: bool = False, full: bool = False) -> str:

@@ -151,7 +151,8 @@ def index_tab(page: ChatPage, settings: Settings, demo: gr.Blocks) -> list:
     after which the set of documents may have changed."""
     status = gr.Markdown(elem_id="index-status")
     with gr.Row():
-        new_docs = gr.File(label=f"添加文档 (.txt .md .docx .pdf .html,可多选,每个最大 {settings.max_file_mb:g} MB)",
+        new_docs = gr.File(label=f"添加文档 (.txt .md .docx .pdf .html,扫描图片 .png .jpg .tif;可多选,每个最大 "
+                                 f"{settings.max_file_mb:g} MB)",
                            file_count="multiple", type="filepath", elem_id="add-docs", scale=3)
         with gr.Column(scale=2):
             add_btn = gr.Button("添加并索引", variant="primary", elem_id="add-docs-btn")

@@ -27,7 +27,7 @@ from pudong_qa.formats.ocr_layout import build_document, ocr_page_lines, paragra
 from pudong_qa.indexing.build import read_documents
 from pudong_qa.rendering import Card, card_html
 from pudong_qa.results import Citation, Result
-from pudong_qa.scans import LOW_CONFIDENCE_NOTE, cite
+from pudong_qa.search.scans import LOW_CONFIDENCE_NOTE, cite
 from pudong_qa.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"

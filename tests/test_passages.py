@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pudong_qa.chunking import Passage
+from pudong_qa.disk.rowfile import NpyRows
 from pudong_qa.passages import PassageTable, labels, outline, passages_of, read_passages, write_passages
-from pudong_qa.rowfile import NpyRows
 from pudong_qa.stores import sentence_layout
 
 

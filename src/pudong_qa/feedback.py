@@ -11,7 +11,7 @@ import csv
 import json
 from pathlib import Path
 
-from .jsonlog import append_entry, read_entries, timestamp
+from .disk.jsonlog import append_entry, read_entries, timestamp
 from .settings import Settings
 
 FILE_NAME = "feedback.jsonl"

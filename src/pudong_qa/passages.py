@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Passage
-from .rowfile import NpyRows
+from .disk.rowfile import NpyRows
 from .tokenize import normalize_all
 
 FOLDER = "passages"

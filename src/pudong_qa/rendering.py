@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from .results import ANSWERED, NO_ANSWER, UNSURE, Citation, Result, SearchResponse, format_citation
-from .scans import LOW_CONFIDENCE_NOTE, low_confidence
+from .search.scans import LOW_CONFIDENCE_NOTE, low_confidence
 
 STRONG, FAINT = "pqa-strong", "pqa-faint"  # the answer sentence; the rest of its passage (source view)
 TARGET = "pqa-target"  # the element the source view scrolls to

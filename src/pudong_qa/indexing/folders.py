@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..locking import file_lock
+from ..disk.locking import file_lock
 
 
 def build_lock(index_dir: Path, timeout: float | None, log: Callable[[str], None]):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..jsonlog import append_entry, read_entries, timestamp
+from ..disk.jsonlog import append_entry, read_entries, timestamp
 
 FILE_NAME = "audit.jsonl"
 

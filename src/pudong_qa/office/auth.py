@@ -130,7 +130,7 @@ class JsonFile:
 
     def update(self, change: Callable[[dict], dict]) -> None:
         """Read, change and write under a file lock, so two ``pudong-qa users`` commands at once lose nothing."""
-        from ..locking import file_lock
+        from ..disk.locking import file_lock
 
         with file_lock(self.path.with_name(f".{self.path.name}.lock")):
             with self._lock:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..chunking import Passage
+from ..disk.rowfile import NpyRows
 from ..errors import IndexUnavailable
-from ..rowfile import NpyRows
 from .base import (
     EMPTY_TOKEN,
     HNSW_EF_CONSTRUCTION,

@@ -26,8 +26,8 @@ from ..passages import passages_of
 from ..progress import Step
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
-from ..scans import layouts, locate
 from ..search.query import question_problem
+from ..search.scans import layouts, locate
 from ..service import DocumentExists, QAService
 from .access import LocalAccess, PageAccess
 from .index_view import document_label, file_label, status_markdown

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from ..formats.ocr_cache import OcrCache, cache_folder
-from ..scans import PassageOnPage
+from ..search.scans import PassageOnPage
 from ..settings import Settings
 
 PAD = 0.004  # boxes are drawn this share of the page outside the recognised line, so no stroke hides text

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .results import Citation, SearchResponse
+from ..results import Citation, SearchResponse
 
 LOW_CONFIDENCE = 0.85  # a passage with a line read below this (PP-OCR's own score) asks to be checked
 LOW_CONFIDENCE_NOTE = "识别置信度较低,请核对原文页面"

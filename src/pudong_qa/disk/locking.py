@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import LockTimeout
+from ..errors import LockTimeout
 
 __all__ = ["LockTimeout", "file_lock"]
 

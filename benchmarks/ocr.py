@@ -30,7 +30,8 @@ from dataclasses import replace
 import numpy as np
 
 from benchmarks.ocr_pages import Page, find_font, render_report
-from pudong_qa.formats.ocr import OcrOptions, OcrPage, recognise
+from pudong_qa.formats.ocr import OcrOptions, recognise
+from pudong_qa.formats.ocr_cache import OcrPage
 from pudong_qa.formats.ocr_layout import build_document, ocr_page_lines, paragraphs
 
 DEFAULTS = OcrOptions(det_side=0, rec_batch=6, threads=0, direction=True)  # the package's own config.yaml

@@ -182,11 +182,11 @@ def test_corrupt_pdf_is_refused(tmp_path):
 
 
 def test_pdf_radicals_and_spaced_out_lines_are_repaired():
-    from pudong_qa.formats.pdf import _RADICALS, _close_up
+    from pudong_qa.formats.page_text import RADICALS, close_up
 
-    assert "⼀、基本情况，⼯作⻔户".translate(_RADICALS) == "一、基本情况，工作门户"
-    assert _close_up("建 成 便 民 服 务 中 心 8 6 个 ，") == "建成便民服务中心86个，"
-    assert _close_up("临江区人民政府办公室 内部资料") == "临江区人民政府办公室 内部资料"
+    assert "⼀、基本情况，⼯作⻔户".translate(RADICALS) == "一、基本情况，工作门户"
+    assert close_up("建 成 便 民 服 务 中 心 8 6 个 ，") == "建成便民服务中心86个，"
+    assert close_up("临江区人民政府办公室 内部资料") == "临江区人民政府办公室 内部资料"
 
 
 # ------------------------------------------------------------------ web pages

@@ -21,8 +21,8 @@ from benchmarks.ocr_pages import REPORT, find_font, plain_text, render_report, s
 from pudong_qa.corpus import load_document
 from pudong_qa.errors import CorpusError
 from pudong_qa.formats import scanned
-from pudong_qa.formats.ocr import OcrLine, OcrPage, ocr_context, options_from
-from pudong_qa.formats.ocr_cache import OcrCache, cache_folder
+from pudong_qa.formats.ocr import ocr_context, options_from
+from pudong_qa.formats.ocr_cache import OcrCache, OcrLine, OcrPage, cache_folder
 from pudong_qa.formats.ocr_layout import build_document, ocr_page_lines, paragraphs
 from pudong_qa.indexing.build import read_documents
 from pudong_qa.rendering import Card, card_html

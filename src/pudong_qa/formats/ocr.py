@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CorpusError, Problem
 from ..progress import Progress
+from .ocr_cache import OcrCache, OcrLine
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..settings import Settings
-    from .ocr_cache import OcrCache
 
 
 
@@ -43,34 +43,6 @@ class OcrOptions:
 
     def engine_key(self) -> tuple:
         return (self.threads, self.det_side, self.rec_batch)
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    """One recognised text line: its text, its box in page pixels (x0, y0, x1, y1) and the model's confidence."""
-
-    text: str
-    box: tuple[int, int, int, int]
-    confidence: float
-
-
-@dataclass
-class OcrPage:
-    """A recognised page: its number in the file (1-based), its size in pixels and its lines as the model gave them."""
-
-    number: int
-    width: int
-    height: int
-    lines: list[OcrLine] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "width": self.width, "height": self.height,
-                "lines": [[ln.text, list(ln.box), round(ln.confidence, 4)] for ln in self.lines]}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> OcrPage:
-        return cls(int(d["number"]), int(d["width"]), int(d["height"]),
-                   [OcrLine(str(t), tuple(int(v) for v in box), float(c)) for t, box, c in d["lines"]])
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Recognised pages kept by the file's content hash, so no page is ever recognised twice.
+"""Recognised pages (``OcrPage``: lines, boxes, confidences) kept by the file's content hash, so no
+page is ever recognised twice.
 
 One JSON file per scanned file, ``<sha256>.json`` (the pages read so far, and the OCR options they were
 read with), plus a JPEG of each page for the source view (``<sha256>-<page>.jpg``). Keyed by content,
@@ -16,10 +17,38 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ocr import OcrPage
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One recognised text line: its text, its box in page pixels (x0, y0, x1, y1) and the model's confidence."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    confidence: float
+
+
+@dataclass
+class OcrPage:
+    """A recognised page: its number in the file (1-based), its size in pixels and its lines as the model gave them."""
+
+    number: int
+    width: int
+    height: int
+    lines: list[OcrLine] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "width": self.width, "height": self.height,
+                "lines": [[ln.text, list(ln.box), round(ln.confidence, 4)] for ln in self.lines]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> OcrPage:
+        return cls(int(d["number"]), int(d["width"]), int(d["height"]),
+                   [OcrLine(str(t), tuple(int(v) for v in box), float(c)) for t, box, c in d["lines"]])
+
 
 _ENTRY = re.compile(r"^([0-9a-f]{64})(?:\.json|-\d+\.jpg)$")
 PAGE_IMAGE_WIDTH = 1240  # pixels: A4 at 150 dpi, sharp enough to read on a screen, ~150-250 KB a page

@@ -28,8 +28,8 @@ from typing import Any
 
 from ..document import Document, parse_heading
 from ._common import DocumentBuilder, clean_text, join_lines, looks_like_title
-from .ocr import OcrLine, OcrPage
-from .pdf import _PAGE_NUMBER, _RADICALS, RUNNING_SHARE, _ends_sentence, _running_key
+from .ocr_cache import OcrLine, OcrPage
+from .page_text import PAGE_NUMBER, RADICALS, RUNNING_SHARE, ends_sentence, running_key
 
 EDGE_BAND = 0.08  # share of the page height at top and bottom where running headers and folios sit
 SMALL_PRINT = 0.85  # a line in that band printed smaller than this share of the body's line height is running
@@ -62,7 +62,7 @@ class Unit:
 
 def clean_ocr_text(text: str) -> str:
     """One recognised line, cleaned as text-layer lines are, with 〇 among Chinese numerals put back."""
-    return _NUMERAL_O.sub("〇", clean_text(text.translate(_RADICALS)))
+    return _NUMERAL_O.sub("〇", clean_text(text.translate(RADICALS)))
 
 
 def _height(lines: list[OcrLine]) -> float:
@@ -78,14 +78,14 @@ def drop_running(pages: list[OcrPage]) -> list[list[OcrLine]]:
 
     counts: Counter[str] = Counter()
     for page in pages:
-        counts.update({_running_key(clean_ocr_text(ln.text)) for ln in page.lines if edge(page, ln)})
+        counts.update({running_key(clean_ocr_text(ln.text)) for ln in page.lines if edge(page, ln)})
     need = max(2, math.ceil(len(pages) * RUNNING_SHARE))
     running = {key for key, n in counts.items() if key and n >= need}
     kept = []
     for page in pages:
         small = SMALL_PRINT * _height(page.lines)
         kept.append([ln for ln in page.lines if not (edge(page, ln) and (
-            _PAGE_NUMBER.match(clean_ocr_text(ln.text)) or _running_key(clean_ocr_text(ln.text)) in running
+            PAGE_NUMBER.match(clean_ocr_text(ln.text)) or running_key(clean_ocr_text(ln.text)) in running
             or ln.box[3] - ln.box[1] < small))])
     return kept
 
@@ -188,7 +188,7 @@ def ocr_page_lines(pages: list[OcrPage]) -> dict[int, list[Line]]:
     out = {page.number: _page_lines(page.number, reading_order(lines), _height(lines))
            for page, lines in zip(pages, kept)}
     for lines in out.values():  # a sentence ending a page ends its paragraph: the page cited is the one printed
-        if lines and _ends_sentence(lines[-1].text):
+        if lines and ends_sentence(lines[-1].text):
             lines[-1].ends = True
     return out
 

@@ -27,93 +27,21 @@ spaced out (letter-spaced or justified text) is closed up. Numbered lines (一�
 
 from __future__ import annotations
 
-import math
-import re
 import struct
-import unicodedata
 import zlib
-from collections import Counter
 from pathlib import Path
 
 from ..document import DEFAULT_MAX_FILE_BYTES, Document, parse_heading
 from ..errors import CorpusError
 from ._common import (
-    CLOSERS,
-    SENTENCE_END,
     DocumentBuilder,
     clean_text,
-    is_cjk,
     join_lines,
     looks_like_title,
     read_bytes,
 )
+from .page_text import FULL_LINE, JUNK_TITLE, RADICALS, close_up, drop_running, ends_sentence, line_width
 from .registry import loader
-
-EDGE_LINES = 3  # lines at each end of a page's text that may be a running header or footer
-RUNNING_SHARE = 0.6  # a line repeated on at least this share of pages (and at least 2) is running
-FULL_LINE = 0.75  # a line this close to the page's usual full width is wrapped, not ended
-_PAGE_NUMBER = re.compile(
-    r"^(?:第\s*\d+\s*页(?:\s*[,，/]?\s*共\s*\d+\s*页)?|[-–—]?\s*\d+\s*[-–—]?|\d+\s*(?:/|of)\s*\d+"
-    r"|page\s*\d+(?:\s*of\s*\d+)?)$",
-    re.IGNORECASE,
-)
-_CJK_CLASS = r"[\u2e80-\u9fff\uff00-\uffef]"
-_SPACED_CJK = re.compile(rf"(?<={_CJK_CLASS}) (?=\S)|(?<=\S) (?={_CJK_CLASS})")
-_SPACED_DIGITS = re.compile(r"(?<=\d) (?=\d)")
-_ALL_SPACED = re.compile(r"\S(?: \S)+")
-# Fonts such as Noto CJK / Source Han draw 一 and the radical ⼀ with one glyph, and their ToUnicode map
-# may name the radical: "⼀、基本情况" would then be no heading and "⼯作" no word. Map the Kangxi radicals
-# (NFKC knows them) and the CJK radicals supplement (from the shared glyphs in Noto Sans/Serif CJK's cmap)
-# back to the ideographs.
-_RADICALS = str.maketrans(
-    {chr(cp): unicodedata.normalize("NFKC", chr(cp)) for cp in range(0x2F00, 0x2FD6)}
-    | dict(zip(
-        "⺂⺃⺅⺉⺎⺏⺐⺒⺓⺔⺕⺖⺘⺙⺛⺞⺟⺠⺡⺣⺤⺦⺨⺫⺭⺯⺰⺱⺲⺹⺺⺾⺿⻁⻂⻃⻄⻅"
-        "⻆⻈⻉⻋⻌⻍⻎⻐⻑⻒⻓⻔⻖⻘⻙⻚⻛⻜⻝⻟⻠⻢⻣⻤⻥⻦⻧⻨⻩⻪⻫⻬⻭⻮⻯⻰⻱⻲"
-        "⻳",
-        "乛乚亻刂兀尣尢巳幺彑彐忄扌攵旡歺母民氵灬爫丬犭罒礻糹纟罓罒耂肀艹艹虎衤覀西见"
-        "角讠贝车辶辶辶钅長镸长门阝青韦页风飞食飠饣马骨鬼鱼鸟卤麦黄黾斉齐歯齿竜龙龜亀"
-        "龟",
-    ))
-)
-_JUNK_TITLE = re.compile(r"^(?:microsoft word\s*-|untitled)|\.(?:docx?|html?|pdf|txt)$", re.IGNORECASE)
-
-
-def _close_up(line: str) -> str:
-    """Close up a line whose characters are spaced out one by one (letter-spaced or justified CJK)."""
-    cjk = sum(1 for ch in line if is_cjk(ch))
-    if cjk and _ALL_SPACED.fullmatch(line):
-        return line.replace(" ", "")
-    if cjk >= 4 and 2 * len(_SPACED_CJK.findall(line)) >= cjk:
-        return _SPACED_DIGITS.sub("", _SPACED_CJK.sub("", line))
-    return line
-
-
-def _width(line: str) -> float:
-    return sum(1.0 if is_cjk(ch) else 0.5 for ch in line)
-
-
-def _running_key(line: str) -> str:
-    return re.sub(r"[\d\s]+", "", line)
-
-
-def _drop_running(pages: list[list[str]]) -> list[list[str]]:
-    """Leave out page numbers and the header/footer lines repeated on most pages."""
-    counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({_running_key(line) for line in lines[:EDGE_LINES] + lines[-EDGE_LINES:]})
-    need = max(2, math.ceil(len(pages) * RUNNING_SHARE))
-    running = {key for key, n in counts.items() if key and n >= need}
-    kept = []
-    for lines in pages:
-        edge = set(range(min(EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - EDGE_LINES), len(lines)))
-        kept.append([line for i, line in enumerate(lines)
-                     if i not in edge or not (_PAGE_NUMBER.match(line) or _running_key(line) in running)])
-    return kept
-
-
-def _ends_sentence(line: str) -> bool:
-    return line.rstrip(CLOSERS)[-1:] in SENTENCE_END
 
 
 def _page_texts(path: Path, source: str, max_bytes: int) -> tuple[list[str], str]:
@@ -147,10 +75,10 @@ def load_pdf(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
     scanned = scanned_pages(path, texts)
     if scanned or not any(text.strip() for text in texts):
         return load_scanned_pdf(path, source, texts, scanned, meta_title)
-    pages = [[line for line in (_close_up(clean_text(raw.translate(_RADICALS))) for raw in text.splitlines()) if line]
+    pages = [[line for line in (close_up(clean_text(raw.translate(RADICALS))) for raw in text.splitlines()) if line]
              for text in texts]
-    pages = _drop_running(pages)
-    widths = sorted(_width(line) for lines in pages for line in lines)
+    pages = drop_running(pages)
+    widths = sorted(line_width(line) for lines in pages for line in lines)
     if not widths:
         raise CorpusError(code="no_text", subject=source)
     full = widths[int(0.9 * (len(widths) - 1))]
@@ -169,7 +97,7 @@ def load_pdf(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
         for line in lines:
             if first:
                 first = False
-                if looks_like_title(line) and _width(line) < FULL_LINE * full:
+                if looks_like_title(line) and line_width(line) < FULL_LINE * full:
                     out.title_line(line)
                     continue
             heading = parse_heading(line)
@@ -180,8 +108,8 @@ def load_pdf(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
             if not buffer:
                 buffer_page = number
             buffer.append(line)
-            if _ends_sentence(line) or _width(line) < FULL_LINE * full:
+            if ends_sentence(line) or line_width(line) < FULL_LINE * full:
                 flush()
     flush()
-    title = None if _JUNK_TITLE.search(meta_title) or not meta_title.strip() else meta_title
+    title = None if JUNK_TITLE.search(meta_title) or not meta_title.strip() else meta_title
     return out.build(title=out.title or title)

@@ -22,9 +22,10 @@ from ..document import DEFAULT_MAX_FILE_BYTES, Document
 from ..errors import CorpusError, Problem
 from ..progress import Step
 from ._common import clean_text, read_bytes
-from .ocr import OcrPage, current, options_record, recognise
+from .ocr import current, options_record, recognise
+from .ocr_cache import OcrPage
 from .ocr_layout import Line, build_document, ocr_page_lines, paragraphs, text_page_lines
-from .pdf import _JUNK_TITLE, _RADICALS, FULL_LINE, _close_up, _drop_running, _ends_sentence, _width
+from .page_text import FULL_LINE, JUNK_TITLE, RADICALS, close_up, drop_running, ends_sentence, line_width
 from .registry import loader
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -190,12 +191,12 @@ def load_scanned_pdf(path: Path, source: str, texts: list[str], scanned: list[in
         pdf.close()
     by_page = ocr_page_lines(pages)
     text_pages = [n for n in range(1, len(texts) + 1) if n not in set(scanned)]
-    cleaned = _drop_running([[line for line in (_close_up(clean_text(raw.translate(_RADICALS)))
+    cleaned = drop_running([[line for line in (close_up(clean_text(raw.translate(RADICALS)))
                                                 for raw in texts[n - 1].splitlines()) if line] for n in text_pages])
-    widths = sorted(_width(line) for lines in cleaned for line in lines)
+    widths = sorted(line_width(line) for lines in cleaned for line in lines)
     full = widths[int(0.9 * (len(widths) - 1))] if widths else 0
-    by_page |= {n: text_page_lines(n, lines, [_ends_sentence(x) or _width(x) < FULL_LINE * full for x in lines])
+    by_page |= {n: text_page_lines(n, lines, [ends_sentence(x) or line_width(x) < FULL_LINE * full for x in lines])
                 for n, lines in zip(text_pages, cleaned)}
     lines = [ln for n in sorted(by_page) for ln in by_page[n]]
-    title = None if _JUNK_TITLE.search(meta_title) or not meta_title.strip() else meta_title
+    title = None if JUNK_TITLE.search(meta_title) or not meta_title.strip() else meta_title
     return _document(source, sha, lines, pages, title)

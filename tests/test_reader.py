@@ -51,7 +51,8 @@ def index(tmp_path_factory, fake_encoder):
 def test_without_a_reader_the_verdict_follows_the_confidence_and_the_contract_is_unchanged(index, fake_encoder):
     resp = Searcher(index, fake_encoder).search("浦东新区面积多大", top_k=3)
     assert resp.verdict == (NOT_FOUND if not resp.answered else ANSWERED if resp.confidence >= 0.5 else UNSURE)
-    assert list(resp.to_dict()) == ["question", "answered", "results"]
+    assert list(resp.to_dict()) == ["question", "answered", "verdict", "expansions", "results"]
+    assert resp.to_dict()["verdict"] == resp.verdict  # the verdict is in every record, reader or not
     never_sure = SearchConfig(min_confidence=0.0, sure_confidence=1.01)  # every answer below "sure"
     low = Searcher(index, fake_encoder, never_sure).search("浦东新区面积多大", top_k=3)
     assert low.answered and low.verdict == UNSURE  # answered for the contract, not confirmed for people

@@ -54,6 +54,14 @@ class Result:
     citation: Citation
     passage_id: int
     core: tuple[int, int] | None = None  # the answer's own sentence, which the page marks (None: all of it)
+    missing: tuple[str, ...] = ()  # the question's content words the passage lacks, synonyms counted ("未包含")
+
+    @property
+    def sentence(self) -> str:
+        """The answer's own sentence (``core``, a slice of ``text``): what every door shows as the answer."""
+        if self.core is None:
+            return self.answer
+        return self.text[self.core[0] - self.citation.start : self.core[1] - self.citation.start]
 
     def to_dict(self) -> dict:
         return {
@@ -61,6 +69,8 @@ class Result:
             "score": round(self.score, 4),
             "text": self.text,
             "answer": self.answer,
+            "sentence": self.sentence,
+            "missing": list(self.missing),
             "citation": asdict(self.citation),
         }
 
@@ -75,14 +85,15 @@ class SearchResponse:
     timings: dict[str, float] = field(default_factory=dict)
     verdict: str = ""  # one of VERDICTS, for people; without one given, answered or not_found
     read: bool = False  # whether the reader decided ``answered`` and ``verdict``
+    expansions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word asked, other words also searched)
 
     def __post_init__(self) -> None:
         if not self.verdict:
             self.verdict = ANSWERED if self.answered else NOT_FOUND
 
     def to_dict(self) -> dict:
-        """The evaluation contract; with the reader's verdict when it read the results."""
-        out = {"question": self.question, "answered": self.answered}
-        if self.read:
-            out["verdict"] = self.verdict
-        return {**out, "results": [r.to_dict() for r in self.results]}
+        """The evaluation contract, with the verdict (answered / unsure / not_found) and the other
+        words searched for what the question names."""
+        return {"question": self.question, "answered": self.answered, "verdict": self.verdict,
+                "expansions": [{"word": w, "others": list(o)} for w, o in self.expansions],
+                "results": [r.to_dict() for r in self.results]}

@@ -31,9 +31,9 @@ from ..results import ANSWERED, NOT_FOUND, UNSURE, Result, SearchResponse
 from ..settings import DEFAULT_TOP_K
 from ..stores import Store
 from ..tokenize import Tokenizer, normalize, normalize_all
-from .answer import answer_span, confidence, sentence_prior, sentence_scores
+from .answer import answer_span, confidence, missing_words, sentence_prior, sentence_scores
 from .query import Question, Titles, analyze, aspect, clean_query
-from .ranking import Fusion, SearchConfig
+from .ranking import Fusion, SearchConfig, maxnorm
 from .stages import (
     Candidates,
     Ranking,
@@ -45,6 +45,7 @@ from .stages import (
     read_stage,
     result_stage,
 )
+from .synonyms import Synonyms
 
 NORMALIZED_CACHE_SIZE = 50_000  # passages whose normalised text is kept between questions
 QUERY_BATCH = 64
@@ -81,6 +82,7 @@ class IndexCaches:
     normalized: dict[int, tuple[str, list[str]]] = field(default_factory=dict)  # pid -> folded passage, sentences
     titles: dict[str, str] = field(default_factory=dict)  # source -> normalised title
     named: Titles | None = None  # every document's normalised title, to find those a question names
+    synonyms: Synonyms | None = None  # the common table and the short forms the index's documents define
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ class Batch:
     vectors: np.ndarray | None
     aspects: dict[int, np.ndarray]
     embed_seconds: float  # per question
+
+
+def expansion_pairs(q: Question) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((e.word, e.others) for e in q.expansions)
 
 
 class Searcher:
@@ -175,9 +181,21 @@ class Searcher:
             return Batch(chunk, None, {}, seconds)
         return Batch(chunk, vecs[: len(texts)], dict(zip(aspects, vecs[len(texts) :])), seconds)
 
-    @staticmethod
-    def _analyse(questions: list[str], queries: list[str], chunk: list[int], index: Index) -> dict[int, Question]:
-        return {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
+    def _analyse(self, questions: list[str], queries: list[str], chunk: list[int], index: Index) -> dict[int, Question]:
+        return {i: self._question(index, questions[i], queries[i]) for i in chunk if queries[i]}
+
+    def _question(self, index: Index, question: str, query: str) -> Question:
+        """The question analysed, with the other words for what it names that the index holds."""
+        caches = self._caches if self._caches.index is index else IndexCaches(index)
+        if caches.synonyms is None:  # one table per index, built on first use
+            caches.synonyms = Synonyms.of(getattr(index, "short_forms", None))
+        store, tokenizer = index.store, index.tokenizer
+
+        def known(word: str) -> bool:
+            words = tokenizer.content_words(word)
+            return bool(words) and all(store.document_frequency(w) for w in words)
+
+        return analyze(question, query, tokenizer, caches.synonyms.expand(query, known))
 
     def _answer(self, questions: list[str], queries: list[str], batch: Batch, top_k: int,
                 analysed: dict[int, Question] | None = None,
@@ -211,6 +229,10 @@ class Searcher:
     def _lexical(self, index: Index, q: Question) -> LexicalResult:
         t = time.perf_counter()
         scores, sentences = lexical_stage(index.store, q.tokens, self.config.sentence_share)
+        if q.expanded_tokens and self.config.synonym_weight:  # the other words count less than the asked ones
+            more, more_sentences = lexical_stage(index.store, q.expanded_tokens, self.config.sentence_share)
+            scores = maxnorm(scores + self.config.synonym_weight * more)
+            sentences = sentences + self.config.synonym_weight * more_sentences
         return LexicalResult(index, scores, sentences, time.perf_counter() - t)
 
     def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int,
@@ -222,7 +244,7 @@ class Searcher:
         caches = self._caches
         index = caches.index
         store = index.store
-        q = analysed or analyze(question, query, index.tokenizer)
+        q = analysed or self._question(index, question, query)
         if lexical is None or lexical.index is not index:  # not computed yet, or on an index since swapped
             lexical = self._lexical(index, q)
         t1 = time.perf_counter()
@@ -237,13 +259,13 @@ class Searcher:
             ranking = answer_stage(ranking, cands, prior, cfg.answer_weight, cfg.answer_depth)
         depth = max(top_k, self.reader.policy.depth) if self.reader else top_k
         results = result_stage(ranking, cands, lexical.sentences, store, index.titles, cfg, depth, prior)
+        results = [replace(r, missing=missing_words(q, self._said(caches, r))) for r in results]
         first_confidence = 0.0
         if results:
             first = results[0]
             top = int(np.searchsorted(cands.ids, first.passage_id))
             # its document's title counts as said in it, as for BM25 and the phrase bonus
-            first_text = (f"{self._title(caches, first.citation.source, first.citation.title)}\n"
-                          f"{self._normalized(caches, first.passage_id)[0]}")
+            first_text = self._said(caches, first)
             first_confidence = confidence(q, normalize(first.answer), first_text, float(cands.sentences(top).max()),
                                           cands.dense, cands.sentence_cos, store.idf, cfg)
         answered = first_confidence >= cfg.min_confidence
@@ -252,11 +274,19 @@ class Searcher:
             results, score, verdict = self._read(reading, top_k, answered)
             t3 = time.perf_counter()
             return SearchResponse(question, query, verdict == ANSWERED, results, score,
-                                  {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict, read=True)
+                                  {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict, read=True,
+                                  expansions=expansion_pairs(q))
         t3 = time.perf_counter()
         verdict = NOT_FOUND if not answered else ANSWERED if first_confidence >= cfg.sure_confidence else UNSURE
         return SearchResponse(question, query, answered, results, first_confidence,
-                              {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict)
+                              {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict,
+                              expansions=expansion_pairs(q))
+
+    def _said(self, caches: IndexCaches, r: Result) -> str:
+        """What a result's passage says, normalised; its document's title counts as said in it,
+        as for BM25 and the phrase bonus."""
+        title = self._title(caches, r.citation.source, r.citation.title)
+        return f"{title}\n{self._normalized(caches, r.passage_id)[0]}"
 
     def _read(self, r: Reading, top_k: int, evidence: bool) -> tuple[list[Result], float, str]:
         """The reader reads the first results' best sentences (the first result alone when it

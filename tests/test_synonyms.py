@@ -67,9 +67,9 @@ def test_a_passage_lacking_the_asked_attribute_and_the_words_it_lacks(tokenizer)
 def test_an_abbreviation_finds_the_passage_that_says_the_full_term(searcher):
     resp = searcher.search("浦东新区的GDP是多少", top_k=3)
     assert resp.verdict == ANSWERED and "生产总值达到2365.33亿元" in resp.results[0].sentence
-    assert resp.expansions and resp.expansions[0][0] == "gdp" and "生产总值" in resp.expansions[0][1]
+    assert resp.expansions and resp.expansions[0][0] == "GDP" and "生产总值" in resp.expansions[0][1]  # as asked
     record = json.loads(json.dumps(resp.to_dict(), ensure_ascii=False))
-    assert record["verdict"] == ANSWERED and record["expansions"][0]["word"] == "gdp"
+    assert record["verdict"] == ANSWERED and record["expansions"][0]["word"] == "GDP"
     first = record["results"][0]
     assert first["sentence"] in first["answer"] and first["missing"] == []
 
@@ -77,5 +77,5 @@ def test_an_abbreviation_finds_the_passage_that_says_the_full_term(searcher):
 def test_a_passage_about_the_subject_that_lacks_what_is_asked_is_never_a_confident_answer(searcher):
     resp = searcher.search("浦东新区的人均GDP", top_k=3)
     assert resp.verdict != ANSWERED
-    assert "gdp" in resp.results[0].missing
+    assert "GDP" in resp.results[0].missing  # the word as the question spells it
     assert "负责人" in searcher.search("上海成功教育管理咨询中心的负责人是谁", top_k=1).results[0].missing

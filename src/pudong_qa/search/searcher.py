@@ -108,8 +108,16 @@ class Batch:
     embed_seconds: float  # per question
 
 
+def as_asked(word: str, question: str) -> str:
+    """A (normalised) word of the question as the question spells it ("gdp" → "GDP"), when the
+    normalised question lines up with it character for character."""
+    folded = normalize(question)
+    at = folded.find(word) if len(folded) == len(question) else -1
+    return question[at : at + len(word)] if at >= 0 else word
+
+
 def expansion_pairs(q: Question) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((e.word, e.others) for e in q.expansions)
+    return tuple((as_asked(e.word, q.text), e.others) for e in q.expansions)
 
 
 class Searcher:
@@ -259,7 +267,8 @@ class Searcher:
             ranking = answer_stage(ranking, cands, prior, cfg.answer_weight, cfg.answer_depth)
         depth = max(top_k, self.reader.policy.depth) if self.reader else top_k
         results = result_stage(ranking, cands, lexical.sentences, store, index.titles, cfg, depth, prior)
-        results = [replace(r, missing=missing_words(q, self._said(caches, r))) for r in results]
+        results = [replace(r, missing=tuple(as_asked(w, question) for w in missing_words(q, self._said(caches, r))))
+                   for r in results]
         first_confidence = 0.0
         if results:
             first = results[0]

@@ -62,6 +62,9 @@ def test_a_passage_lacking_the_asked_attribute_and_the_words_it_lacks(tokenizer)
     assert not lacks_attribute(q, "浦东新区人均生产总值达到9万元")
     q = analyze("浦东gdp是多少", "浦东gdp是多少", tokenizer, syn.expand("浦东gdp是多少"))
     assert missing_words(q, "浦东生产总值达到2365亿元") == ()  # said in other words: not missing
+    q = analyze("浦东人均收入", "浦东人均收入", tokenizer)
+    assert missing_words(q, "浦东居民人均可支配收入达到21452元") == ()  # most of 人均收入's pairs: as the confidence
+    assert missing_words(q, "浦东居民的收入") == ("人均收入",)
 
 
 def test_an_abbreviation_finds_the_passage_that_says_the_full_term(searcher):

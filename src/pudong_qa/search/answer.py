@@ -170,9 +170,11 @@ def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchCon
 
 
 def missing_words(question: Question, text: str) -> tuple[str, ...]:
-    """The question's content words that ``text`` (normalised) does not contain, nor any other
-    word for them: what a reader sees the passage lacks ("未包含: 负责人")."""
-    return tuple(w for w in question.words if not present(w, text, question.others) and not asks(w))
+    """The question's content words that ``text`` (normalised) does not contain, nor any other word
+    for them, nor half their character pairs (人均收入 / 人均可支配收入, as the confidence counts
+    them): what a reader sees the passage lacks ("未包含: 负责人")."""
+    return tuple(w for w in question.words
+                 if not asks(w) and word_coverage([w], [1.0], text, question.others) < 0.5)
 
 
 def lacks_attribute(question: Question, text: str) -> bool:

@@ -125,7 +125,8 @@ def _axe(pg) -> list[str]:
     pg.evaluate("document.querySelectorAll('#chatbot details').forEach(d => d.open = true)")
     pg.add_script_tag(path=str(AXE))
     result = pg.evaluate("""async () => {
-        const r = await axe.run(document);
+        // with the experimental check that a control's name contains the words it shows
+        const r = await axe.run(document, {rules: {'label-content-name-mismatch': {enabled: true}}});
         return {violations: r.violations.flatMap(v => v.nodes.map(n => v.id + ' ' + n.html.slice(0, 80) + ' :: '
                     + n.any.concat(n.all).map(a => a.message).join(' '))), passes: r.passes.length};
     }""")

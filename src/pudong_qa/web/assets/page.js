@@ -32,6 +32,11 @@
       const name = e.getAttribute("aria-label");
       for (const [en, zh] of NAMES) if (en.test(name)) { e.setAttribute("aria-label", name.replace(en, zh)); break; }
     });
+    // an upload box is named by the words it shows (axe: label-content-name-mismatch), not Gradio's own label
+    document.querySelectorAll("button.upload-container[aria-label]").forEach((b) => {
+      const shown = b.innerText.replace(/\s+/g, " ").trim();
+      if (shown && b.getAttribute("aria-label") !== shown) b.setAttribute("aria-label", shown);
+    });
     // times the server writes (the build time) in the browser's own time zone
     document.querySelectorAll("time.pqa-time[datetime]:not([data-local])").forEach((t) => {
       const d = new Date(t.getAttribute("datetime")), p = (n) => String(n).padStart(2, "0");

@@ -82,3 +82,22 @@ def test_a_passage_about_the_subject_that_lacks_what_is_asked_is_never_a_confide
     assert resp.verdict != ANSWERED
     assert "GDP" in resp.results[0].missing  # the word as the question spells it
     assert "负责人" in searcher.search("上海成功教育管理咨询中心的负责人是谁", top_k=1).results[0].missing
+
+
+def test_a_build_records_the_short_forms_its_documents_define_and_search_uses_them(tmp_path, model):
+    from pudong_qa.index import SHORT_FORMS, load_index
+    from pudong_qa.indexing import build_index
+    from pudong_qa.search.searcher import Searcher
+    from pudong_qa.settings import Settings
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "年报.txt").write_text(
+        "示范区年度报告\n\n示范区综合开发管理委员会(以下简称“示范委”)成立于2001年,负责园区规划与招商。\n\n"
+        "园区全年引进企业120家,新增就业岗位8000个。\n", encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    build_index(settings, model=model)
+    assert json.loads((settings.index / SHORT_FORMS).read_text(encoding="utf-8")) == {
+        "示范委": ["示范区综合开发管理委员会"]}
+    resp = Searcher(load_index(settings.index), model).search("示范委负责什么", top_k=1)
+    assert resp.expansions == (("示范委", ("示范区综合开发管理委员会",)),)
+    assert "负责园区规划" in resp.results[0].sentence and resp.results[0].missing == ()

@@ -54,17 +54,29 @@ def common_table() -> Mapping[str, tuple[str, ...]]:
     return load_table()
 
 
-def _name_tail(run: str, tagged) -> str:
-    """The full name at the end of a run of Chinese before a defined short form: its last words
-    that make up a name (nouns, names, abbreviations), at most MAX_LONG_CHARS characters
-    ("全年实现国内生产总值" → 国内生产总值)."""
+def _name_tail(run: str, tagged, short: str = "") -> str:
+    """The full name at the end of a run of Chinese before a defined short form. A Chinese short
+    form takes its characters from the name, in order: the shortest run of last words that holds
+    them, then the name-like words before it (示范区综合开发管理委员会 → 示范委, 上海市浦东新区人民政府 →
+    区政府); otherwise (GDP) the last words that make up a name (nouns, places, abbreviations), at
+    most MAX_LONG_CHARS characters ("全年实现国内生产总值" → 国内生产总值)."""
     words = list(tagged(run))
-    out = ""
-    for word, flag in reversed(words):
+    start = len(words)
+    if not _LATIN.match(short):
+        start = next((k for k in range(len(words) - 1, -1, -1)
+                      if _in_order(short, "".join(w for w, _ in words[k:]))), len(words))  # else: name-like words
+    out = "".join(w for w, _ in words[start:])
+    for word, flag in reversed(words[:start]):
         if not flag.startswith(_NAME_FLAGS) or len(out) + len(word) > MAX_LONG_CHARS:
             break
         out = word + out
-    return out
+    return out if len(out) <= MAX_LONG_CHARS else ""
+
+
+def _in_order(short: str, text: str) -> bool:
+    """Are the characters of ``short`` in ``text``, in order (示范委 in 示范区综合开发管理委员会)?"""
+    rest = iter(text)
+    return all(ch in rest for ch in short)
 
 
 def defined_short_forms(texts: Iterable[str], tagged) -> dict[str, list[str]]:
@@ -75,7 +87,7 @@ def defined_short_forms(texts: Iterable[str], tagged) -> dict[str, list[str]]:
         for pattern in (_ACRONYM, _CALLED):
             for m in pattern.finditer(text):
                 short = m.group(2).strip()
-                long = _name_tail(m.group(1), tagged)
+                long = _name_tail(m.group(1), tagged, short)
                 if (len(long) >= 2 and 2 <= len(short) <= MAX_SHORT_CHARS and short != long
                         and long not in found.setdefault(short, [])):
                     found[short].append(long)

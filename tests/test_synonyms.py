@@ -39,6 +39,9 @@ def test_short_forms_a_document_defines_are_found_with_their_full_names(tokenize
     assert found["区政府"] == ["上海市浦东新区人民政府"]
     syn = Synonyms.of(found, {})
     assert syn.expand("区政府在哪")[0].others == ("上海市浦东新区人民政府",)
+    assert syn.expand("上海市浦东新区人民政府在哪")[0].others == ("区政府",)  # a Chinese short form: both ways
+    assert syn.expand("gdp是多少")[0].others == ("国内生产总值",)
+    assert syn.expand("国内生产总值是多少") == ()  # a Latin one only one way: said once, it favours where it is
 
 
 @pytest.mark.parametrize(("question", "attribute"), [

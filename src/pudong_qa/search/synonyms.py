@@ -115,7 +115,8 @@ class Synonyms:
         for short, longs in (short_forms or {}).items():
             for long in longs:
                 table.setdefault(short, []).append(long)
-                table.setdefault(long, []).append(short)
+                if not _LATIN.match(short):  # a Latin form, said once where a document defines it,
+                    table.setdefault(long, []).append(short)  # would favour that document (艾纳香 → blumea)
         return cls({w: tuple(dict.fromkeys(alts)) for w, alts in table.items()})
 
     @property

@@ -144,6 +144,7 @@ def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path
     assert [r["未包含"] for r in ranks] == ["负责人", "", "负责人", ""]
     entries = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
     assert [e["answered"] for e in entries] == [True, False, False] and entries[1]["error"] == "missing question cell"
+    assert [e["verdict"] for e in entries] == [ANSWERED, NOT_FOUND, NOT_FOUND]  # an unusable line too
     assert entries[0]["results"][0]["citation"]["source"] == "/srv/qa/corpus/report.txt"  # the contract, unchanged
     first = entries[0]["results"][0]
     assert entries[0]["verdict"] == ANSWERED and first["sentence"] == "答句1。" and first["missing"] == ["负责人"]

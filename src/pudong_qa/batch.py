@@ -132,7 +132,8 @@ def extra_columns(items: list[BatchItem]) -> list[str]:
 def response_record(item: BatchItem, response: SearchResponse | None) -> dict:
     """One JSONL entry: the evaluation contract, plus ``error`` for an unusable line."""
     if response is None:
-        return {"question": item.question, "answered": False, "results": [], "error": item.error}
+        return {"question": item.question, "answered": False, "verdict": NOT_FOUND, "expansions": [], "results": [],
+                "error": item.error}  # the fields of every record, so a batch reads one shape
     return response.to_dict()
 
 

@@ -199,11 +199,15 @@ class Searcher:
             caches.synonyms = Synonyms.of(getattr(index, "short_forms", None))
         store, tokenizer = index.store, index.tokenizer
 
-        def known(word: str) -> bool:
-            words = tokenizer.content_words(word)
-            return bool(words) and all(store.document_frequency(w) for w in words)
+        def frequency(phrase: str) -> int:  # passages holding its rarest content word (a bound on the phrase's)
+            return min((store.document_frequency(w) for w in tokenizer.content_words(phrase)), default=0)
 
-        return analyze(question, query, tokenizer, caches.synonyms.expand(query, known))
+        def more_said(word: str, other: str) -> bool:
+            # only a word the documents say more often than the one asked helps: "Sunnyside" asked of
+            # a text that names it throughout and transliterates it once (森尼赛德) needs no 森尼赛德
+            return frequency(other) > frequency(word)
+
+        return analyze(question, query, tokenizer, caches.synonyms.expand(query, more_said))
 
     def _answer(self, questions: list[str], queries: list[str], batch: Batch, top_k: int,
                 analysed: dict[int, Question] | None = None,

@@ -115,18 +115,18 @@ class Synonyms:
         for short, longs in (short_forms or {}).items():
             for long in longs:
                 table.setdefault(short, []).append(long)
-                if not _LATIN.match(short):  # a Latin form, said once where a document defines it,
-                    table.setdefault(long, []).append(short)  # would favour that document (艾纳香 → blumea)
+                table.setdefault(long, []).append(short)
         return cls({w: tuple(dict.fromkeys(alts)) for w, alts in table.items()})
 
     @property
     def longest(self) -> int:
         return max(map(len, self.table), default=0)
 
-    def expand(self, query: str, known=lambda word: True) -> tuple[Expansion, ...]:
+    def expand(self, query: str, keep=lambda word, other: True) -> tuple[Expansion, ...]:
         """The table's words in a normalised query, longest first and not overlapping, with their
-        other words that ``known`` accepts (the index holds them) and the query does not already
-        say; a Latin word counts only whole ("gdp", not inside "gdpr")."""
+        other words that ``keep(word, other)`` accepts (the documents say the other more often than
+        the word asked) and the query does not already say; a Latin word counts only whole ("gdp",
+        not inside "gdpr")."""
         taken = [False] * len(query)
         out = []
         for n in range(min(self.longest, len(query)), 1, -1):
@@ -136,7 +136,7 @@ class Synonyms:
                     continue
                 if _LATIN.match(word) and (_latin_at(query, i - 1) or _latin_at(query, i + n)):
                     continue
-                others = tuple(w for w in self.table[word] if w not in query and known(w))
+                others = tuple(w for w in self.table[word] if w not in query and keep(word, w))
                 taken[i:i + n] = [True] * n
                 if others:
                     out.append(Expansion(word, others))

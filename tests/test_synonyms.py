@@ -28,7 +28,11 @@ def test_expansions_take_the_longest_word_latin_words_whole_and_only_words_the_i
     (e,) = syn.expand("浦东的人均gdp是多少")
     assert e.word == "人均gdp" and e.others == ("人均生产总值",)
     assert syn.expand("gdpr是什么") == ()  # not an abbreviation inside a longer Latin word
-    assert syn.expand("浦东gdp", keep=lambda word, other: False) == ()  # the documents say it no more often
+    assert syn.expand("浦东gdp", keep=lambda word, other, defined: False) == ()  # the documents do not say it
+    assert not syn.defined  # the common table's pairs
+    common = {"gdp": ("生产总值",), "生产总值": ("gdp",)}
+    assert Synonyms.of({"gdp": ["生产总值"], "wto": ["世界贸易组织"]}, common).defined == {
+        ("wto", "世界贸易组织"), ("世界贸易组织", "wto")}  # only what the documents alone give
     assert syn.expand("生产总值gdp") == ()  # the query already says the other word
 
 

@@ -202,12 +202,13 @@ class Searcher:
         def frequency(phrase: str) -> int:  # passages holding its rarest content word (a bound on the phrase's)
             return min((store.document_frequency(w) for w in tokenizer.content_words(phrase)), default=0)
 
-        def more_said(word: str, other: str) -> bool:
-            # only a word the documents say more often than the one asked helps: "Sunnyside" asked of
-            # a text that names it throughout and transliterates it once (森尼赛德) needs no 森尼赛德
-            return frequency(other) > frequency(word)
+        def useful(word: str, other: str, defined: bool) -> bool:
+            # the table's other word when the documents say it; a document's short form only when the
+            # documents say it more often than the word asked: "Sunnyside" asked of a text that names
+            # it throughout and transliterates it once (森尼赛德(Sunnyside)) needs no 森尼赛德
+            return frequency(other) > (frequency(word) if defined else 0)
 
-        return analyze(question, query, tokenizer, caches.synonyms.expand(query, more_said))
+        return analyze(question, query, tokenizer, caches.synonyms.expand(query, useful))
 
     def _answer(self, questions: list[str], queries: list[str], batch: Batch, top_k: int,
                 analysed: dict[int, Question] | None = None,

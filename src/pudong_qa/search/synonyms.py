@@ -107,26 +107,31 @@ class Synonyms:
     """The table of other words a search uses: the common table and an index's own short forms."""
 
     table: Mapping[str, tuple[str, ...]]
+    defined: frozenset[tuple[str, str]] = frozenset()  # (word, other) pairs only a document's short form gives
 
     @classmethod
     def of(cls, short_forms: Mapping[str, Iterable[str]] | None = None,
            common: Mapping[str, tuple[str, ...]] | None = None) -> Synonyms:
-        table = {w: list(alts) for w, alts in (common if common is not None else common_table()).items()}
+        common = common if common is not None else common_table()
+        table = {w: list(alts) for w, alts in common.items()}
+        defined = set()
         for short, longs in (short_forms or {}).items():
             for long in longs:
-                table.setdefault(short, []).append(long)
-                table.setdefault(long, []).append(short)
-        return cls({w: tuple(dict.fromkeys(alts)) for w, alts in table.items()})
+                for word, other in ((short, long), (long, short)):
+                    table.setdefault(word, []).append(other)
+                    if other not in common.get(word, ()):
+                        defined.add((word, other))
+        return cls({w: tuple(dict.fromkeys(alts)) for w, alts in table.items()}, frozenset(defined))
 
     @property
     def longest(self) -> int:
         return max(map(len, self.table), default=0)
 
-    def expand(self, query: str, keep=lambda word, other: True) -> tuple[Expansion, ...]:
+    def expand(self, query: str, keep=lambda word, other, defined: True) -> tuple[Expansion, ...]:
         """The table's words in a normalised query, longest first and not overlapping, with their
-        other words that ``keep(word, other)`` accepts (the documents say the other more often than
-        the word asked) and the query does not already say; a Latin word counts only whole ("gdp",
-        not inside "gdpr")."""
+        other words that ``keep(word, other, defined)`` accepts (``defined``: the pair comes from a
+        document's short form only) and the query does not already say; a Latin word counts only
+        whole ("gdp", not inside "gdpr")."""
         taken = [False] * len(query)
         out = []
         for n in range(min(self.longest, len(query)), 1, -1):
@@ -136,7 +141,8 @@ class Synonyms:
                     continue
                 if _LATIN.match(word) and (_latin_at(query, i - 1) or _latin_at(query, i + n)):
                     continue
-                others = tuple(w for w in self.table[word] if w not in query and keep(word, w))
+                others = tuple(w for w in self.table[word]
+                               if w not in query and keep(word, w, (word, w) in self.defined))
                 taken[i:i + n] = [True] * n
                 if others:
                     out.append(Expansion(word, others))

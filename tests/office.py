@@ -54,7 +54,7 @@ def own_questions() -> list[str]:
 
 def contract(record: dict) -> dict:
     """The evaluation contract's fields of an API record (what the CLI's JSONL has)."""
-    return {k: record[k] for k in ("question", "answered", "results")} | (
+    return {k: record[k] for k in ("question", "answered", "verdict", "expansions", "results") if k in record} | (
         {"error": record["error"]} if "error" in record else {})
 
 

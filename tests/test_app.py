@@ -63,6 +63,29 @@ def test_answered_marks_only_the_answer_sentence_and_shows_it_first():
     assert html.count('<mark class="pqa-faint">') == 1 and "答案 · 置信度 高" in cards[0]
 
 
+def test_each_card_says_what_its_passage_lacks_and_which_results_it_merges():
+    doc = "特别值得一提的是甲。管理中心乙。核心是丙。其他丁。"
+    first = replace(_hit(1, 110, doc[10:], 6, 5), missing=("负责人", "电话"))
+    second = replace(_hit(2, 100, doc[:16], 0, 10), missing=("电话",))  # merged: the union lacks only 电话
+    other = _hit(3, 300, "别的段落里的句子。", 0, 9, paragraph=9)
+    for verdict in (ANSWERED, UNSURE, NOT_FOUND):
+        cards = _cards(render_response(_response([first, second, other], verdict=verdict)))
+        assert "未包含:电话</p>" in cards[0] and "负责人" not in cards[0], verdict
+        assert "合并了第1条、第2条结果" in cards[0] and "未包含" not in cards[1] and "合并" not in cards[1]
+
+
+def test_a_long_question_is_echoed_short_and_the_other_words_searched_are_shown():
+    resp = _response([_hit(1, 0, "生产总值达到2365亿元。", 0, 13)])
+    resp.expansions = (("gdp", ("国内生产总值", "生产总值")),)
+    html = render_response(resp, searched="浦东的gdp是多少")
+    assert "检索:浦东的gdp是多少<span class=\"pqa-also\"> (gdp ≈ 国内生产总值、生产总值)</span>" in html
+    long = "浦东" * 2500
+    html = render_response(resp, searched=long)
+    summary = re.search(r"<summary>(.*?)</summary>", html, re.S).group(1)
+    assert len(re.sub(r"<[^>]+>", "", summary)) < 120 and "共5000字" in summary  # the answer stays in view
+    assert f'<p class="pqa-query-full">{long}</p>' in html  # the whole question on demand
+
+
 def test_unsure_has_its_own_look_without_marks():
     html = render_response(_response([_hit(1, 0, "可能相关的段落。", 0, 8)], verdict=UNSURE, confidence=0.45))
     assert "pqa-unsure" in html and "未确认" in html and "可能相关" in html
@@ -264,9 +287,10 @@ def test_batch_upload_all_formats(app, tmp_path):
         path.write_text(text, encoding="utf-8")
         msg, headers, rows, downloads = app.batch_table(str(path), 2)
         assert len(rows) == n and f"共 {n} 个问题" in msg, name
-        assert headers == ["问题", "是否回答", "答案", "出处", "行"]
+        assert headers == ["问题", "是否回答", "答案", "未包含", "段落", "出处", "行"]
         assert rows[0][:2] == ["浦东综合配套改革是哪一年批准的", "是"] and "2005年6月21日" in rows[0][2]
-        assert rows[0][3].startswith("《镇政府干部到上海浦东挂职的学习报告》 › ") and rows[0][4] in (1, 2)
+        assert rows[0][2] in rows[0][4]  # the answer sentence, and the passage it is in
+        assert rows[0][5].startswith("《镇政府干部到上海浦东挂职的学习报告》 › ") and rows[0][6] in (1, 2)
         table, ranked, jsonl = map(Path, downloads)
         assert table.name.startswith("q-答案-") and ranked.name.startswith("q-全部结果-")
         assert [r[:2] for r in _read_csv(table)[1:]] == [[str(c) for c in r[:2]] for r in rows]
@@ -287,9 +311,9 @@ def test_batch_download_is_the_table(app, tmp_path):
                     "A3,上海市的市长是谁,第三\n", encoding="utf-8")
     steps = []
     msg, headers, rows, files = app.batch_table(str(path), 2, progress=lambda p, **k: steps.append((p, k["desc"])))
-    assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
-    assert [r[1] for r in rows] == ["是", "否", "否"] and rows[1][2:4] == ["", ""]  # nothing shown when not found
-    assert [r[5:] for r in rows] == [["A1", "第一"], ["A2", "第二"], ["A3", "第三"]]
+    assert headers == ["问题", "是否回答", "答案", "未包含", "段落", "出处", "行", "id", "note"]
+    assert [r[1] for r in rows] == ["是", "否", "否"] and rows[1][2:6] == ["", "", "", ""]  # nothing when not found
+    assert [r[7:] for r in rows] == [["A1", "第一"], ["A2", "第二"], ["A3", "第三"]]
     assert steps[0][0] == (0, 3) and steps[-1] == ((3, 3), "已处理 3 / 3 个问题")
     table, ranked, jsonl = map(Path, files)
     assert table.name.startswith("my_list-答案-")
@@ -329,7 +353,9 @@ def test_index_status_and_rebuild(app):
     status = app.index_status()
     assert "《镇政府干部到上海浦东挂职的学习报告》 | pudong-government-innovation-report.txt" in status
     assert "最新" in status and "corpus/" not in status
-    assert re.search(r"构建时间:\*\* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\)", status)
+    # a <time> page.js shows in the browser's time zone; the server's, with its offset, until it does
+    assert re.search(r'构建时间:\*\* <time class="pqa-time" datetime="[^"]+">'
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\)</time>", status)
     before = app.service.searcher.index
     assert "重建完成" in app.rebuild(progress=lambda *a, **k: None)
     assert app.service.searcher.index is not before

@@ -25,7 +25,7 @@ def test_csv_needs_question_column_and_keeps_rows():
 def test_the_pages_own_answer_table_can_be_asked_again():
     from pudong_qa.batch import TABLE_COLUMNS, extra_columns
 
-    text = ",".join(TABLE_COLUMNS + ["编号"]) + "\n一个问题,是,旧答案,《报告》 › 第1段,2,A1\n"
+    text = ",".join(TABLE_COLUMNS + ["编号"]) + "\n一个问题,是,旧答案,负责人,旧段落,《报告》 › 第1段,2,A1\n"
     items = parse_questions(text, ".csv")
     assert [(i.question, i.extra) for i in items] == [("一个问题", (("编号", "A1"),))]
     assert extra_columns(items) == ["编号"]  # the old answers are answered afresh, not kept as columns
@@ -89,8 +89,10 @@ def test_question_files_from_chinese_windows_are_decoded(tmp_path: Path):
 def _resp(question, verdict, confidence=0.9, source="/srv/qa/corpus/report.txt"):
     from pudong_qa.results import ANSWERED, Citation, Result, SearchResponse
 
-    cite = Citation(source, "报告", "一、概况 > (一)区域", 3, 100, 120)
-    results = [Result(r, 1.0 / r, f"第{r}段原文。答句{r}。", f"答句{r}。", 110, 114, cite, r) for r in (1, 2)]
+    cite = Citation(source, "报告", "一、概况 > (一)区域", 3, 100, 110)
+    # the answer is the whole passage (two sentences); the answer's own sentence (core) is the second
+    results = [Result(r, 1.0 / r, f"第{r}段原文。答句{r}。", f"第{r}段原文。答句{r}。", 100, 110, cite, r, (106, 110),
+                      ("负责人",) if r == 1 else ()) for r in (1, 2)]
     return SearchResponse(question, question, verdict == ANSWERED, results, confidence, verdict=verdict)
 
 
@@ -113,10 +115,11 @@ def test_table_is_one_row_per_question_in_three_words():
     responses = [_resp("有答案", ANSWERED), None, _resp("可能相关", UNSURE, 0.45), _resp("找不到", NOT_FOUND, 0.2),
                  None, _resp("未确认的答案", UNSURE, 0.45)]
     headers, rows = table(items, responses)
-    assert headers == ["问题", "是否回答", "答案", "出处", "行", "id", "note"]
+    assert headers == ["问题", "是否回答", "答案", "未包含", "段落", "出处", "行", "id", "note"]
     assert [r[1] for r in rows] == ["是", "未确认", "否", "无法提问: 问题里没有文字 (只有标点或符号)", "未确认"]
-    assert rows[0][2:5] == ["答句1。", "《报告》 › 一、概况 › (一)区域 › 第3段", 2]  # no server path
-    assert rows[2][2:4] == ["", ""] and [r[5] for r in rows] == ["A1", "A2", "A3", "A4", "A5"]
+    # the answer sentence alone (as the chat marks it), what its passage lacks, the passage, where (no server path)
+    assert rows[0][2:7] == ["答句1。", "负责人", "第1段原文。答句1。", "《报告》 › 一、概况 › (一)区域 › 第3段", 2]
+    assert rows[2][2:6] == ["", "", "", ""] and [r[7] for r in rows] == ["A1", "A2", "A3", "A4", "A5"]
 
 
 def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path):
@@ -130,14 +133,20 @@ def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path
     assert jsonl.name.startswith("qs-结果数据-") and jsonl.suffix == ".jsonl"
     assert table.read_bytes().startswith(b"\xef\xbb\xbf") and ranked.read_bytes().startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
-    assert rows == [["问题", "是否回答", "答案", "出处", "行"],
-                    ["有答案", "是", "答句1。", "《报告》 › 一、概况 › (一)区域 › 第3段", "2"],
-                    ["找不到", "否", "", "", "4"]]
+    assert rows == [["问题", "是否回答", "答案", "未包含", "段落", "出处", "行"],
+                    ["有答案", "是", "答句1。", "负责人", "第1段原文。答句1。",
+                     "《报告》 › 一、概况 › (一)区域 › 第3段", "2"],
+                    ["找不到", "否", "", "", "", "", "4"]]
     ranks = list(csv.DictReader(ranked.read_text(encoding="utf-8-sig").splitlines()))
     assert [(r["问题"], r["名次"], r["文件"], r["起"]) for r in ranks] == [
         ("有答案", "1", "report.txt", "100"), ("有答案", "2", "report.txt", "100"),
         ("找不到", "1", "report.txt", "100"), ("找不到", "2", "report.txt", "100")]
     assert [r["答案句"] for r in ranks] == ["答句1。", "答句2。", "", ""]  # not answered: no answer sentence
+    assert [r["未包含"] for r in ranks] == ["负责人", "", "负责人", ""]
     entries = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
     assert [e["answered"] for e in entries] == [True, False, False] and entries[1]["error"] == "missing question cell"
+    assert [e["verdict"] for e in entries] == [ANSWERED, NOT_FOUND, NOT_FOUND]  # an unusable line too
     assert entries[0]["results"][0]["citation"]["source"] == "/srv/qa/corpus/report.txt"  # the contract, unchanged
+    first = entries[0]["results"][0]
+    assert entries[0]["verdict"] == ANSWERED and first["sentence"] == "答句1。" and first["missing"] == ["负责人"]
+    assert first["answer"] == "第1段原文。答句1。"  # the contract's answer (sentence@1) stays whole

@@ -152,7 +152,7 @@ def test_the_verdict_follows_the_confidence_and_the_record_is_the_contract(searc
 
     resp = searcher.search("浦东新区面积多大", top_k=3)
     assert resp.verdict == (NOT_FOUND if not resp.answered else ANSWERED if resp.confidence >= 0.5 else UNSURE)
-    assert list(resp.to_dict()) == ["question", "answered", "results"]
+    assert list(resp.to_dict()) == ["question", "answered", "verdict", "expansions", "results"]
     never_sure = SearchConfig(min_confidence=0.0, sure_confidence=1.01)  # every answer below "sure"
     low = Searcher(searcher.index, searcher.model, never_sure).search("浦东新区面积多大", top_k=3)
     assert low.answered and low.verdict == UNSURE  # answered for the contract, not confirmed for people

@@ -12,7 +12,7 @@ Each door only translates: JSON, Dify records, MCP content, HTML, CSV.
 from __future__ import annotations
 
 from .errors import Problem, PudongQAError
-from .results import SearchResponse
+from .results import NOT_FOUND, SearchResponse
 from .settings import Settings
 
 __all__ = ["answer_record", "as_top_k", "check_batch", "check_previous", "check_question", "error_record",
@@ -92,7 +92,8 @@ def answer_record(resp: SearchResponse, kb: str, query: str | None = None) -> di
 
 
 def error_record(question: str, problem: Problem | str, kb: str | None = None) -> dict:
-    """The record of a question that cannot be asked: no results, ``error`` its English reason
-    (as the command line's JSONL), and the knowledge base when a server answers."""
-    out = {"question": writable(question), "answered": False, "results": [], "error": str(problem)}
+    """The record of a question that cannot be asked: the fields of every record (not found, no
+    results), ``error`` its English reason, and the knowledge base when a server answers."""
+    out = {"question": writable(question), "answered": False, "verdict": NOT_FOUND, "expansions": [], "results": [],
+           "error": str(problem)}
     return out if kb is None else {**out, "kb": kb}

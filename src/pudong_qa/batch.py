@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .asking import error_record
 from .errors import Problem, QuestionFileError
 from .rendering import citation_text, file_name
 from .results import ANSWERED, NO_ANSWER, NOT_FOUND, UNSURE, Citation, SearchResponse, format_citation
@@ -133,7 +134,7 @@ def extra_columns(items: list[BatchItem]) -> list[str]:
 def response_record(item: BatchItem, response: SearchResponse | None) -> dict:
     """One JSONL entry: the evaluation contract, plus ``error`` for an unusable line."""
     if response is None:
-        return {"question": item.question, "answered": False, "results": [], "error": str(item.error)}
+        return error_record(item.question, item.error)
     return response.to_dict()
 
 
@@ -142,19 +143,20 @@ def write_jsonl(records: Iterable[dict], out: io.TextIOBase) -> None:
         out.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-CSV_COLUMNS = ["line", "question", "answered", "rank", "score", "answer", "text",
+CSV_COLUMNS = ["line", "question", "answered", "verdict", "rank", "score", "sentence", "answer", "missing", "text",
                "source", "section", "paragraph", "start", "end", "error"]
 
 
 def csv_rows(items: list[BatchItem], records: list[dict]) -> Iterator[dict]:
     for item, rec in zip(items, records):
         base = {"line": item.line, "question": rec["question"], "answered": rec["answered"],
-                "error": rec.get("error") or ""}
+                "verdict": rec.get("verdict", ""), "error": rec.get("error") or ""}
         if not rec["results"]:
             yield base
         for r in rec["results"]:
             c = r["citation"]
-            yield {**base, "rank": r["rank"], "score": r["score"], "answer": r["answer"], "text": r["text"],
+            yield {**base, "rank": r["rank"], "score": r["score"], "sentence": r.get("sentence", r["answer"]),
+                   "answer": r["answer"], "missing": "、".join(r.get("missing", ())), "text": r["text"],
                    "source": c["source"], "section": c["section"], "paragraph": c["paragraph"],
                    "start": c["start"], "end": c["end"]}
 
@@ -174,8 +176,10 @@ def format_text(record: dict) -> str:
     if not record["answered"]:
         lines.append(f"  {NO_ANSWER} (no confident answer); closest passages:")
     for r in record["results"]:
-        lines.append(f"[{r['rank']}] score {r['score']:.3f}  答: {r['answer']}")
+        lines.append(f"[{r['rank']}] score {r['score']:.3f}  答: {r.get('sentence', r['answer'])}")
         lines.append(f"    {r['text']}")
+        if r.get("missing"):
+            lines.append(f"    未包含: {'、'.join(r['missing'])}")
         lines.append(f"    — {format_citation(Citation.from_dict(r['citation']))}")
     return "\n".join(lines)
 
@@ -198,8 +202,8 @@ def write_records(fmt: str, items: list[BatchItem], records: list[dict], out: io
 
 # ---------------------------------------------------------------- files for people (the chat page's batch tab)
 
-TABLE_COLUMNS = ["问题", "是否回答", "答案", "出处", "行"]  # then the input's own columns
-RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案句", "段落原文", "出处", "文件", "起", "止"]
+TABLE_COLUMNS = ["问题", "是否回答", "答案", "未包含", "段落", "出处", "行"]  # then the input's own columns
+RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案句", "未包含", "段落原文", "出处", "文件", "起", "止"]
 VERDICT_WORDS = {ANSWERED: "是", UNSURE: "未确认", NOT_FOUND: "否"}
 
 
@@ -211,9 +215,10 @@ def verdict_word(item: BatchItem, response: SearchResponse | None) -> str:
 
 
 def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tuple[list[str], list[list]]:
-    """(headers, rows): one row per question (blank lines are none), the answer sentence only when
-    the first result answers or may answer (未确认), its citation without any server path, the
-    input line, then the input's own columns. The screen and the downloaded table are this."""
+    """(headers, rows): one row per question (blank lines are none), the answer sentence (the one
+    the chat marks, ``Result.sentence``), the question's words its passage lacks, and the passage,
+    only when the first result answers or may answer (未确认), its citation without any server
+    path, the input line, then the input's own columns. The screen and the downloaded table are this."""
     cols = extra_columns(items)
     rows = []
     for item, resp in zip(items, responses):
@@ -222,8 +227,8 @@ def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tup
         word = verdict_word(item, resp)
         best = resp.results[0] if resp is not None and resp.results and word in ("是", "未确认") else None
         extra = dict(item.extra)
-        rows.append([item.question, word, best.answer if best else "", citation_text(best.citation) if best else "",
-                     item.line,
+        rows.append([item.question, word, best.sentence if best else "", "、".join(best.missing) if best else "",
+                     best.text if best else "", citation_text(best.citation) if best else "", item.line,
                      *[extra.get(c, "") for c in cols]])
     return TABLE_COLUMNS + cols, rows
 
@@ -242,10 +247,11 @@ def ranked_rows(items: list[BatchItem], responses: list[SearchResponse | None]) 
         base = [item.line, item.question, word]
         own = [extra.get(c, "") for c in cols]
         results = resp.results if resp is not None else []
-        rows += [[*base, r.rank, round(r.score, 4), r.answer if word != "否" else "", r.text, citation_text(r.citation),
-                  file_name(r.citation.source), r.citation.start, r.citation.end, *own] for r in results]
+        rows += [[*base, r.rank, round(r.score, 4), r.sentence if word != "否" else "", "、".join(r.missing), r.text,
+                  citation_text(r.citation), file_name(r.citation.source), r.citation.start, r.citation.end, *own]
+                 for r in results]
         if not results:
-            rows.append([*base, "", "", "", "", "", "", "", "", *own])
+            rows.append([*base, "", "", "", "", "", "", "", "", "", *own])
     return RANKED_COLUMNS + cols, rows
 
 

@@ -6,6 +6,7 @@ Layout of ``index/`` (safe formats only, no pickle; written by ``indexing.build_
     passages/             passages with their citations, as numpy columns and texts (passages.py)
     documents.json        each document's extracted text (citations index into it), title, format, encoding
     userdict.json         corpus terms added to jieba (same on index and query side)
+    short_forms.json      short forms the documents define ("国内生产总值(GDP)"), searched as synonyms
     tokens/               each passage's and sentence's BM25 tokens, for incremental builds
     …                     the store's own files (stores/local.py), or its entry in Milvus
 """
@@ -26,6 +27,7 @@ from .tokenize import Tokenizer
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 USER_DICT = "userdict.json"
+SHORT_FORMS = "short_forms.json"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Index:
     store: Store
     tokenizer: Tokenizer
     titles: dict[str, str] = field(default_factory=dict)  # source -> document title
+    short_forms: dict[str, list[str]] = field(default_factory=dict)  # short form -> full names its documents define
 
     @property
     def passages(self):
@@ -93,7 +96,16 @@ def load_index(index_dir: Path, verify: bool = True, *, options: StoreOptions | 
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {index_dir} cannot be read ({exc}); run `pudong-qa build --force`") from exc
     titles = {d["source"]: d["title"] for d in manifest.get("documents", [])}
-    return Index(index_dir, manifest, store, Tokenizer(terms, cache_dir=cache_dir), titles)
+    return Index(index_dir, manifest, store, Tokenizer(terms, cache_dir=cache_dir), titles, read_short_forms(index_dir))
+
+
+def read_short_forms(index_dir: Path) -> dict[str, list[str]]:
+    """The short forms the index's documents define (search/synonyms.py); none for an index built
+    before they were recorded."""
+    try:
+        return json.loads((Path(index_dir) / SHORT_FORMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def read_documents(index_dir: Path) -> dict[str, dict]:

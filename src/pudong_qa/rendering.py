@@ -33,6 +33,7 @@ from .search.scans import LOW_CONFIDENCE_NOTE, low_confidence
 STRONG, FAINT = "pqa-strong", "pqa-faint"  # the answer sentence; the rest of its passage (source view)
 TARGET = "pqa-target"  # the element the source view scrolls to
 UNSURE_NOTE = "未确认:下面的段落可能相关,但没有确认它回答了这个问题,请对照原文判断。"
+QUERY_ECHO_CHARS = 60  # a longer question is echoed shortened in the "检索:" line, whole on demand
 
 
 @dataclass
@@ -46,11 +47,12 @@ class Card:
     answer_span: tuple[int, int]  # absolute offsets of the first hit's answer
     core: tuple[int, int]  # ... and of the sentence in it that answers
     hits: list[int] = field(default_factory=list)  # the ranks merged into this card
+    missing: tuple[str, ...] = ()  # the question's words none of its hits contains
 
     @classmethod
     def of(cls, r: Result) -> Card:
         span = (r.answer_start, r.answer_end)
-        return cls(r.rank, r.citation, r.text, r.answer, span, r.core or span, [r.rank])
+        return cls(r.rank, r.citation, r.text, r.answer, span, r.core or span, [r.rank], r.missing)
 
     @property
     def core_text(self) -> str:
@@ -72,6 +74,7 @@ class Card:
         self.text = "".join(text)
         self.citation = replace(a, start=start, end=end)
         self.hits.append(r.rank)
+        self.missing = tuple(w for w in self.missing if w in r.missing)  # the union of texts lacks only these
 
 
 def merge_results(results: list[Result]) -> list[Card]:
@@ -150,6 +153,23 @@ def copy_text(text: str, c: Citation) -> str:
     return f"{text}\n——{citation_text(c, offsets=True)}"
 
 
+def missing_html(card: Card) -> str:
+    """The line under a card naming the question's words its passage does not contain, as web
+    search does ("未包含: 负责人"): what a near miss lacks, seen at a glance."""
+    if not card.missing:
+        return ""
+    words = "、".join(card.missing)
+    return f'<p class="pqa-missing">未包含:{escape(words)}</p>'
+
+
+def merged_html(card: Card) -> str:
+    """A note on a card that shows several results whose passages overlap or touch."""
+    if len(card.hits) < 2:
+        return ""
+    ranks = "、".join(f"第{n}条" for n in sorted(card.hits))
+    return f'<span class="pqa-merged">合并了{ranks}结果 (段落重叠)</span>'
+
+
 def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
     """One card. ``kind``: "answer" (the answer's own sentence first, strongly marked, then the
     passage with the answer faintly marked), "related", "unsure" or "closest" (the passage
@@ -172,9 +192,9 @@ def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
     link = doc_link(c, core if answer else None)
     return (
         f'<div class="pqa-card pqa-{kind}">'
-        f'<div class="pqa-head"><span class="pqa-label">{head}</span>'
+        f'<div class="pqa-head"><span class="pqa-label">{head}</span>{merged_html(card)}'
         '<button type="button" class="pqa-copy" data-label="复制" title="复制段落和出处">复制</button></div>'
-        f'<span class="pqa-copytext">{copy}</span>{first}{passage}'
+        f'<span class="pqa-copytext">{copy}</span>{first}{passage}{missing_html(card)}'
         f'<div class="pqa-src"><a class="pqa-cite" href="{escape(link)}" target="_blank" rel="noopener" '
         f'title="在旁边打开原文">{escape(citation_text(c))}</a>'
         f'<span class="pqa-file">{escape(file_name(c.source))}</span></div>'
@@ -182,12 +202,23 @@ def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
     )
 
 
+def query_html(shown: str, expansions: tuple = ()) -> str:
+    """The "检索:" line: what was searched (shortened when long: the whole on demand) and the other
+    words searched for what it names ("(gdp ≈ 生产总值)")."""
+    also = "".join(f'<span class="pqa-also"> ({escape(w)} ≈ {escape("、".join(o))})</span>' for w, o in expansions)
+    if len(shown) <= QUERY_ECHO_CHARS:
+        return f'<div class="pqa-query">检索:{escape(shown)}{also}</div>'
+    return (f'<details class="pqa-query"><summary>检索:{escape(shown[:QUERY_ECHO_CHARS])}… '
+            f'<span class="pqa-more-hint">(共{len(shown)}字,点此展开)</span>{also}</summary>'
+            f'<p class="pqa-query-full">{escape(shown)}</p></details>')
+
+
 def render_response(resp: SearchResponse, searched: str | None = None) -> str:
     """The whole chat answer, in the look of its verdict (see the module's docstring)."""
     shown = searched if searched is not None else resp.query
     cards = merge_results(resp.results)
     verdict = resp.verdict if cards else "not_found"
-    parts = [f'<div class="pqa-query">检索:{escape(shown)}</div>']
+    parts = [query_html(shown, resp.expansions)]
     plain: list[str] = []
     if verdict == ANSWERED:
         label = confidence_label(resp.confidence)

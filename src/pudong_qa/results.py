@@ -63,6 +63,14 @@ class Result:
     citation: Citation
     passage_id: int
     core: tuple[int, int] | None = None  # the answer's own sentence, which the page marks (None: all of it)
+    missing: tuple[str, ...] = ()  # the question's content words the passage lacks, synonyms counted ("未包含")
+
+    @property
+    def sentence(self) -> str:
+        """The answer's own sentence (``core``, a slice of ``text``): what every door shows as the answer."""
+        if self.core is None:
+            return self.answer
+        return self.text[self.core[0] - self.citation.start : self.core[1] - self.citation.start]
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +78,8 @@ class Result:
             "score": round(self.score, 4),
             "text": self.text,
             "answer": self.answer,
+            "sentence": self.sentence,
+            "missing": list(self.missing),
             "citation": self.citation.to_dict(),
         }
 
@@ -83,11 +93,15 @@ class SearchResponse:
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     verdict: str = ""  # one of VERDICTS, for people; without one given, answered or not_found
+    expansions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word asked, other words also searched)
 
     def __post_init__(self) -> None:
         if not self.verdict:
             self.verdict = ANSWERED if self.answered else NOT_FOUND
 
     def to_dict(self) -> dict:
-        """The evaluation contract."""
-        return {"question": self.question, "answered": self.answered, "results": [r.to_dict() for r in self.results]}
+        """The evaluation contract, with the verdict (answered / unsure / not_found) and the other
+        words searched for what the question names."""
+        return {"question": self.question, "answered": self.answered, "verdict": self.verdict,
+                "expansions": [{"word": w, "others": list(o)} for w, o in self.expansions],
+                "results": [r.to_dict() for r in self.results]}

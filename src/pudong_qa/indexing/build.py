@@ -25,9 +25,10 @@ from ..embedding import Encoder
 from ..errors import CorpusError, IndexUnavailable, Problem
 from ..formats.ocr import ocr_context, options_from
 from ..formats.ocr_cache import OcrCache, cache_folder
-from ..index import DOCUMENTS, MANIFEST, USER_DICT, read_manifest, verify_files
+from ..index import DOCUMENTS, MANIFEST, SHORT_FORMS, USER_DICT, read_manifest, verify_files
 from ..passages import write_passages
 from ..progress import Progress, Step, ignore
+from ..search.synonyms import defined_short_forms
 from ..settings import Settings
 from ..stores import StoreInput, store_class
 from ..tokenize import Tokenizer, corpus_terms, normalize
@@ -61,6 +62,7 @@ class Tokens:
     terms: list[str]  # corpus terms added to jieba
     dictionary: dict[str, int]  # the ones that changed its dictionary, with their weights
     tokenized: int  # texts tokenized by this build
+    short_forms: dict[str, list[str]] = field(default_factory=dict)  # the short forms the documents define
 
 
 def build_index(
@@ -147,9 +149,10 @@ def tokenize(reading: CorpusReading, passages: list[Passage], index_dir: Path, s
     tokenizer = Tokenizer(terms, cache_dir=settings.cache_dir)
     dictionary = tokenizer.dictionary_changes()
     cache = {} if force else reuse.previous_tokens(index_dir, state, dictionary, folded_docs, passages)
+    short_forms = defined_short_forms(folded_docs.values(), tokenizer.tagged)
     del folded_docs
     tokens, tokenized = tokenize_texts(tokenizer, token_texts(passages), cache)
-    return Tokens(tokens[: len(passages)], tokens[len(passages):], terms, dictionary, tokenized)
+    return Tokens(tokens[: len(passages)], tokens[len(passages):], terms, dictionary, tokenized, short_forms)
 
 
 def write_index(directory: Path, reading: CorpusReading, passages: list[Passage], tokens: Tokens,
@@ -164,6 +167,7 @@ def write_index(directory: Path, reading: CorpusReading, passages: list[Passage]
          for d in reading.documents],
         ensure_ascii=False), encoding="utf-8")
     (directory / USER_DICT).write_text(json.dumps(tokens.terms, ensure_ascii=False), encoding="utf-8")
+    (directory / SHORT_FORMS).write_text(json.dumps(tokens.short_forms, ensure_ascii=False), encoding="utf-8")
     write_passages(directory, passages, folds)
     save_tokens(directory / TOKENS, tokens.passages + tokens.sentences, tokens.dictionary)
     shapes: dict[str, tuple[int, ...]] = {}

@@ -10,8 +10,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..chunking import Passage
-from .query import Question, counts, mentions_number, mentions_time, names_year, states
+from .query import Question, asks, counts, mentions_number, mentions_time, names_year, states
 from .ranking import SearchConfig, clip01, maxnorm, rangenorm
+from .synonyms import present
 
 LEAD_CONTINUES = ":："  # a sentence ending like this introduces the ones after it
 
@@ -30,13 +31,15 @@ def holds_kind(kind: str | None, sentence: str, tags) -> bool:
     return False
 
 
-def word_coverage(words: list[str], weights: list[float], text: str) -> float:
-    """IDF-weighted share of ``words`` found in ``text``; a word not found whole counts by the
-    share of its character pairs found (paraphrases keep parts of compounds: 授粉者/授粉)."""
+def word_coverage(words: list[str], weights: list[float], text: str,
+                  others: dict[str, tuple[str, ...]] | None = None) -> float:
+    """IDF-weighted share of ``words`` found in ``text`` (or one of their ``others``: synonyms);
+    a word not found whole counts by the share of its character pairs found (paraphrases keep
+    parts of compounds: 授粉者/授粉)."""
     total = sum(weights) or 1.0
     got = 0.0
     for w, wt in zip(words, weights):
-        if w in text:
+        if present(w, text, others or {}):
             got += wt
         elif len(w) > 2:
             pairs = [w[i:i + 2] for i in range(len(w) - 1)]
@@ -58,7 +61,7 @@ def sentence_prior(question: Question, sentences: list[str], tags, idf, cfg: Sea
     words = [w for w in question.words if w not in title]
     if words and cfg.answer_coverage:
         weights = [idf(w) for w in words]
-        out += cfg.answer_coverage * np.array([word_coverage(words, weights, s) for s in sentences])
+        out += cfg.answer_coverage * np.array([word_coverage(words, weights, s, question.others) for s in sentences])
     return out
 
 
@@ -138,7 +141,10 @@ def confidence(question: Question, answer: str, top_text: str, best_sentence: fl
         stand_out = float(dense.max() - dense.mean()) + float(sentence_cos.max() - sentence_cos.mean())
         return clip01((stand_out - cfg.margin_floor) / cfg.margin_span)
     coverage, capped = evidence(question, answer, top_text, idf, cfg)
-    return combine(coverage, best_sentence, capped, cfg)
+    score = combine(coverage, best_sentence, capped, cfg)
+    if cfg.attribute_check and lacks_attribute(question, top_text):
+        score = min(score, cfg.attribute_cap)  # never a confident answer; still shown as may-answer
+    return score
 
 
 def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchConfig) -> tuple[float, bool]:
@@ -149,17 +155,33 @@ def evidence(question: Question, answer: str, top_text: str, idf, cfg: SearchCon
     names X, a year the question names that the passage does not)."""
     words = question.words
     weights = [idf(w) for w in words]
-    coverage = sum(wt for w, wt in zip(words, weights) if w in top_text) / sum(weights) if words else 0.0
+    coverage = word_coverage(list(words), weights, top_text, question.others) if words else 0.0
     stated = bool(cfg.measure_check and question.measure and states(answer, question.measure))
-    capped = bool(question.quantity and not stated and word_coverage([question.quantity], [1.0], top_text) < 0.5)
+    capped = bool(question.quantity and not stated
+                  and word_coverage([question.quantity], [1.0], top_text, question.others) < 0.5)
     capped |= question.asks_when and not mentions_time(answer)
     capped |= bool(cfg.count_check and question.unit and not stated and not (
         counts(answer, question.unit) and (not question.quantity or question.quantity in answer)))
     if cfg.role_check and question.role:
-        capped |= word_coverage([question.role], [1.0], top_text) < 0.5  # "镇长是谁": no 镇长 named
+        capped |= word_coverage([question.role], [1.0], top_text, question.others) < 0.5  # "镇长是谁": no 镇长
     if cfg.year_check and question.years:
         capped |= not all(names_year(top_text, y) for y in question.years)  # "2010年的生产总值": the report has 2006
     return coverage, capped
+
+
+def missing_words(question: Question, text: str) -> tuple[str, ...]:
+    """The question's content words that ``text`` (normalised) does not contain, nor any other word
+    for them, nor half their character pairs (人均收入 / 人均可支配收入, as the confidence counts
+    them): what a reader sees the passage lacks ("未包含: 负责人")."""
+    return tuple(w for w in question.words
+                 if not asks(w) and word_coverage([w], [1.0], text, question.others) < 0.5)
+
+
+def lacks_attribute(question: Question, text: str) -> bool:
+    """Does ``text`` (the first passage, normalised) lack the thing asked after 的
+    (``Question.attribute``)? Then it is about the subject but does not state what is asked."""
+    attribute = question.attribute
+    return bool(attribute) and word_coverage([attribute], [1.0], text, question.others) < 0.5
 
 
 def combine(coverage: float, best_sentence: float, capped: bool, cfg: SearchConfig) -> float:

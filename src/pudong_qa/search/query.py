@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import Problem
 from ..tokenize import MIN_WORD_CHARS, Tokenizer, normalize
+from .synonyms import Expansion
 
 MAX_QUERY_CHARS = 512  # longer questions are answered from this prefix
 DEFINITION_AFTER_CHARS = 12  # "X…是/指/即…" must follow the term within this many characters
@@ -58,6 +59,12 @@ _WHO_IS = re.compile(r"^(.+?)(?:到底|究竟|有可能|可能|应该)?"
                      r"(?:是谁|叫什么名字|是哪位|是哪一位|是何人|是什么人)[?？。!！\s]*$")
 _WHO_IS_FIRST = re.compile(r"^(?:请问)?谁是(.+?)[?？。!！\s]*$")  # "谁是X": the same question, the other way round
 _ASPECT_LEAD = re.compile(r"^[\s的之,，、:：]+")
+# Where the thing asked after 的 ends: "浦东新区的人均gdp是多少" → 人均gdp
+_ATTRIBUTE_END = re.compile(r"是多少|是什么|是哪|是谁|是几|有多少|有多大|有多|有几|多少|多大|几|为多少|在哪|叫什么|"
+                            r"[?？。!！]")
+_PUNCTUATION = re.compile(r"[^\w]")
+_QUESTION_WORD = re.compile(r"什么|多少|几|谁|哪|吗|怎|如何|为何|为什么|是否|呢|能不能|是不是|有没有|[?？]")
+MAX_ATTRIBUTE_CHARS = 8  # a longer tail after 的 is a clause, not the thing asked
 
 
 def clean_query(question: str) -> str:
@@ -190,6 +197,27 @@ def asked_role(query: str, tokenizer: Tokenizer) -> str | None:
     return words[-1] if words else None
 
 
+def asked_attribute(query: str, tokenizer: Tokenizer) -> str | None:
+    """The thing a factoid question asks about its subject, named after the last 的: 浦东新区的人均gdp
+    → 人均gdp, 中心的电话是多少 → 电话, 协议的期限是几年 → 期限. Only when the question asks for a
+    number, a time, a person or a place, or is a bare phrase (no question word), and the thing is
+    a run of nouns other than a ratio's own word (比重: the answer shows "23%"). A passage about
+    the subject that never names it does not state what is asked (a near miss), however close."""
+    if ("的" not in query or _DEFINITION_ASK.match(query)
+            or not (answer_kind(query) or not _QUESTION_WORD.search(query))):
+        return None
+    tail = query.rsplit("的", 1)[1]
+    m = _ATTRIBUTE_END.search(tail)
+    tail = tail[: m.start()] if m else tail
+    if not MIN_WORD_CHARS <= len(tail) <= MAX_ATTRIBUTE_CHARS or _PUNCTUATION.search(tail):
+        return None
+    tagged = tokenizer.tagged(tail)
+    nouns = [tokenizer.is_noun(f) or f == "j" for _, f in tagged]  # j: an abbreviation (人均, 社保)
+    if not tagged or not all(nouns) or any(w in _NOT_FOCUS for w, _ in tagged):
+        return None
+    return tail
+
+
 def answer_kind(query: str) -> str | None:
     """The kind of thing a factoid question asks for: "time", "number", "person", "place" or None."""
     if _WHEN.search(query):
@@ -284,15 +312,41 @@ class Question:
     kind: str | None  # what the answer must hold: "time", "number", "person", "place" (answer_kind)
     about_document: bool  # "why did the author write this report"
     chinese: bool
+    attribute: str | None = None  # "浦东新区的人均gdp是多少" → 人均gdp (asked_attribute)
+    expansions: tuple[Expansion, ...] = ()  # other words for what it names (synonyms.Synonyms.expand)
+    others: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # content word → other words for it
+    expanded_tokens: tuple[str, ...] = ()  # BM25 tokens of the other words, searched at a lower weight
 
 
-def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
+def asks(word: str) -> bool:
+    """Is the word a question word ("几年", "多少"), not something a passage could say?"""
+    return bool(_QUESTION_WORD.search(word))
+
+
+def other_words(words: Iterable[str], expansions: Iterable[Expansion]) -> dict[str, tuple[str, ...]]:
+    """Each content word's other words: those of the expansions it is part of or contains
+    (人均 and gdp of "人均gdp" both count as said by a passage that says 人均生产总值)."""
+    out = {}
+    for w in words:
+        alts = [o for e in expansions if w in e.word or e.word in w for o in e.others]
+        if alts:
+            out[w] = tuple(dict.fromkeys(alts))
+    return out
+
+
+def analyze(text: str, query: str, tokenizer: Tokenizer, expansions: tuple[Expansion, ...] = ()) -> Question:
+    """``expansions``: other words for what the query names (``Synonyms.expand``), if any."""
     asks_when = bool(_WHEN.search(query))
+    attribute = asked_attribute(query, tokenizer)
+    words = tuple(dict.fromkeys(tokenizer.content_words(query)))
+    tokens = tuple(tokenizer.tokens(query, normalized=True))
+    own = set(tokens)
+    expanded = [t for e in expansions for o in e.others for t in tokenizer.tokens(o, normalized=True) if t not in own]
     return Question(
         text=text, query=query,
-        tokens=tuple(tokenizer.tokens(query, normalized=True)),
+        tokens=tokens,
         segments=tuple(content_segments(query, tokenizer)),
-        words=tuple(dict.fromkeys(tokenizer.content_words(query))),
+        words=words,
         subject=definition_subject(query, tokenizer),
         quantity=quantity_focus(query, tokenizer),
         unit=count_unit(query),
@@ -303,4 +357,8 @@ def analyze(text: str, query: str, tokenizer: Tokenizer) -> Question:
         kind=answer_kind(query),
         about_document=bool(_SELF_REFERENCE.search(query)),
         chinese=bool(_CJK.search(query)),
+        attribute=attribute,
+        expansions=expansions,
+        others=other_words(words + ((attribute,) if attribute else ()), expansions),
+        expanded_tokens=tuple(dict.fromkeys(expanded)),
     )

@@ -46,6 +46,9 @@ class SearchConfig:
     measure_check: bool = True  # ... unless the answer states an amount in the unit asked (多少厘米 / "20厘米")
     role_check: bool = True  # "who is the X": a first passage that never names X is capped
     year_check: bool = True  # a first passage that never names a year the question names is capped
+    attribute_check: bool = True  # a first passage lacking the thing asked after 的 is never a confident answer:
+    attribute_cap: float = 0.45  # its confidence is at most this (between min_ and sure_confidence: unsure)
+    synonym_weight: float = 0.5  # BM25 of a question's expansions (synonyms.py), against 1 for its own words
     margin_floor: float = 0.045  # non-Chinese questions: how much the best match must stand out
     margin_span: float = 0.025
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
@@ -25,13 +25,13 @@ import numpy as np
 
 from ..embedding import Encoder
 from ..passages import PassageTable, labels
-from ..results import ANSWERED, NOT_FOUND, UNSURE, SearchResponse
+from ..results import ANSWERED, NOT_FOUND, UNSURE, Result, SearchResponse
 from ..settings import DEFAULT_TOP_K
 from ..stores import Store
 from ..tokenize import Tokenizer, normalize, normalize_all
-from .answer import confidence, sentence_prior
+from .answer import confidence, missing_words, sentence_prior
 from .query import Question, Titles, analyze, aspect, clean_query
-from .ranking import Fusion, SearchConfig
+from .ranking import Fusion, SearchConfig, maxnorm
 from .stages import (
     Candidates,
     Ranking,
@@ -42,6 +42,7 @@ from .stages import (
     rank_stage,
     result_stage,
 )
+from .synonyms import Synonyms
 
 NORMALIZED_CACHE_SIZE = 50_000  # passages whose normalised text is kept between questions
 QUERY_BATCH = 64
@@ -78,6 +79,7 @@ class IndexCaches:
     normalized: dict[int, tuple[str, list[str]]] = field(default_factory=dict)  # pid -> folded passage, sentences
     titles: dict[str, str] = field(default_factory=dict)  # source -> normalised title
     named: Titles | None = None  # every document's normalised title, to find those a question names
+    synonyms: Synonyms | None = None  # the common table and the short forms the index's documents define
 
 
 @dataclass
@@ -88,6 +90,18 @@ class Batch:
     vectors: np.ndarray | None
     aspects: dict[int, np.ndarray]
     embed_seconds: float  # per question
+
+
+def as_asked(word: str, question: str) -> str:
+    """A (normalised) word of the question as the question spells it ("gdp" → "GDP"), when the
+    normalised question lines up with it character for character."""
+    folded = normalize(question)
+    at = folded.find(word) if len(folded) == len(question) else -1
+    return question[at : at + len(word)] if at >= 0 else word
+
+
+def expansion_pairs(q: Question) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((as_asked(e.word, q.text), e.others) for e in q.expansions)
 
 
 class Searcher:
@@ -156,9 +170,26 @@ class Searcher:
             return Batch(chunk, None, {}, seconds)
         return Batch(chunk, vecs[: len(texts)], dict(zip(aspects, vecs[len(texts) :])), seconds)
 
-    @staticmethod
-    def _analyse(questions: list[str], queries: list[str], chunk: list[int], index: Index) -> dict[int, Question]:
-        return {i: analyze(questions[i], queries[i], index.tokenizer) for i in chunk if queries[i]}
+    def _analyse(self, questions: list[str], queries: list[str], chunk: list[int], index: Index) -> dict[int, Question]:
+        return {i: self._question(index, questions[i], queries[i]) for i in chunk if queries[i]}
+
+    def _question(self, index: Index, question: str, query: str) -> Question:
+        """The question analysed, with the other words for what it names that the index holds."""
+        caches = self._caches if self._caches.index is index else IndexCaches(index)
+        if caches.synonyms is None:  # one table per index, built on first use
+            caches.synonyms = Synonyms.of(getattr(index, "short_forms", None))
+        store, tokenizer = index.store, index.tokenizer
+
+        def frequency(phrase: str) -> int:  # passages holding its rarest content word (a bound on the phrase's)
+            return min((store.document_frequency(w) for w in tokenizer.content_words(phrase)), default=0)
+
+        def useful(word: str, other: str, defined: bool) -> bool:
+            # the table's other word when the documents say it; a document's short form only when the
+            # documents say it more often than the word asked: "Sunnyside" asked of a text that names
+            # it throughout and transliterates it once (森尼赛德(Sunnyside)) needs no 森尼赛德
+            return frequency(other) > (frequency(word) if defined else 0)
+
+        return analyze(question, query, tokenizer, caches.synonyms.expand(query, useful))
 
     def _answer(self, questions: list[str], queries: list[str], batch: Batch, top_k: int,
                 analysed: dict[int, Question] | None = None,
@@ -192,6 +223,10 @@ class Searcher:
     def _lexical(self, index: Index, q: Question) -> LexicalResult:
         t = time.perf_counter()
         scores, sentences = lexical_stage(index.store, q.tokens, self.config.sentence_share)
+        if q.expanded_tokens and self.config.synonym_weight:  # the other words count less than the asked ones
+            more, more_sentences = lexical_stage(index.store, q.expanded_tokens, self.config.sentence_share)
+            scores = maxnorm(scores + self.config.synonym_weight * more)
+            sentences = sentences + self.config.synonym_weight * more_sentences
         return LexicalResult(index, scores, sentences, time.perf_counter() - t)
 
     def search_vector(self, question: str, query: str, qvec: np.ndarray, top_k: int,
@@ -203,7 +238,7 @@ class Searcher:
         caches = self._caches
         index = caches.index
         store = index.store
-        q = analysed or analyze(question, query, index.tokenizer)
+        q = analysed or self._question(index, question, query)
         if lexical is None or lexical.index is not index:  # not computed yet, or on an index since swapped
             lexical = self._lexical(index, q)
         t1 = time.perf_counter()
@@ -217,20 +252,28 @@ class Searcher:
         if not q.about_document:  # the preamble answers those, whatever words it shares
             ranking = answer_stage(ranking, cands, prior, cfg.answer_weight, cfg.answer_depth)
         results = result_stage(ranking, cands, lexical.sentences, store, index.titles, cfg, top_k, prior)
+        results = [replace(r, missing=tuple(as_asked(w, question) for w in missing_words(q, self._said(caches, r))))
+                   for r in results]
         first_confidence = 0.0
         if results:
             first = results[0]
             top = int(np.searchsorted(cands.ids, first.passage_id))
             # its document's title counts as said in it, as for BM25 and the phrase bonus
-            first_text = (f"{self._title(caches, first.citation.source, first.citation.title)}\n"
-                          f"{self._normalized(caches, first.passage_id)[0]}")
+            first_text = self._said(caches, first)
             first_confidence = confidence(q, normalize(first.answer), first_text, float(cands.sentences(top).max()),
                                           cands.dense, cands.sentence_cos, store.idf, cfg)
         answered = first_confidence >= cfg.min_confidence
         t3 = time.perf_counter()
         verdict = NOT_FOUND if not answered else ANSWERED if first_confidence >= cfg.sure_confidence else UNSURE
         return SearchResponse(question, query, answered, results, first_confidence,
-                              {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict)
+                              {"bm25": t1 - t0, "dense": t2 - t1, "fusion": t3 - t2}, verdict,
+                              expansions=expansion_pairs(q))
+
+    def _said(self, caches: IndexCaches, r: Result) -> str:
+        """What a result's passage says, normalised; its document's title counts as said in it,
+        as for BM25 and the phrase bonus."""
+        title = self._title(caches, r.citation.source, r.citation.title)
+        return f"{title}\n{self._normalized(caches, r.passage_id)[0]}"
 
     def _closeness(self, caches: IndexCaches, q: Question, cands: Candidates, ranking: Ranking,
                    aspect_vec: np.ndarray | None) -> dict[int, np.ndarray]:

@@ -27,10 +27,12 @@ def md(text: str) -> str:
 
 
 def local_time(iso: str) -> str:
-    """An ISO timestamp as the server's local time, e.g. ``2026-11-27 23:38:57 (UTC+08:00)``."""
+    """An ISO timestamp as a ``<time>`` that page.js shows in the browser's own time zone
+    ("2026-11-27 23:38:57"); until it does (or without scripts), the server's time with its offset."""
     try:
         t = datetime.fromisoformat(iso).astimezone()
     except (TypeError, ValueError):
         return str(iso)
     offset = t.strftime("%z")
-    return t.strftime("%Y-%m-%d %H:%M:%S") + f" (UTC{offset[:3]}:{offset[3:]})"
+    shown = t.strftime("%Y-%m-%d %H:%M:%S") + f" (UTC{offset[:3]}:{offset[3:]})"
+    return f'<time class="pqa-time" datetime="{t.isoformat()}">{shown}</time>'

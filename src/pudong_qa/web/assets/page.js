@@ -6,7 +6,8 @@
   const LABELS = {"Like": "有帮助", "Dislike": "没有帮助", "赞": "有帮助", "踩": "没有帮助",
                   "Liked": "已评价:有帮助", "Disliked": "已评价:没有帮助",
                   "Scroll down": "滚动到底部", "Clear": "清除",
-                  "Copy table data": "复制表格", "Fullscreen": "全屏", "Open cell menu": "单元格菜单"};
+                  "Copy table data": "复制表格", "Fullscreen": "全屏", "Open cell menu": "单元格菜单",
+                 "common.upload": "添加文件"};
   const NAMES = [[/^number input for (.*)$/, "$1 (数字)"], [/^range slider for (.*)$/, "$1 (滑块)"],
                  [/^Reset to default value$/, "恢复默认值"], [/^Click to upload or drop files$/, "点击上传或拖入文件"],
                  [/^File upload$/, "上传文件"], [/^Empty value$/, "未选择"], [/^More tabs$/, "更多标签页"]];
@@ -30,6 +31,19 @@
     document.querySelectorAll("[aria-label]").forEach((e) => {
       const name = e.getAttribute("aria-label");
       for (const [en, zh] of NAMES) if (en.test(name)) { e.setAttribute("aria-label", name.replace(en, zh)); break; }
+    });
+    // an upload box is named by the words it shows (axe: label-content-name-mismatch), not Gradio's own label
+    document.querySelectorAll("button.upload-container[aria-label]").forEach((b) => {
+      const shown = b.innerText.replace(/\s+/g, " ").trim();
+      if (shown && b.getAttribute("aria-label") !== shown) b.setAttribute("aria-label", shown);
+    });
+    // times the server writes (the build time) in the browser's own time zone
+    document.querySelectorAll("time.pqa-time[datetime]:not([data-local])").forEach((t) => {
+      const d = new Date(t.getAttribute("datetime")), p = (n) => String(n).padStart(2, "0");
+      if (isNaN(d)) return;
+      t.textContent = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} `
+        + `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+      t.dataset.local = "1";
     });
     const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     while (walk.nextNode()) {

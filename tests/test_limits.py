@@ -52,7 +52,9 @@ def test_records_are_one_shape_for_every_door(tmp_path):
     rec = answer_record(resp, "corpus", "管办评")
     assert rec == {**resp.to_dict(), "verdict": "answered", "query": "管办评", "kb": "corpus"}
     problem = question_problem("", Settings(root=tmp_path))
-    assert error_record("", problem) == {"question": "", "answered": False, "results": [], "error": "empty question"}
+    assert error_record("", problem) == {"question": "", "answered": False, "verdict": "not_found", "expansions": [],
+                                         "results": [], "error": "empty question"}
+    assert list(error_record("", problem))[:5] == list(resp.to_dict())  # the same fields, in the same order
     assert error_record("\ud800x", problem, "corpus")["question"] == "\ufffdx"  # writable as UTF-8
     assert json.dumps(error_record("\ud800x", problem, "corpus"), ensure_ascii=False).encode("utf-8")
 

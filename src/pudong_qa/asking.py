@@ -86,9 +86,9 @@ def check_batch(questions: list[str], settings: Settings) -> list[Problem | None
 
 
 def answer_record(resp: SearchResponse, kb: str, query: str | None = None) -> dict:
-    """The evaluation contract's record for one response, with the verdict, the query searched
-    (``query``, else the response's own) and the knowledge base."""
-    return {**resp.to_dict(), "verdict": resp.verdict, "query": resp.query if query is None else query, "kb": kb}
+    """The evaluation contract's record for one response, with the query searched (``query``, else
+    the response's own) and the knowledge base."""
+    return {**resp.to_dict(), "query": resp.query if query is None else query, "kb": kb}
 
 
 def error_record(question: str, problem: Problem | str, kb: str | None = None) -> dict:

@@ -4,13 +4,12 @@ log line on stderr and the settings from the command line. Both ``cli`` and ``of
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager
 
 import click
 
 from .errors import PudongQAError
-from .progress import Step
+from .progress import Eta, Step
 from .settings import Settings
 
 EXIT_USAGE = 2
@@ -47,18 +46,17 @@ class StepLine:
 
     def __init__(self, tty: bool | None = None) -> None:
         self.tty = sys.stderr.isatty() if tty is None else tty
-        self.stage, self.started = "", 0.0
+        self.stage, self.eta = "", Eta()
 
     def __call__(self, step: Step) -> None:
-        now = time.monotonic()
+        left = self.eta(step)
         if step.stage != self.stage:
             if self.tty and self.stage:
                 click.echo("", err=True)
-            self.stage, self.started = step.stage, now
+            self.stage = step.stage
             if not self.tty:
                 click.echo(f"[{step.stage}]" + (f" {step.total}" if step.total else ""), err=True)
         if self.tty and step.total:
-            left = (now - self.started) / step.done * (step.total - step.done) if step.done else None
             eta = f", about {left:.0f} s left" if left is not None else ""
             click.echo(f"\r[{step.stage}] {step.done} / {step.total}{eta}   ", err=True, nl=False)
 

@@ -4,8 +4,9 @@ the API a job's state). Nothing reads progress back out of log text."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The stages of a build, in order; ``ocr`` appears only when scanned pages are read.
 STAGES = ("read", "ocr", "chunk", "embed", "tokenize", "write", "swap")
@@ -26,6 +27,24 @@ class Step:
 
 
 Progress = Callable[[Step], None]
+
+
+@dataclass
+class Eta:
+    """The time left in the current stage, from how long its units so far took (``None`` until
+    one is done): what a person waiting on a scanned report wants to know."""
+
+    clock: Callable[[], float] = time.monotonic
+    stage: str = ""
+    started: float = field(default=0.0)
+
+    def __call__(self, step: Step) -> float | None:
+        now = self.clock()
+        if step.stage != self.stage:
+            self.stage, self.started = step.stage, now
+        if not step.done or not step.total:
+            return None
+        return (now - self.started) / step.done * (step.total - step.done)
 
 
 def ignore(step: Step) -> None:

@@ -210,7 +210,8 @@ class QAService:
         replaced, which a rebuild then indexes (identical re-uploads are not among them)."""
         return [s.source for s in self.store_documents(paths, replace, who) if s.outcome != "unchanged"]
 
-    def store_documents(self, paths: list[Path], replace: bool = False, who: str = "local") -> list[Stored]:
+    def store_documents(self, paths: list[Path], replace: bool = False, who: str = "local",
+                        steps: Progress = ignore) -> list[Stored]:
         """Copy uploaded files into the corpus folder under safe names. An upload named as an
         existing document with other content replaces it only with ``replace`` (the old file goes
         to the recycle folder, recorded as ``who``'s), else ``DocumentExists`` and nothing is
@@ -220,7 +221,7 @@ class QAService:
         corpus.mkdir(parents=True, exist_ok=True)
         paths = [Path(p) for p in paths]
         for path in paths:
-            self.check_upload(path)
+            self.check_upload(path, steps)
         targets = []
         for path in paths:
             name = safe_name(path.name)
@@ -270,9 +271,10 @@ class QAService:
                 out.append((safe_name(path.name), relative_source(target, self.settings.root)))
         return out
 
-    def check_upload(self, path: Path) -> None:
+    def check_upload(self, path: Path, steps: Progress = ignore) -> None:
         """Read an upload with the reader the index will use, from a temporary folder under the name
-        it would get; CorpusError (naming the file) if it cannot be indexed. Nothing is left behind."""
+        it would get; CorpusError (naming the file) if it cannot be indexed. Nothing is left behind.
+        A scan's pages are recognised here (``steps`` hears them) and cached for the rebuild."""
         import tempfile
 
         from .corpus import load_document
@@ -282,7 +284,7 @@ class QAService:
         name = safe_name(Path(path).name)
         cache = OcrCache(cache_folder(self.settings.cache_dir, self.settings.index))  # the rebuild reuses its pages
         with tempfile.TemporaryDirectory(prefix="pudong-qa-upload-") as tmp, \
-                ocr_context(options_from(self.settings), cache):
+                ocr_context(options_from(self.settings), cache, steps):
             shutil.copyfile(path, Path(tmp) / name)
             load_document(Path(tmp) / name, name, self.settings.max_file_bytes)
 

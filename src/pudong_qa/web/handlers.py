@@ -23,7 +23,7 @@ from ..feedback import record_feedback
 from ..formats import binary_kind, describe_file
 from ..messages import say
 from ..passages import passages_of
-from ..progress import Step
+from ..progress import Eta, Step
 from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
 from ..results import Citation
 from ..search.query import question_problem
@@ -306,7 +306,8 @@ class ChatPage:
         stored, refused = [], []
         for p in paths:
             try:
-                stored += self.service.store_documents([Path(p)], replace, self.access.name(request))
+                steps = step_bar(progress, f"正在读取 {Path(p).name}", Eta(), of_build=False)
+                stored += self.service.store_documents([Path(p)], replace, self.access.name(request), steps)
             except DocumentExists as exc:
                 refused.append(f"- 未添加 {md(Path(p).name)}:已有同名文档 {md(exc.existing[0][1])},内容不同;"
                                "替换请在确认框中确认")
@@ -352,13 +353,9 @@ class ChatPage:
                 request: gr.Request = None) -> str:
         if refused := self.access.refusal(request, "rebuild"):
             return refused + "\n\n" + self.index_status()
-        def on_step(step: Step) -> None:
-            counted = f" ({step.done} / {step.total})" if step.stage in ("read", "ocr") and step.total else ""
-            progress(min(0.95, step.fraction), desc=f"正在重建索引:{STAGE_ZH.get(step.stage, '正在重建')}{counted}…")
-
         try:
             progress(0, desc="正在重建索引:开始…")
-            report = self.service.rebuild(force=force, steps=on_step)
+            report = self.service.rebuild(force=force, steps=step_bar(progress, "正在重建索引", Eta()))
         except RebuildBusy:
             return "已有一次重建在进行中,完成后会自动使用新索引。\n\n" + self.index_status()
         except Exception:  # say so; the previous index stays in use, the log has the reason
@@ -368,6 +365,19 @@ class ChatPage:
         done = (f"重建完成:{report.documents} 个文档,{report.passages} 个段落,新计算向量 {report.embedded} 条,"
                 f"用时 {report.seconds:.1f} 秒。")
         return done + "\n\n" + self.index_status()
+
+
+def step_bar(progress, what: str, eta: Eta, of_build: bool = True):
+    """A ``Progress`` callback drawing Gradio's bar: the stage in Chinese, files or pages done of all,
+    and the time left once it can be told (a scanned report's pages take seconds each)."""
+    def on_step(step: Step) -> None:
+        left = eta(step)
+        counted = f" ({step.done} / {step.total}{'' if step.stage == 'read' else ' 页'})" \
+            if step.stage in ("read", "ocr") and step.total else ""
+        rest = f",约剩 {left:.0f} 秒" if left is not None and step.stage == "ocr" else ""
+        share = step.fraction if of_build else (step.done / step.total if step.total else 0.0)
+        progress(min(0.95, share), desc=f"{what}:{STAGE_ZH.get(step.stage, '处理中')}{counted}{rest}…")
+    return on_step
 
 
 def problem_reply(sentence: str) -> str:

@@ -314,7 +314,7 @@ def test_the_api_replaces_only_with_replace_true_and_restores(tmp_path, model):
     r = client.post("/api/documents", files=files, headers=editor)
     assert r.status_code == 409, r.text
     assert r.json()["detail"]["existing"] == [{"name": "notice.txt", "existing": "corpus/notice.txt"}]
-    assert r.json()["detail"]["code"] == "document_exists" and "corpus/notice.txt" in r.json()["detail"]["message"]
+    assert r.json()["code"] == "document_exists" and "corpus/notice.txt" in r.json()["message"]
     assert (settings.corpus / "notice.txt").read_text(encoding="utf-8") == WEDNESDAY
     r = client.post("/api/documents?replace=true", files=files, headers=editor)
     assert r.status_code == 200, r.text

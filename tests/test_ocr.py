@@ -308,3 +308,25 @@ def test_the_title_is_the_largest_print_among_the_centred_lines_opening_the_page
              _line("改善。", 100, 360, 200)]
     doc = build_document("x.png", paragraphs(ocr_page_lines([OcrPage(1, 1000, 1400, lines)])[1]), [])
     assert doc.title == "二〇二五年工作报告" and doc.text.split("\n")[0] == "某区生态环境局"
+
+
+@pytest.mark.slow
+def test_a_photographed_png_added_to_a_running_service_is_answered_with_its_page(scans, model, tmp_path):
+    from pudong_qa.service import QAService
+
+    _, pages, _ = scans
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "other.txt").write_text("另一份报告\n一、概况\n本区共有社区卫生服务中心十二家。\n", encoding="utf-8")
+    settings = Settings(root=tmp_path, cache_dir=tmp_path / "cache", index_poll=0)
+    service = QAService(settings, log=lambda _: None)
+    photo = tmp_path / "upload" / "photo.png"
+    photo.parent.mkdir()
+    pages[0].image.rotate(0.8, expand=True, fillcolor="white").save(photo)
+    heard = []
+    (stored,) = service.store_documents([photo], steps=heard.append)  # as the page's add: read first, then stored
+    assert stored.outcome == "added" and [(s.stage, s.done, s.total) for s in heard] == [("ocr", 0, 1), ("ocr", 1, 1)]
+    service.rebuild()
+    _, resp = service.ask("湿地公园记录到多少种鸟类")
+    first = resp.results[0]
+    assert first.citation.source == "corpus/photo.png" and first.citation.page == 1 and first.citation.boxes
+    assert "一百六十七种" in first.text

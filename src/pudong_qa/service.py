@@ -200,7 +200,7 @@ class QAService:
         manifest = index.manifest
         try:
             stale = stale_reasons(self.settings, read_manifest(index.path) or manifest)
-        except Exception as exc:  # noqa: BLE001 - e.g. the corpus folder vanished; report, don't crash
+        except Exception as exc:  # e.g. the corpus folder vanished: report it, don't crash
             stale = [Problem("unreadable", {"reason": str(exc)})]
         return IndexStatus(manifest.get("documents", []), len(index.passages), manifest.get("model", "?"),
                            manifest.get("built_at", "?"), stale, manifest.get("skipped", []))

@@ -82,7 +82,7 @@ class ChatPage:
             return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。")
         try:
             query, resp = self.service.ask(message, top_k=as_top_k(top_k), previous=previous_questions(history))
-        except Exception:  # noqa: BLE001 - the user sees a sentence, the console the traceback
+        except Exception:
             log.exception("search failed for %r", message[:200])
             return problem_reply("出错了,请稍后再试。")
         return render_response(resp, searched=query)

@@ -316,7 +316,8 @@ def test_a_photographed_png_added_to_a_running_service_is_answered_with_its_page
 
     _, pages, _ = scans
     (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "other.txt").write_text("另一份报告\n一、概况\n本区共有社区卫生服务中心十二家。\n", encoding="utf-8")
+    other = "另一份报告\n一、概况\n本区共有社区卫生服务中心十二家。\n"
+    (tmp_path / "corpus" / "other.txt").write_text(other, encoding="utf-8")
     settings = Settings(root=tmp_path, cache_dir=tmp_path / "cache", index_poll=0)
     service = QAService(settings, log=lambda _: None)
     photo = tmp_path / "upload" / "photo.png"

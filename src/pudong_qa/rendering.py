@@ -58,9 +58,10 @@ def templates() -> Environment:
     return Environment(loader=_Loader("pudong_qa", "templates"), autoescape=True, undefined=StrictUndefined)
 
 
-def render(name: str, **values) -> Markup:
-    """``templates/NAME`` filled with ``values``."""
-    return Markup(templates().get_template(name).render(**values))
+def render(template: str, /, **values) -> str:
+    """``templates/TEMPLATE`` filled with ``values``: plain text (a ``str``, never ``Markup``, which
+    would escape what is added to it); wrap it in ``Markup`` to put it into another template."""
+    return templates().get_template(template).render(**values)
 
 
 @dataclass

@@ -27,11 +27,11 @@ def css_paths() -> list[Path]:
 
 def head() -> str:
     """What goes into the page's <head>: the rules Gradio must not scope, and the page's script."""
-    return f"<style>\n{asset('head.css')}</style>\n<script>\n{asset('page.js')}</script>"
+    return render("head.html", css=Markup(asset("head.css")), script=Markup(asset("page.js")))
 
 
 def source_page(view: SourceView) -> str:
     """The ``/doc`` page: the whole document with the passage and its answer sentence marked."""
     c = view.citation
     return render("source_page.html", title=c.title or file_name(c.source), css=Markup(asset("source.css")),
-                  body=source_html(view))
+                  body=Markup(source_html(view)))

@@ -300,6 +300,8 @@ def test_feedback_stores_what_was_shown_not_what_the_html_says(app, tmp_path):
     assert entry["confidence"] == shown["confidence"]
     assert entry["results"] == shown["results"] and "市民中心的建立" in entry["results"][0]["text"]
     assert "改过的回答" not in str(entry)
+    page.feedback(history, {}, type("Like", (), {"index": 3, "liked": True})(), shown={"1": shown}, latest=later)
+    assert read_feedback(settings)[-1]["results"] == later["results"]  # a thumb faster than remember
 
 
 # ---------------------------------------------------------------- batch

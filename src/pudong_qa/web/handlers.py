@@ -118,9 +118,12 @@ class ChatPage:
         return kept
 
     def feedback(self, history: list[dict] | None, votes: dict | None, data: gr.LikeData,
-                 request: gr.Request = None, shown: dict | None = None) -> tuple[dict, str]:
+                 request: gr.Request = None, shown: dict | None = None,
+                 latest: dict | None = None) -> tuple[dict, str]:
         """A thumbs up/down on a reply: store it with what the reply showed (``shown``, the records
-        ``remember`` keeps by reply index), else the question and the reply's text. Returns the
+        ``remember`` keeps by reply index; ``latest``, the last answer's, kept on the server the
+        moment it is given, for a thumb faster than ``remember``), else the question and the
+        reply's text. Returns the
         page's votes (kept in the browser, so a reload shows them) and a line saying it was recorded."""
         votes = dict(votes or {})
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
@@ -131,7 +134,7 @@ class ChatPage:
             votes.pop(str(index), None)
             return votes, render("status.html", sentence="已撤销评价。")
         content = as_text(history[index].get("content"))
-        shown = (shown or {}).get(str(index))
+        shown = self.remember(history, latest, shown).get(str(index))
         if not shown:
             before = [m for m in history[:index] if m.get("role") == "user"]
             shown = {"question": as_text(before[-1]["content"]) if before else "", "results": [],

@@ -115,10 +115,10 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
         trigger(None, js="() => window.pqaCount()")
     clear.click(show(True), None, clear_row, api_name=False)
     clear_cancel.click(show(False), None, clear_row, api_name=False)
-    clear_ok.click(lambda: ("", gr.update(value=[], feedback_value=[]), [], {}, {}, gr.update(visible=False), ""),
-                   None, [box, chatbot, saved, votes, shown, clear_row, noted], api_name=False)
+    clear_ok.click(lambda: ("", gr.update(value=[], feedback_value=[]), [], {}, {}, None, gr.update(visible=False),
+                            ""), None, [box, chatbot, saved, votes, shown, fresh, clear_row, noted], api_name=False)
     copy_all.click(None, [chatbot], None, js="(h) => window.pqaCopyAll(h)")
-    chatbot.like(page.feedback, [chatbot, votes, shown], [votes, noted], api_name=False)
+    chatbot.like(page.feedback, [chatbot, votes, shown, fresh], [votes, noted], api_name=False)
     return chatbot, box
 
 

@@ -256,12 +256,13 @@ def test_thumbs_are_stored_shown_and_kept(app, tmp_path):
     settings = dataclasses.replace(app.service.settings, data_dir=tmp_path / "data")
     page = ChatPage(app.service)
     page.service = type("S", (), {"settings": settings})()
-    history = app.respond("市民中心有什么作用", [], 2)[1]
+    _, history, shown = app.answer("市民中心有什么作用", [], 2)
+    kept = ChatPage.remember(history, shown, {})
 
     class Like:
         index, liked, value = 1, False, None
 
-    votes, said = page.feedback(history, {}, Like())
+    votes, said = page.feedback(history, {}, Like(), shown=kept)
     assert votes == {"1": "Dislike"} and "已记录" in said
     [entry] = read_feedback(settings)
     assert entry["rating"] == "down" and entry["question"] == "市民中心有什么作用" and entry["answered"]
@@ -270,7 +271,37 @@ def test_thumbs_are_stored_shown_and_kept(app, tmp_path):
     restored, box = ChatPage.restore(history, votes)
     assert restored["value"] == history and restored["feedback_value"] == ["Dislike"] and box["interactive"]
     Like.liked = ""
-    assert page.feedback(history, votes, Like())[0] == {}  # taken back
+    assert page.feedback(history, votes, Like(), shown=kept)[0] == {}  # taken back
+
+
+def test_feedback_stores_what_was_shown_not_what_the_html_says(app, tmp_path):
+    """The record comes from the response kept beside the conversation: a reply whose HTML was
+    altered (or that never carried its results) still stores the results it showed."""
+    import dataclasses
+
+    from pudong_qa.feedback import read_feedback
+
+    settings = dataclasses.replace(app.service.settings, data_dir=tmp_path / "data")
+    page = ChatPage(app.service)
+    page.service = type("S", (), {"settings": settings})()
+    _, history, shown = app.answer("市民中心有什么作用", [], 2)
+    _, history, later = app.answer("浦东新区什么时候开始开发开放", history, 2)
+    kept = ChatPage.remember(history[:2], shown, {})
+    kept = ChatPage.remember(history, later, kept)
+    assert set(kept) == {"1", "3"} and kept["1"] == shown and "data-log" not in history[1]["content"]
+    history[1] = {"role": "assistant", "content": '<div class="pqa-reply">改过的回答</div>'}
+
+    class Like:
+        index, liked = 1, True
+
+    page.feedback(history, {}, Like(), shown=kept)
+    [entry] = read_feedback(settings)
+    assert entry["question"] == "市民中心有什么作用" and entry["answered"]
+    assert entry["confidence"] == shown["confidence"]
+    assert entry["results"] == shown["results"] and "市民中心的建立" in entry["results"][0]["text"]
+    assert "改过的回答" not in str(entry)
+    page.feedback(history, {}, type("Like", (), {"index": 3, "liked": True})(), shown={"1": shown}, latest=later)
+    assert read_feedback(settings)[-1]["results"] == later["results"]  # a thumb faster than remember
 
 
 # ---------------------------------------------------------------- batch
@@ -396,7 +427,7 @@ def test_document_with_script_tag_renders_as_text(tmp_path, model):
     service = QAService(Settings(root=tmp_path), log=lambda _: None)
     query, resp = service.ask("网页里有什么代码")
     html = render_response(resp, searched=query)
-    assert "<script>" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html  # Jinja2's escape
 
 
 def _heading_docx(path: Path) -> None:

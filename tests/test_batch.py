@@ -150,3 +150,28 @@ def test_people_files_are_the_table_the_ranked_results_and_the_contract(tmp_path
     first = entries[0]["results"][0]
     assert entries[0]["verdict"] == ANSWERED and first["sentence"] == "答句1。" and first["missing"] == ["负责人"]
     assert first["answer"] == "第1段原文。答句1。"  # the contract's answer (sentence@1) stays whole
+
+
+def test_the_table_carries_verdict_codes_and_words_are_made_when_shown():
+    """Rows keep their words (是 / 未确认 / 否, as the CSV has them); the verdict code beside them
+    decides the cell's look, never the word."""
+    from pudong_qa.batch import BatchItem, table, verdict_code
+    from pudong_qa.errors import Problem
+    from pudong_qa.rendering import batch_table_html
+    from pudong_qa.results import Citation, Result, SearchResponse
+
+    c = Citation("corpus/a.txt", "报告", "一、总则", 1, 0, 4)
+    hit = Result(1, 0.9, "浦东新区", "浦东新区", 0, 4, c, 0)
+    items = [BatchItem(1, "问一"), BatchItem(2, "问二"), BatchItem(3, "问三"),
+             BatchItem(4, "?", Problem("no_words"))]
+    responses = [SearchResponse("问一", "问一", True, [hit], 0.9, verdict="answered"),
+                 SearchResponse("问二", "问二", False, [hit], 0.4, verdict="unsure"),
+                 SearchResponse("问三", "问三", False, [], 0.0, verdict="unsure"), None]
+    codes = [verdict_code(i, r) for i, r in zip(items, responses)]
+    assert codes == ["answered", "unsure", "not_found", "error"]
+    headers, rows = table(items, responses)
+    assert [r[1] for r in rows[:3]] == ["是", "未确认", "否"] and rows[3][1].startswith("无法提问")
+    html = batch_table_html(headers, rows, verdicts=codes)
+    assert [html.count(f'class="pqa-v-{v}"') for v in ("yes", "unsure", "no", "error")] == [1, 1, 1, 1]
+    rows[0][1] = "未确认"  # the word does not decide the look
+    assert 'class="pqa-v-yes">未确认</td>' in batch_table_html(headers, rows, verdicts=codes)

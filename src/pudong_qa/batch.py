@@ -207,11 +207,20 @@ RANKED_COLUMNS = ["行", "问题", "是否回答", "名次", "得分", "答案�
 VERDICT_WORDS = {ANSWERED: "是", UNSURE: "未确认", NOT_FOUND: "否"}
 
 
-def verdict_word(item: BatchItem, response: SearchResponse | None) -> str:
-    """是 / 未确认 / 否, or why the line could not be asked: the chat page's three looks, in words."""
+def verdict_code(item: BatchItem, response: SearchResponse | None) -> str:
+    """The chat page's look of a line's answer (one of ``results.VERDICTS``), or "error" when the
+    line could not be asked."""
     if response is None:
+        return "error"
+    return response.verdict if response.results else NOT_FOUND
+
+
+def verdict_word(item: BatchItem, response: SearchResponse | None) -> str:
+    """是 / 未确认 / 否, or why the line could not be asked: ``verdict_code`` in words."""
+    code = verdict_code(item, response)
+    if code == "error":
         return "无法提问: " + (item.error.say("zh") if item.error else "无法检索")
-    return VERDICT_WORDS[response.verdict if response.results else NOT_FOUND]
+    return VERDICT_WORDS[code]
 
 
 def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tuple[list[str], list[list]]:
@@ -224,11 +233,11 @@ def table(items: list[BatchItem], responses: list[SearchResponse | None]) -> tup
     for item, resp in zip(items, responses):
         if item.blank:
             continue
-        word = verdict_word(item, resp)
-        best = resp.results[0] if resp is not None and resp.results and word in ("是", "未确认") else None
+        best = resp.results[0] if verdict_code(item, resp) in (ANSWERED, UNSURE) else None
         extra = dict(item.extra)
-        rows.append([item.question, word, best.sentence if best else "", "、".join(best.missing) if best else "",
-                     best.text if best else "", citation_text(best.citation) if best else "", item.line,
+        rows.append([item.question, verdict_word(item, resp), best.sentence if best else "",
+                     "、".join(best.missing) if best else "", best.text if best else "",
+                     citation_text(best.citation) if best else "", item.line,
                      *[extra.get(c, "") for c in cols]])
     return TABLE_COLUMNS + cols, rows
 
@@ -243,11 +252,11 @@ def ranked_rows(items: list[BatchItem], responses: list[SearchResponse | None]) 
         if item.blank:
             continue
         extra = dict(item.extra)
-        word = verdict_word(item, resp)
-        base = [item.line, item.question, word]
+        found = verdict_code(item, resp) != NOT_FOUND
+        base = [item.line, item.question, verdict_word(item, resp)]
         own = [extra.get(c, "") for c in cols]
         results = resp.results if resp is not None else []
-        rows += [[*base, r.rank, round(r.score, 4), r.sentence if word != "否" else "", "、".join(r.missing), r.text,
+        rows += [[*base, r.rank, round(r.score, 4), r.sentence if found else "", "、".join(r.missing), r.text,
                   citation_text(r.citation), file_name(r.citation.source), r.citation.start, r.citation.end, *own]
                  for r in results]
         if not results:

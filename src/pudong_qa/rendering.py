@@ -8,32 +8,60 @@ A reply has one of three looks, following ``SearchResponse.verdict``:
 - unsure: a note that nothing is confirmed, then the passages on dashed cards, unmarked;
 - not found: the banner “报告中没有找到可靠的答案”, then the closest passages folded, unmarked.
 
-Every piece of document or user text goes through ``html.escape``, so a document containing
-``<script>`` shows as text. Cards name a document by its title and file name, never a server
-path; the offsets stay in the copied citation. The classes are styled by ``web/assets/page.css``.
+The markup is in ``templates/`` (Jinja2, one environment escaping every value), so a document
+containing ``<script>`` shows as text; this module decides what to show. Cards name a document by
+its title and file name, never a server path; the offsets stay in the copied citation. The
+classes are styled by ``web/assets/page.css``.
 
-A card carries its plain text (passage and citation) for the copy buttons; a reply carries
-``data-copy`` for the whole reply and ``data-log`` (the question and the results shown, as JSON)
-for the feedback store.
+A card carries its plain text (passage and citation) for the copy buttons, a reply ``data-copy``
+for the whole reply. What a reply showed, for the feedback store, is data beside it:
+``shown_record``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field, replace
-from html import escape, unescape
+from functools import cache
+from html import unescape
 from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
-from .results import ANSWERED, NO_ANSWER, UNSURE, Citation, Result, SearchResponse, format_citation
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from .results import ANSWERED, NO_ANSWER, NOT_FOUND, UNSURE, Citation, Result, SearchResponse, format_citation
 from .search.scans import LOW_CONFIDENCE_NOTE, low_confidence
 
 STRONG, FAINT = "pqa-strong", "pqa-faint"  # the answer sentence; the rest of its passage (source view)
 TARGET = "pqa-target"  # the element the source view scrolls to
 UNSURE_NOTE = "未确认:下面的段落可能相关,但没有确认它回答了这个问题,请对照原文判断。"
 QUERY_ECHO_CHARS = 60  # a longer question is echoed shortened in the "检索:" line, whole on demand
+VERDICT_CLASSES = {ANSWERED: "yes", UNSURE: "unsure", NOT_FOUND: "no"}  # the batch table's cells; else "error"
+
+
+class _Loader(PackageLoader):
+    """The package's ``templates/``. A fragment (inserted into the chat or a Gradio HTML block) is
+    written over several lines for reading: its line breaks and the indentation after them are
+    dropped when it is loaded, so a reply has no blank line (which would end Markdown's HTML block
+    in the chat) and no space between elements. Whole pages (``*_page.html``) keep theirs."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        return (source if template.endswith("_page.html") else re.sub(r"\n\s*", "", source)), filename, uptodate
+
+
+@cache
+def templates() -> Environment:
+    """The one template environment: every value is escaped unless it is ``Markup``."""
+    return Environment(loader=_Loader("pudong_qa", "templates"), autoescape=True, undefined=StrictUndefined)
+
+
+def render(template: str, /, **values) -> str:
+    """``templates/TEMPLATE`` filled with ``values``: plain text (a ``str``, never ``Markup``, which
+    would escape what is added to it); wrap it in ``Markup`` to put it into another template."""
+    return templates().get_template(template).render(**values)
 
 
 @dataclass
@@ -90,10 +118,11 @@ def merge_results(results: list[Result]) -> list[Card]:
     return cards
 
 
-def marked(text: str, start: int, spans: list[tuple[int, int, str]], target: str | None = None) -> str:
-    """Escaped ``text`` (beginning at offset ``start``) with each span ``(a, b, class)`` in a ``<mark>``;
-    where spans overlap, the later one in the list wins. The first mark of class ``target`` gets the
-    id the source view scrolls to."""
+def mark_runs(text: str, start: int, spans: list[tuple[int, int, str]],
+              target: str | None = None) -> list[tuple[str, str, str]]:
+    """``text`` (beginning at offset ``start``) as runs ``(text, class, id)`` for ``marks.html``: each
+    span ``(a, b, class)`` a marked run; where spans overlap, the later one in the list wins. The
+    first run of class ``target`` gets the id the source view scrolls to."""
     owner = [""] * len(text)
     for a, b, cls in spans:
         for i in range(max(a - start, 0), min(b - start, len(text))):
@@ -106,13 +135,10 @@ def marked(text: str, start: int, spans: list[tuple[int, int, str]], target: str
             runs.append([i, i + 1, cls])
     out = []
     for a, b, cls in runs:
-        if not cls:
-            out.append(escape(text[a:b]))
-            continue
-        anchor = f' id="{TARGET}"' if cls == target else ""
-        target = None if cls == target else target
-        out.append(f'<mark class="{cls}"{anchor}>{escape(text[a:b])}</mark>')
-    return "".join(out)
+        anchor = TARGET if cls and cls == target else ""
+        target = None if anchor else target
+        out.append((text[a:b], cls, anchor))
+    return out
 
 
 def confidence_label(confidence: float) -> str:
@@ -153,105 +179,92 @@ def copy_text(text: str, c: Citation) -> str:
     return f"{text}\n——{citation_text(c, offsets=True)}"
 
 
-def missing_html(card: Card) -> str:
-    """The line under a card naming the question's words its passage does not contain, as web
-    search does ("未包含: 负责人"): what a near miss lacks, seen at a glance."""
-    if not card.missing:
-        return ""
-    words = "、".join(card.missing)
-    return f'<p class="pqa-missing">未包含:{escape(words)}</p>'
+def missing_words(card: Card) -> str:
+    """The question's words the card's passage does not contain, for the line under it (as web
+    search does, "未包含: 负责人"): what a near miss lacks, seen at a glance."""
+    return "、".join(card.missing)
 
 
-def merged_html(card: Card) -> str:
-    """A note on a card that shows several results whose passages overlap or touch."""
-    if len(card.hits) < 2:
-        return ""
-    ranks = "、".join(f"第{n}条" for n in sorted(card.hits))
-    return f'<span class="pqa-merged">合并了{ranks}结果 (段落重叠)</span>'
+def merged_ranks(card: Card) -> str:
+    """The results a card shows when their passages overlap or touch ("第1条、第3条"), else ""."""
+    return "、".join(f"第{n}条" for n in sorted(card.hits)) if len(card.hits) > 1 else ""
 
 
-def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
-    """One card. ``kind``: "answer" (the answer's own sentence first, strongly marked, then the
-    passage with the answer faintly marked), "related", "unsure" or "closest" (the passage
+def card_view(card: Card, head: str, kind: str, lead: str = "") -> dict:
+    """What one card shows. ``kind``: "answer" (the answer's own sentence first, strongly marked,
+    then the passage with the answer faintly marked), "related", "unsure" or "closest" (the passage
     unmarked). ``lead`` goes before the passage in what the card's 复制 copies."""
     c = card.citation
     a, b = card.answer_span
-    core = card.core
     answer = kind == "answer" and b > a
-    copy = escape("\n".join(filter(None, [lead, copy_text(card.text, c)])))
-    first = passage = ""
-    if answer:
-        first = f'<p class="pqa-answer-line"><mark class="{STRONG}">{escape(card.core_text)}</mark></p>'
-        if core != (c.start, c.end):  # else the whole passage is already on screen as the answer
-            passage = marked(card.text, c.start, [(a, b, FAINT)])
-    else:
-        passage = escape(card.text)
-    passage = f'<p class="pqa-passage">{passage}</p>' if passage else ""
-    if low_confidence(c):  # a scanned page OCR was unsure of (scans.py)
-        passage += f'<p class="pqa-ocr-note" role="note">{LOW_CONFIDENCE_NOTE}</p>'
-    link = doc_link(c, core if answer else None)
-    return (
-        f'<div class="pqa-card pqa-{kind}">'
-        f'<div class="pqa-head"><span class="pqa-label">{head}</span>{merged_html(card)}'
-        '<button type="button" class="pqa-copy" data-label="复制" title="复制段落和出处">复制</button></div>'
-        f'<span class="pqa-copytext">{copy}</span>{first}{passage}{missing_html(card)}'
-        f'<div class="pqa-src"><a class="pqa-cite" href="{escape(link)}" target="_blank" rel="noopener" '
-        f'title="在旁边打开原文">{escape(citation_text(c))}</a>'
-        f'<span class="pqa-file">{escape(file_name(c.source))}</span></div>'
-        "</div>"
-    )
+    passage = [(card.text, "", "")]
+    if answer:  # the passage, unless the answer sentence is the whole of it (already on screen)
+        passage = mark_runs(card.text, c.start, [(a, b, FAINT)]) if card.core != (c.start, c.end) else []
+    return {"kind": kind, "head": head, "merged": merged_ranks(card),
+            "copied": "\n".join(filter(None, [lead, copy_text(card.text, c)])),
+            "answer": answer, "answer_line": card.core_text if answer else "", "passage": [r for r in passage if r[0]],
+            "ocr_note": LOW_CONFIDENCE_NOTE if low_confidence(c) else "",  # a scanned page OCR was unsure of
+            "missing": missing_words(card), "link": doc_link(c, card.core if answer else None),
+            "where": citation_text(c), "file": file_name(c.source)}
 
 
-def query_html(shown: str, expansions: tuple = ()) -> str:
+def card_html(card: Card, head: str, kind: str, lead: str = "") -> str:
+    """One card as HTML (``card_view``)."""
+    return render("card.html", card=card_view(card, head, kind, lead), strong=STRONG)
+
+
+def query_view(shown: str, expansions: tuple = ()) -> dict:
     """The "检索:" line: what was searched (shortened when long: the whole on demand) and the other
     words searched for what it names ("(gdp ≈ 生产总值)")."""
-    also = "".join(f'<span class="pqa-also"> ({escape(w)} ≈ {escape("、".join(o))})</span>' for w, o in expansions)
-    if len(shown) <= QUERY_ECHO_CHARS:
-        return f'<div class="pqa-query">检索:{escape(shown)}{also}</div>'
-    return (f'<details class="pqa-query"><summary>检索:{escape(shown[:QUERY_ECHO_CHARS])}… '
-            f'<span class="pqa-more-hint">(共{len(shown)}字,点此展开)</span>{also}</summary>'
-            f'<p class="pqa-query-full">{escape(shown)}</p></details>')
+    long = len(shown) > QUERY_ECHO_CHARS
+    return {"short": shown[:QUERY_ECHO_CHARS] if long else shown, "full": shown if long else "",
+            "length": len(shown), "also": [(w, "、".join(o)) for w, o in expansions]}
+
+
+def reply_verdict(resp: SearchResponse) -> str:
+    """The look of a reply: the response's verdict, or not_found when nothing is left to show."""
+    return resp.verdict if resp.results else NOT_FOUND
 
 
 def render_response(resp: SearchResponse, searched: str | None = None) -> str:
     """The whole chat answer, in the look of its verdict (see the module's docstring)."""
     shown = searched if searched is not None else resp.query
     cards = merge_results(resp.results)
-    verdict = resp.verdict if cards else "not_found"
-    parts = [query_html(shown, resp.expansions)]
+    verdict = reply_verdict(resp)
+    views: list[dict] = []
     plain: list[str] = []
     if verdict == ANSWERED:
         label = confidence_label(resp.confidence)
         for i, card in enumerate(cards):
             head = f"答案 · 置信度 {label}" if i == 0 else f"相关段落 {i + 1}"
             lead = f"答案 (置信度 {label}):{card.core_text}" if i == 0 else ""
-            parts.append(card_html(card, escape(head), "answer" if i == 0 else "related", lead))
+            views.append(card_view(card, head, "answer" if i == 0 else "related", lead))
             plain += [lead] if lead else []
             plain.append(copy_text(card.text, card.citation))
     elif verdict == UNSURE:
-        parts.append(f'<div class="pqa-note" role="status">{UNSURE_NOTE}</div>')
-        parts += [card_html(card, f"可能相关 {i} · 未确认是否回答", "unsure") for i, card in enumerate(cards, 1)]
+        views = [card_view(card, f"可能相关 {i} · 未确认是否回答", "unsure") for i, card in enumerate(cards, 1)]
         plain += [UNSURE_NOTE] + [copy_text(card.text, card.citation) for card in cards]
     else:
-        parts.append(f'<div class="pqa-warn" role="status">{NO_ANSWER}。请换一种问法。</div>')
-        if cards:
-            parts.append(f'<details class="pqa-more"><summary>最接近的段落 ({len(cards)}) · 不是答案</summary>')
-            parts += [card_html(card, f"段落 {i}", "closest") for i, card in enumerate(cards, 1)]
-            parts.append("</details>")
+        views = [card_view(card, f"段落 {i}", "closest") for i, card in enumerate(cards, 1)]
         plain.append(NO_ANSWER)
-    log = {"question": resp.question, "query": shown, "answered": resp.answered, "verdict": verdict,
-           "confidence": round(resp.confidence, 4),
-           "results": [{"text": c.text, "citation": citation_text(c.citation, offsets=True)} for c in cards]}
-    return (f'<div class="pqa-reply pqa-{verdict}" data-copy="{escape(chr(10).join(plain))}" '
-            f'data-log="{escape(json.dumps(log, ensure_ascii=False))}">' + "".join(parts) + "</div>")
+    return render("reply.html", verdict=verdict, query=query_view(shown, resp.expansions), cards=views,
+                  copy="\n".join(plain), strong=STRONG, unsure_note=UNSURE_NOTE, no_answer=NO_ANSWER)
 
 
-_ATTR = {name: re.compile(rf'class="pqa-reply[^"]*" [^>]*?{name}="([^"]*)"', re.S)
-         for name in ("data-copy", "data-log")}
+def shown_record(resp: SearchResponse, searched: str | None = None) -> dict:
+    """What a reply showed, as the feedback store keeps it: the question, what was searched, the
+    verdict and the results (merged as on the cards, cited with file name and offsets)."""
+    return {"question": resp.question, "query": searched if searched is not None else resp.query,
+            "answered": resp.answered, "verdict": reply_verdict(resp), "confidence": round(resp.confidence, 4),
+            "results": [{"text": c.text, "citation": citation_text(c.citation, offsets=True)}
+                        for c in merge_results(resp.results)]}
+
+
+_ATTR = {name: re.compile(rf'class="pqa-reply[^"]*" [^>]*?{name}="([^"]*)"', re.S) for name in ("data-copy",)}
 
 
 def reply_attr(html: str, name: str) -> str | None:
-    """The unescaped ``data-copy`` / ``data-log`` attribute of a rendered reply (None if absent)."""
+    """The unescaped ``data-copy`` attribute of a rendered reply (None if absent)."""
     m = _ATTR[name].search(html or "")
     return unescape(m.group(1)) if m else None
 
@@ -278,34 +291,22 @@ def source_html(view: SourceView, context: int | None = None, heading: str = "h1
     at = next((i for i, (s, e) in enumerate(lines) if s <= c.start < e + 1), 0)
     first, last = (0, len(lines)) if context is None else (max(0, at - context), min(len(lines), at + context + 1))
     spans = [(c.start, c.end, FAINT)] + ([(*view.answer, STRONG)] if view.answer else [])
-    out = [f'<header class="pqa-src-head"><{heading} class="pqa-doc-title">{escape(c.title or file_name(c.source))}'
-           f'</{heading}><p class="where">{escape(where_text(c))}</p>'
-           f'<p class="file">文件:{escape(file_name(c.source))}</p>{tools}</header>', *filter(None, [view.figure]),
-           '<div class="pqa-src-text" tabindex="0" role="region" aria-label="原文内容">']
+    shown = []
     for s, e in lines[first:last]:
         if s < c.end and c.start < e:
-            out.append(f'<p class="here">{marked(text[s:e], s, spans, STRONG if view.answer else FAINT)}</p>')
+            shown.append(("here", mark_runs(text[s:e], s, spans, STRONG if view.answer else FAINT)))
         else:
-            cls = "pqa-h" if s in view.headings else "para"
-            out.append(f'<p class="{cls}">{escape(text[s:e])}</p>')
-    return "\n".join([*out, "</div>"])
+            shown.append(("pqa-h" if s in view.headings else "para", [(text[s:e], "", "")]))
+    return render("source.html", heading=heading, title=c.title or file_name(c.source), where=where_text(c),
+                  file=file_name(c.source), tools=Markup(tools), figure=Markup(view.figure), lines=shown)
 
 
-VERDICT_CLASSES = {"是": "yes", "未确认": "unsure", "否": "no"}
-
-
-def batch_table_html(headers: list[str], rows: list[list], caption: str = "批量提问的结果") -> str:
+def batch_table_html(headers: list[str], rows: list[list], caption: str = "批量提问的结果",
+                     verdicts: list[str] | None = None) -> str:
     """The batch table as an HTML table: the same cells as the downloaded table, each cell labelled
-    with its column (a phone shows each question as a card of labelled lines)."""
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
-    body = []
-    for row in rows:
-        cells = []
-        for h, v in zip(headers, row):
-            cls = f' class="pqa-v-{VERDICT_CLASSES.get(str(v), "error")}"' if h == "是否回答" else ""
-            cells.append(f'<td data-label="{escape(h)}"{cls}>{escape(str(v))}</td>')
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    empty = "" if rows else f'<tr><td colspan="{len(headers)}" class="pqa-empty">上传问题文件后点“批量提问”。</td></tr>'
-    return (f'<div class="pqa-batch-wrap" tabindex="0" role="region" aria-label="{escape(caption)}">'
-            f'<table class="pqa-batch"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}{empty}</tbody></table></div>")
+    with its column (a phone shows each question as a card of labelled lines); ``verdicts`` (each
+    row's ``results.VERDICTS`` code, or "error") colour the 是否回答 column."""
+    verdicts = verdicts or [""] * len(rows)
+    shown = [([(h, str(v)) for h, v in zip(headers, row)], VERDICT_CLASSES.get(code, "error"))
+             for row, code in zip(rows, verdicts)]
+    return render("batch_table.html", headers=headers, rows=shown, caption=caption, verdict_column="是否回答")

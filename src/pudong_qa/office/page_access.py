@@ -5,8 +5,7 @@ did, and the line naming them."""
 
 from __future__ import annotations
 
-from html import escape
-
+from .. import rendering
 from .auth import Principal
 
 ROLE_ZH = {"reader": "读者", "editor": "编辑"}
@@ -45,5 +44,4 @@ class PageAccess:
         who = self.who(request)
         if who is None or who.kind != "user":
             return ""
-        return (f'<div class="pqa-whoami" role="status">已登录:{escape(who.name)}({ROLE_ZH.get(who.role, who.role)})'
-                ' · <a href="/logout">退出登录</a></div>')
+        return rendering.render("whoami.html", name=who.name, role=ROLE_ZH.get(who.role, who.role))

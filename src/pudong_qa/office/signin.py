@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from html import escape
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from .. import rendering
 from ..errors import Problem
 from .auth import SESSION_COOKIE, Access, Principal
 from .replies import CHALLENGE, Refused, error_response, request_language
@@ -163,34 +163,13 @@ def safe_next(target: str | None) -> str:
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
-PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>登录 · 浦东报告问答</title>
-<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#f6f7f9;color:#1f2328;margin:0;
-display:flex;min-height:100vh;align-items:center;justify-content:center}}
-main{{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:28px 32px;width:min(340px,90vw)}}
-h1{{font-size:1.3rem;margin:0 0 18px}}label{{display:block;margin:12px 0 4px}}
-input{{width:100%;box-sizing:border-box;padding:8px;font-size:1rem;border:1px solid #8c959f;border-radius:6px}}
-button{{margin-top:18px;width:100%;padding:9px;font-size:1rem;border:0;border-radius:6px;background:#0b5cad;color:#fff}}
-p.msg{{color:#a40e26;margin:12px 0 0}}@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#e6edf3}}
-main{{background:#161b22;border-color:#30363d}}input{{background:#0d1117;color:#e6edf3}}p.msg{{color:#ff7b72}}}}</style></head>
-<body><main><h1>浦东报告问答 · 登录</h1>
-<form method="post" action="/login?next={next}">
-<label for="username">用户名</label><input id="username" name="username" autocomplete="username" required
-value="{user}" {focus_user} oninvalid="this.setCustomValidity('请填写用户名。')" oninput="this.setCustomValidity('')">
-<label for="password">密码</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required {focus_password}
-oninvalid="this.setCustomValidity('请填写密码。')" oninput="this.setCustomValidity('')">
-<button type="submit">登录</button>{message}</form></main></body></html>"""
-
-
 def login_page(next_path: str = "/", message: str = "", status: int = 200, headers: dict | None = None,
                user: str = "") -> Response:
     """The form; after a refusal it keeps the name typed (this browser's own) and asks for the password."""
-    msg = f'<p class="msg" role="alert">{escape(message)}</p>' if message else ""
-    focus = ("", "autofocus") if user else ("autofocus", "")
-    return HTMLResponse(PAGE.format(next=escape(quote(safe_next(next_path), safe="/?=&")), message=msg,
-                                    user=escape(user), focus_user=focus[0], focus_password=focus[1]),
-                        status_code=status, headers={**CHALLENGE, **(headers or {})} if status == 401 else headers)
+    page = rendering.render("signin_page.html", next=quote(safe_next(next_path), safe="/?=&"), message=message,
+                            user=user)
+    return HTMLResponse(page, status_code=status,
+                        headers={**CHALLENGE, **(headers or {})} if status == 401 else headers)
 
 
 def client_address(request: Request) -> str:

@@ -1,31 +1,41 @@
 """The page's event handlers: one class over one ``QAService``, so tests can drive them without a
 server and an access check can wrap them. No retrieval happens here: the handlers ask the service
-and render what it returns (``rendering.py`` for replies and sources, ``batch.py`` for question
-files and their downloads, ``index_view.py`` for the index tab)."""
+and render what it returns (``rendering.py`` and its templates for replies and sources, ``batch.py``
+for question files and their downloads, ``index_view.py`` for the index tab). What each reply
+showed is kept as data beside the conversation (``answer`` returns it, the page keeps it in the
+browser), and a thumbs up/down stores that, never what it reads back out of the reply's HTML."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import tempfile
 from bisect import bisect_right
-from html import escape
 from pathlib import Path
 from urllib.parse import urlencode
 
 import gradio as gr
 
 from ..asking import as_top_k, top_k_for
-from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, table, write_people_files
+from ..batch import TABLE_COLUMNS, answer_responses, parse_question_bytes, table, verdict_code, write_people_files
 from ..errors import CorpusError, QuestionFileError, RebuildBusy
 from ..feedback import record_feedback
 from ..formats import binary_kind, describe_file
 from ..messages import say
 from ..passages import passages_of
 from ..progress import Eta, Step
-from ..rendering import TARGET, SourceView, batch_table_html, doc_key, render_response, reply_attr, source_html
-from ..results import Citation
+from ..rendering import (
+    TARGET,
+    SourceView,
+    batch_table_html,
+    doc_key,
+    render,
+    render_response,
+    reply_attr,
+    shown_record,
+    source_html,
+)
+from ..results import ANSWERED, NOT_FOUND, UNSURE, Citation
 from ..search.query import question_problem
 from ..search.scans import layouts, locate
 from ..service import DocumentExists, QAService
@@ -68,28 +78,52 @@ class ChatPage:
 
     def respond(self, message: str, history: list[dict] | None, top_k: float | None = None) -> tuple[str, list[dict]]:
         """The chat event: clear the box and append the question and its answer to the history."""
+        return self.answer(message, history, top_k)[:2]
+
+    def answer(self, message: str, history: list[dict] | None,
+               top_k: float | None = None) -> tuple[str, list[dict], dict | None]:
+        """``respond``, and what the reply showed (``rendering.shown_record``; None when nothing
+        was added or the reply is no search result), for ``remember``."""
         history = list(history or [])
         if not as_text(message).strip():
-            return "", history  # nothing typed: nothing to add
-        answer = self.chat(message, history, top_k)
-        return "", [*history, {"role": "user", "content": as_text(message)}, {"role": "assistant", "content": answer}]
+            return "", history, None  # nothing typed: nothing to add
+        reply, shown = self.chat_shown(message, history, top_k)
+        return "", [*history, {"role": "user", "content": as_text(message)},
+                    {"role": "assistant", "content": reply}], shown
 
     def chat(self, message: str, history: list[dict], top_k: float | None = None) -> str:
         """Answer one chat message as HTML cards, in the context of the earlier questions."""
+        return self.chat_shown(message, history, top_k)[0]
+
+    def chat_shown(self, message: str, history: list[dict], top_k: float | None = None) -> tuple[str, dict | None]:
+        """(the reply as HTML cards, what it showed), in the context of the earlier questions."""
         message = as_text(message)
         problem = question_problem(message)
         if problem:
-            return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。")
+            return problem_reply(f"无法检索:{problem.say('zh')}。请输入一个问题。"), None
         try:
             query, resp = self.service.ask(message, top_k=as_top_k(top_k), previous=previous_questions(history))
         except Exception:
             log.exception("search failed for %r", message[:200])
-            return problem_reply("出错了,请稍后再试。")
-        return render_response(resp, searched=query)
+            return problem_reply("出错了,请稍后再试。"), None
+        return render_response(resp, searched=query), shown_record(resp, searched=query)
+
+    @staticmethod
+    def remember(history: list[dict] | None, shown: dict | None, kept: dict | None) -> dict:
+        """The records of what each reply showed (kept in the browser beside the conversation),
+        with the last reply's added under its index in the conversation."""
+        kept = dict(kept or {})
+        if shown is not None and history:
+            kept[str(len(history) - 1)] = shown
+        return kept
 
     def feedback(self, history: list[dict] | None, votes: dict | None, data: gr.LikeData,
-                 request: gr.Request = None) -> tuple[dict, str]:
-        """A thumbs up/down on a reply: store it with the question and the results shown. Returns the
+                 request: gr.Request = None, shown: dict | None = None,
+                 latest: dict | None = None) -> tuple[dict, str]:
+        """A thumbs up/down on a reply: store it with what the reply showed (``shown``, the records
+        ``remember`` keeps by reply index; ``latest``, the last answer's, kept on the server the
+        moment it is given, for a thumb faster than ``remember``), else the question and the
+        reply's text. Returns the
         page's votes (kept in the browser, so a reload shows them) and a line saying it was recorded."""
         votes = dict(votes or {})
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
@@ -98,9 +132,9 @@ class ChatPage:
             return votes, ""
         if data.liked in ("", None):  # the vote was taken back
             votes.pop(str(index), None)
-            return votes, '<p role="status">已撤销评价。</p>'
+            return votes, render("status.html", sentence="已撤销评价。")
         content = as_text(history[index].get("content"))
-        shown = json.loads(reply_attr(content, "data-log") or "{}")
+        shown = self.remember(history, latest, shown).get(str(index))
         if not shown:
             before = [m for m in history[:index] if m.get("role") == "user"]
             shown = {"question": as_text(before[-1]["content"]) if before else "", "results": [],
@@ -108,7 +142,7 @@ class ChatPage:
         rating = "up" if data.liked is True else "down" if data.liked is False else str(data.liked)
         record_feedback(self.service.settings, rating, shown, who=self.access.name(request))
         votes[str(index)] = "Like" if rating == "up" else "Dislike"
-        return votes, f'<p role="status">已记录你的评价:{RATINGS.get(rating, rating)}。谢谢!</p>'
+        return votes, render("status.html", sentence=f"已记录你的评价:{RATINGS.get(rating, rating)}。谢谢!")
 
     @staticmethod
     def restore(history: list[dict] | None, votes: dict | None):
@@ -179,14 +213,8 @@ class ChatPage:
         query = {"doc": doc_key(view.citation.source), "start": view.citation.start, "end": view.citation.end}
         if view.answer:
             query |= {"astart": view.answer[0], "aend": view.answer[1]}
-        link = "/doc?" + urlencode(query)
-        tools = [f'<a class="pqa-src-open" href="{escape(link)}#{TARGET}" target="_blank" rel="noopener">'
-                 "在新标签页打开全文</a>"]
-        if not full:
-            tools.insert(0, f'<button type="button" class="pqa-src-full" data-href="{escape(link)}&amp;view=panel'
-                            '&amp;full=1">显示全文</button>')
-        return source_html(view, None if full else PANEL_CONTEXT, heading="h2",
-                           tools=f'<div class="pqa-src-tools">{"".join(tools)}</div>')
+        tools = render("source_tools.html", link="/doc?" + urlencode(query), target=TARGET, full=full)
+        return source_html(view, None if full else PANEL_CONTEXT, heading="h2", tools=tools)
 
     # ------------------------------------------------------------ batch
 
@@ -197,21 +225,25 @@ class ChatPage:
     def batch_view(self, path: str | None, top_k: float | None = None, progress=gr.Progress(),  # noqa: B008
                    request: gr.Request = None):
         """The batch event: (summary, the table as HTML, download files); who ran it goes to the audit log."""
-        msg, headers, rows, files = self.batch_table(path, top_k, progress)
+        msg, headers, rows, files, verdicts = self.batch_run(path, top_k, progress)
         if files:
             self.access.record(request, "batch", [Path(f).name for f in files], questions=len(rows))
-        return msg, batch_table_html(headers, rows), files
+        return msg, batch_table_html(headers, rows, verdicts=verdicts), files
 
     def batch_table(self, path: str | None, top_k: float | None = None, progress=None):
         """(message, table headers, rows, download files): the table as the downloaded CSV has it."""
+        return self.batch_run(path, top_k, progress)[:4]
+
+    def batch_run(self, path: str | None, top_k: float | None = None, progress=None):
+        """``batch_table``, and each row's verdict (a ``results.VERDICTS`` code, or "error")."""
         headers = list(TABLE_COLUMNS)
         if not path:
-            return "请先上传问题文件 (.txt、.csv 或 .jsonl)。", headers, [], None
+            return "请先上传问题文件 (.txt、.csv 或 .jsonl)。", headers, [], None, []
         name = Path(path).name
         size = Path(path).stat().st_size
         if size > UPLOAD_LIMIT_BYTES:
             return (f"无法使用 {name}:文件有 {size / 2**20:.1f} MB,超过了 {UPLOAD_LIMIT_BYTES // 2**20} MB 的上限。",
-                    headers, [], None)
+                    headers, [], None, [])
         data = Path(path).read_bytes()
         kind = binary_kind(data[:65536])
         try:
@@ -222,7 +254,7 @@ class ChatPage:
             reason = exc.reason("zh") if exc.code in ("no_question_column", "not_question_text") else \
                 say("not_question_text", {"kind": describe_file(data[:65536])}, "zh")
             return (f"无法使用 {name}:{reason}。请上传 UTF-8 或 GBK 编码的 .txt(每行一个问题)、"
-                    ".csv(含“问题”列)或 .jsonl(含“问题”字段)。", headers, [], None)
+                    ".csv(含“问题”列)或 .jsonl(含“问题”字段)。", headers, [], None, [])
         total, done = sum(it.error is None for it in items), [0]
 
         def advance(n: int) -> None:
@@ -237,11 +269,12 @@ class ChatPage:
         stem = re.sub(r"[^\w\-]+", "_", Path(name).stem)[:60] or "questions"
         files = write_people_files(folder, stem, items, responses)
         headers, rows = table(items, responses)
-        counts = {w: sum(r[1] == w for r in rows) for w in ("是", "未确认", "否")}
+        verdicts = [verdict_code(it, r) for it, r in zip(items, responses) if not it.blank]
+        counts = {v: verdicts.count(v) for v in (ANSWERED, UNSURE, NOT_FOUND)}
         errors = len(rows) - sum(counts.values())
-        msg = (f"共 {len(rows)} 个问题:{counts['是']} 个有答案,{counts['未确认']} 个未确认,{counts['否']} 个未找到"
-               + (f",{errors} 行无法提问" if errors else "") + "。")
-        return msg, headers, rows, [str(f) for f in files]
+        msg = (f"共 {len(rows)} 个问题:{counts[ANSWERED]} 个有答案,{counts[UNSURE]} 个未确认,"
+               f"{counts[NOT_FOUND]} 个未找到" + (f",{errors} 行无法提问" if errors else "") + "。")
+        return msg, headers, rows, [str(f) for f in files], verdicts
 
     # ------------------------------------------------------------ index
 
@@ -382,8 +415,7 @@ def step_bar(progress, what: str, eta: Eta, of_build: bool = True):
 
 def problem_reply(sentence: str) -> str:
     """A reply that is no search result: one sentence, copied as it reads."""
-    return (f'<div class="pqa-reply pqa-problem" data-copy="{escape(sentence)}">'
-            f'<div class="pqa-warn" role="status">{escape(sentence)}</div></div>')
+    return render("problem.html", sentence=sentence)
 
 
 def heading_lines(text: str, body: list[tuple[int, int]]) -> frozenset[int]:

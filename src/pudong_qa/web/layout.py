@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..rendering import batch_table_html
+from ..rendering import batch_table_html, render
 from ..service import QAService
 from ..settings import Settings
 from .access import PageAccess
@@ -24,11 +24,7 @@ EXAMPLES = {
 }
 HISTORY_KEY = "pudong-qa-conversation"  # where the browser keeps the conversation across reloads
 VOTES_KEY = "pudong-qa-votes"  # and the thumbs given on its replies
-# The source panel beside the chat: filled by page.js from /doc?view=panel when a citation is clicked.
-SOURCE_PANEL = """<section id="pqa-source" aria-labelledby="pqa-source-label">
-<div class="pqa-src-bar"><span id="pqa-source-label">原文</span>
-<button type="button" id="pqa-source-close" title="关闭原文 (Esc)">关闭</button></div>
-<div id="pqa-source-body" tabindex="-1"></div></section>"""
+SHOWN_KEY = "pudong-qa-shown"  # and what each reply showed, for the feedback store (ChatPage.remember)
 SHOW_LAST_JS = "() => window.pqaShowLast && window.pqaShowLast()"
 
 
@@ -86,6 +82,8 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
     """The conversation, the question box (usable once the kept conversation is back) and its
     controls, and the source panel beside them."""
     limit = settings.concurrency
+    shown = gr.BrowserState({}, storage_key=SHOWN_KEY)  # reply index -> what it showed
+    fresh = gr.State(None)  # what the reply just added showed, until remembered
     with gr.Row(elem_id="chat-row", equal_height=False):
         with gr.Column(scale=3, elem_id="chat-col"):
             chatbot = gr.Chatbot(label="对话", show_label=False, elem_id="chatbot",
@@ -104,22 +102,23 @@ def chat_tab(page: ChatPage, settings: Settings, saved: gr.BrowserState,
                 "clear", "确认清空", "**确认清空对话?** 对话和评价将从这个浏览器中删除,不能恢复。")
             noted = gr.HTML("", elem_id="feedback-status")
         with gr.Column(scale=2, elem_id="source-col", min_width=320):
-            gr.HTML(SOURCE_PANEL)
-    io_ = ([box, chatbot, top_k], [box, chatbot])
-    asked = box.submit(page.respond, *io_, api_name="chat", concurrency_limit=limit)
+            gr.HTML(render("source_panel.html"))
+    io_ = ([box, chatbot, top_k], [box, chatbot, fresh])  # the API's /chat: (question, history, k) -> (box, history)
+    asked = box.submit(page.answer, *io_, api_name="chat", concurrency_limit=limit)
     picked = chatbot.example_select(example_text, None, box, api_name=False).then(
-        page.respond, *io_, api_name=False, concurrency_limit=limit)
+        page.answer, *io_, api_name=False, concurrency_limit=limit)
     for event in (asked, picked):
         event.then(None, js=SHOW_LAST_JS)
         event.then(lambda h: h, chatbot, saved, api_name=False)
+        event.then(ChatPage.remember, [chatbot, fresh, shown], shown, api_name=False)
     for trigger in (box.submit, chatbot.example_select):  # remember how many replies were shown
         trigger(None, js="() => window.pqaCount()")
     clear.click(show(True), None, clear_row, api_name=False)
     clear_cancel.click(show(False), None, clear_row, api_name=False)
-    clear_ok.click(lambda: ("", gr.update(value=[], feedback_value=[]), [], {}, gr.update(visible=False), ""),
-                   None, [box, chatbot, saved, votes, clear_row, noted], api_name=False)
+    clear_ok.click(lambda: ("", gr.update(value=[], feedback_value=[]), [], {}, {}, None, gr.update(visible=False),
+                            ""), None, [box, chatbot, saved, votes, shown, fresh, clear_row, noted], api_name=False)
     copy_all.click(None, [chatbot], None, js="(h) => window.pqaCopyAll(h)")
-    chatbot.like(page.feedback, [chatbot, votes], [votes, noted], api_name=False)
+    chatbot.like(page.feedback, [chatbot, votes, shown, fresh], [votes, noted], api_name=False)
     return chatbot, box
 
 

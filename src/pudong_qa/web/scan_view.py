@@ -8,11 +8,11 @@ served by ``/doc?doc=KEY&page=N&image=1`` from the OCR cache, for indexed docume
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from urllib.parse import urlencode
 
 from ..formats.ocr_cache import OcrCache, cache_folder
+from ..rendering import render
 from ..search.scans import PassageOnPage
 from ..settings import Settings
 
@@ -31,11 +31,6 @@ def page_image_path(settings: Settings, layout: dict, page: int) -> Path | None:
 def scan_figure(key: str, where: PassageOnPage) -> str:
     """The page image with one outline per line of the passage (percent coordinates)."""
     src = "/doc?" + urlencode({"doc": key, "page": where.page, "image": 1})
-    boxes = "".join(
-        f'<span class="pqa-scan-box" style="left:{max(0.0, x0 - PAD) * 100:.2f}%;top:{max(0.0, y0 - PAD) * 100:.2f}%;'
-        f'width:{(x1 - x0 + 2 * PAD) * 100:.2f}%;height:{(y1 - y0 + 2 * PAD) * 100:.2f}%"></span>'
-        for x0, y0, x1, y1 in where.boxes)
-    return (f'<figure class="pqa-scan"><div class="pqa-scan-page">'
-            f'<img src="{escape(src)}" alt="第{where.page}页的扫描原件,引用的段落已框出">{boxes}</div>'
-            f'<figcaption>第{where.page}页原件 · 框出的是引用的段落;识别出的文字在下面,可以选择和复制</figcaption>'
-            "</figure>")
+    boxes = [(f"{max(0.0, x0 - PAD) * 100:.2f}", f"{max(0.0, y0 - PAD) * 100:.2f}",
+              f"{(x1 - x0 + 2 * PAD) * 100:.2f}", f"{(y1 - y0 + 2 * PAD) * 100:.2f}") for x0, y0, x1, y1 in where.boxes]
+    return render("scan_figure.html", src=src, page=where.page, boxes=boxes)

@@ -1,15 +1,15 @@
-"""The page's files kept beside the code (``web/assets/``, package data): its CSS, its script, and
-the template of the source view."""
+"""The page's files kept beside the code (``web/assets/``, package data): its CSS and its script;
+and the source view's page (``templates/source_page.html``)."""
 
 from __future__ import annotations
 
 from functools import cache
-from html import escape
 from importlib.resources import files
 from pathlib import Path
-from string import Template
 
-from ..rendering import SourceView, file_name, source_html
+from markupsafe import Markup
+
+from ..rendering import SourceView, file_name, render, source_html
 
 ASSETS = files("pudong_qa.web") / "assets"
 
@@ -27,11 +27,11 @@ def css_paths() -> list[Path]:
 
 def head() -> str:
     """What goes into the page's <head>: the rules Gradio must not scope, and the page's script."""
-    return f"<style>\n{asset('head.css')}</style>\n<script>\n{asset('page.js')}</script>"
+    return render("head.html", css=Markup(asset("head.css")), script=Markup(asset("page.js")))
 
 
 def source_page(view: SourceView) -> str:
     """The ``/doc`` page: the whole document with the passage and its answer sentence marked."""
     c = view.citation
-    return Template(asset("source.html")).substitute(title=escape(c.title or file_name(c.source)),
-                                                    css=asset("source.css"), body=source_html(view))
+    return render("source_page.html", title=c.title or file_name(c.source), css=Markup(asset("source.css")),
+                  body=Markup(source_html(view)))

@@ -21,6 +21,8 @@ def test_the_page_asks_before_replacing_a_document(open_page, app_server, tmp_pa
     pg.locator("#add-docs-btn").click()
     pg.wait_for_function("document.querySelector('#index-status').innerText.includes('已添加 1 个文档')",
                          timeout=60000)
+    # the page empties the upload box once the add is done: attach the revised file after that, not before
+    pg.wait_for_function("!document.querySelector('#add-docs').innerText.includes('会议通知')", timeout=30000)
     notice.write_text("会议通知\n\n本周例会改在周五下午三点举行。\n", encoding="utf-8")
     upload.set_input_files(str(notice))
     pg.locator("#add-docs-btn").click()
